@@ -1,0 +1,139 @@
+//! Runtime configuration: [`Builder`] and the `GOMAXPROCS` / `GORO_STACK_SIZE` environment
+//! variables.
+
+use crate::stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
+use std::fmt;
+use std::sync::Mutex;
+
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) procs: usize,
+    pub(crate) stack_size: usize,
+}
+
+static PENDING: Mutex<Option<Config>> = Mutex::new(None);
+
+/// Parses a size such as `262144`, `256k`, `256KiB`, `1m`, `1MiB`.
+fn parse_size(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let lower = s.to_ascii_lowercase();
+    let (num, mul) = [("kib", 1024), ("mib", 1 << 20), ("k", 1024), ("m", 1 << 20)]
+        .iter()
+        .find_map(|(suf, mul)| lower.strip_suffix(suf).map(|n| (n.trim().to_string(), *mul)))
+        .unwrap_or((lower.clone(), 1));
+    num.parse::<usize>().ok()?.checked_mul(mul)
+}
+
+fn from_env() -> Config {
+    let procs = std::env::var("GOMAXPROCS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let stack_size = std::env::var("GORO_STACK_SIZE")
+        .ok()
+        .and_then(|v| parse_size(&v))
+        .unwrap_or(DEFAULT_STACK_SIZE);
+    Config { procs, stack_size }
+}
+
+/// Called once by the scheduler's initialisation.
+pub(crate) fn take() -> Config {
+    PENDING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .unwrap_or_else(from_env)
+}
+
+/// Why [`Builder::init`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitError {
+    /// The runtime was already running (something spawned a goroutine first).
+    AlreadyStarted,
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InitError::AlreadyStarted => {
+                f.write_str("goro runtime already started: configure it before the first spawn")
+            }
+        }
+    }
+}
+
+impl std::error::Error for InitError {}
+
+/// Configures the global runtime before its first use.
+///
+/// Unset fields come from the environment (`GOMAXPROCS`, `GORO_STACK_SIZE`, which accepts
+/// `k`/`m` suffixes) or the defaults: as many Ps as available parallelism, 256 KiB stacks.
+///
+/// ```
+/// // In main(), before any goroutine is spawned:
+/// let r = runtime::Builder::new().gomaxprocs(2).stack_size(512 * 1024).init();
+/// // Fails only if the runtime was started already (as it may be in this doctest).
+/// assert!(r.is_ok() || r == Err(runtime::InitError::AlreadyStarted));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    procs: Option<usize>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with nothing set.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Number of Ps (goroutines running in parallel). Clamped to 1..=[`crate::MAX_PROCS`].
+    pub fn gomaxprocs(mut self, n: usize) -> Builder {
+        self.procs = Some(n);
+        self
+    }
+
+    /// Usable bytes per goroutine stack (virtual; rounded up to pages, at least 64 KiB).
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes.max(MIN_STACK_SIZE));
+        self
+    }
+
+    /// Starts the runtime with this configuration.
+    pub fn init(self) -> Result<(), InitError> {
+        let env = from_env();
+        let cfg = Config {
+            procs: self.procs.unwrap_or(env.procs),
+            stack_size: self.stack_size.unwrap_or(env.stack_size),
+        };
+        *PENDING.lock().unwrap_or_else(|e| e.into_inner()) = Some(cfg);
+        crate::sched::ensure_init();
+        // If our config is still pending, an earlier start used another one.
+        let unused = PENDING.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match unused {
+            Some(_) => Err(InitError::AlreadyStarted),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Usable bytes of each goroutine stack in this runtime.
+pub fn stack_size() -> usize {
+    crate::sched::ensure_init();
+    crate::sched::SCHED.stacks.size()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_with_suffixes() {
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("256k"), Some(256 * 1024));
+        assert_eq!(parse_size("256KiB"), Some(256 * 1024));
+        assert_eq!(parse_size("1M"), Some(1 << 20));
+        assert_eq!(parse_size("x"), None);
+    }
+}

@@ -1,0 +1,337 @@
+//! G: a goroutine record (Go's `g` in runtime2.go).
+//!
+//! G records are allocated once and never freed (like Go's `allgs`): a dead G goes to a free
+//! list with its stack and is reused by a later spawn. That makes `&'static G` a valid handle
+//! forever, which is what lets a [`crate::Waiter`] point at a G without reference counting;
+//! the park word's generation tells incarnations apart.
+
+use crate::clock;
+use crate::parkstate::ParkState;
+use crate::stack::Stack;
+use context::Context;
+use std::cell::{Cell, UnsafeCell};
+use std::panic::Location;
+use std::ptr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering};
+
+/// Goroutine status (Go's `_Gidle`, `_Grunnable`, ...). Kept for dumps and assertions; the
+/// park word, not this, decides who may resume a G.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// In a free list, not a live goroutine.
+    Idle = 0,
+    /// In a run queue.
+    Runnable = 1,
+    /// Running on an M.
+    Running = 2,
+    /// In a marked blocking call (`runtime::syscall`, the sysmon issue).
+    Syscall = 3,
+    /// Parked; see its wait reason.
+    Waiting = 4,
+    /// Finished.
+    Dead = 5,
+}
+
+impl Status {
+    fn from_u32(v: u32) -> Status {
+        match v {
+            1 => Status::Runnable,
+            2 => Status::Running,
+            3 => Status::Syscall,
+            4 => Status::Waiting,
+            5 => Status::Dead,
+            _ => Status::Idle,
+        }
+    }
+}
+
+/// Why a goroutine is parked, shown by [`crate::stack_dump`] (Go's `waitReason`).
+/// Every blocking primitive names its own, which is what makes a dump readable.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WaitReason {
+    /// Not waiting.
+    None = 0,
+    /// A bare [`crate::park`] with no better reason.
+    Park,
+    /// `runtime::sleep`.
+    Sleep,
+    /// `JoinHandle::join`.
+    Join,
+    /// Waiting for scoped goroutines to finish.
+    Scope,
+    /// `ch.recv()`.
+    ChanReceive,
+    /// `ch.send(v)`.
+    ChanSend,
+    /// Receive on a nil channel: blocks forever.
+    ChanReceiveNil,
+    /// Send on a nil channel: blocks forever.
+    ChanSendNil,
+    /// `select!` with cases.
+    Select,
+    /// `select!` with no cases: blocks forever.
+    SelectNoCases,
+    /// `sync.Mutex.Lock`.
+    MutexLock,
+    /// `sync.RWMutex.RLock`.
+    RwMutexRLock,
+    /// `sync.RWMutex.Lock`.
+    RwMutexLock,
+    /// `sync.WaitGroup.Wait`.
+    WaitGroupWait,
+    /// `sync.Cond.Wait`.
+    CondWait,
+    /// `sync.Once` waiting for the first call.
+    OnceWait,
+    /// Semaphore acquire.
+    SemAcquire,
+    /// A timer (park_until).
+    Timer,
+}
+
+impl WaitReason {
+    /// Go's wording, as printed in a goroutine dump.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::None => "",
+            WaitReason::Park => "park",
+            WaitReason::Sleep => "sleep",
+            WaitReason::Join => "join",
+            WaitReason::Scope => "scope wait",
+            WaitReason::ChanReceive => "chan receive",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::ChanReceiveNil => "chan receive (nil chan)",
+            WaitReason::ChanSendNil => "chan send (nil chan)",
+            WaitReason::Select => "select",
+            WaitReason::SelectNoCases => "select (no cases)",
+            WaitReason::MutexLock => "sync.Mutex.Lock",
+            WaitReason::RwMutexRLock => "sync.RWMutex.RLock",
+            WaitReason::RwMutexLock => "sync.RWMutex.Lock",
+            WaitReason::WaitGroupWait => "sync.WaitGroup.Wait",
+            WaitReason::CondWait => "sync.Cond.Wait",
+            WaitReason::OnceWait => "sync.Once.Do",
+            WaitReason::SemAcquire => "semacquire",
+            WaitReason::Timer => "timer",
+        }
+    }
+
+    fn from_u8(v: u8) -> WaitReason {
+        const ALL: [WaitReason; 19] = [
+            WaitReason::None,
+            WaitReason::Park,
+            WaitReason::Sleep,
+            WaitReason::Join,
+            WaitReason::Scope,
+            WaitReason::ChanReceive,
+            WaitReason::ChanSend,
+            WaitReason::ChanReceiveNil,
+            WaitReason::ChanSendNil,
+            WaitReason::Select,
+            WaitReason::SelectNoCases,
+            WaitReason::MutexLock,
+            WaitReason::RwMutexRLock,
+            WaitReason::RwMutexLock,
+            WaitReason::WaitGroupWait,
+            WaitReason::CondWait,
+            WaitReason::OnceWait,
+            WaitReason::SemAcquire,
+            WaitReason::Timer,
+        ];
+        ALL.get(v as usize).copied().unwrap_or(WaitReason::None)
+    }
+}
+
+/// A goroutine record.
+///
+/// Fields in `UnsafeCell`/`Cell` belong to whoever currently owns the G: the G itself while
+/// it runs, the g0 that switched it out, or the list it sits in (free list, global queue).
+/// Ownership passes through run queues and locks, which provide the happens-before edges.
+pub(crate) struct G {
+    /// Goroutine id (Go's goid); 0 while the record is free.
+    pub(crate) goid: AtomicU64,
+    pub(crate) status: AtomicU32,
+    pub(crate) park: ParkState,
+    pub(crate) wait_reason: AtomicU8,
+    /// Coarse time the current wait began.
+    pub(crate) wait_since: AtomicU64,
+    /// Where the goroutine was spawned (`#[track_caller]`).
+    pub(crate) spawn_loc: AtomicPtr<Location<'static>>,
+    /// Id of the M running it (for dumps), 0 if none.
+    pub(crate) mid: AtomicU64,
+    /// Saved context while not running.
+    pub(crate) ctx: Cell<Option<Context>>,
+    /// The g0 context to switch back to, received at the last resume.
+    pub(crate) g0: Cell<Option<Context>>,
+    /// Its stack, owned for the record's life.
+    pub(crate) stack: Stack,
+    /// Where the entry closure was written (at the top of the stack).
+    pub(crate) entry: Cell<*mut u8>,
+    /// Intrusive link for the global run queue and free lists.
+    pub(crate) schedlink: Cell<*mut G>,
+    /// Coarse time the G was last freed (the scavenger only releases stacks idle for a while).
+    pub(crate) freed_at: AtomicU64,
+    /// Sequence of this G's own `park_until` timers; a timer fires only if it still matches.
+    pub(crate) timer_seq: AtomicU64,
+    /// Goroutine-local storage (`goroutine_local!`).
+    pub(crate) locals: UnsafeCell<crate::local::LocalMap>,
+}
+
+// SAFETY: the cells are only touched by the G's current owner (see the type's docs); every
+// handover goes through a lock, a run queue CAS or the park word, all with release/acquire.
+unsafe impl Sync for G {}
+// SAFETY: as above.
+unsafe impl Send for G {}
+
+/// Every G ever created, for dumps and counting (Go's `allgs`).
+static ALLGS: Mutex<Vec<&'static G>> = Mutex::new(Vec::new());
+
+impl G {
+    /// Allocates a new G record with a fresh stack and registers it in `allgs`.
+    pub(crate) fn new(stack: Stack) -> &'static G {
+        let g: &'static G = Box::leak(Box::new(G {
+            goid: AtomicU64::new(0),
+            status: AtomicU32::new(Status::Idle as u32),
+            park: ParkState::new(),
+            wait_reason: AtomicU8::new(0),
+            wait_since: AtomicU64::new(0),
+            spawn_loc: AtomicPtr::new(ptr::null_mut()),
+            mid: AtomicU64::new(0),
+            ctx: Cell::new(None),
+            g0: Cell::new(None),
+            stack,
+            entry: Cell::new(ptr::null_mut()),
+            schedlink: Cell::new(ptr::null_mut()),
+            freed_at: AtomicU64::new(0),
+            timer_seq: AtomicU64::new(0),
+            locals: UnsafeCell::new(crate::local::LocalMap::new()),
+        }));
+        crate::stack::set_owner(&g.stack, g as *const G as *mut ());
+        ALLGS.lock().unwrap_or_else(|e| e.into_inner()).push(g);
+        g
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        Status::from_u32(self.status.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_status(&self, s: Status) {
+        self.status.store(s as u32, Ordering::Relaxed);
+    }
+
+    pub(crate) fn wait_reason(&self) -> WaitReason {
+        WaitReason::from_u8(self.wait_reason.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_waiting(&self, reason: WaitReason) {
+        self.wait_reason.store(reason as u8, Ordering::Relaxed);
+        self.wait_since
+            .store(clock::coarse_nanos(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn spawn_location(&self) -> Option<&'static Location<'static>> {
+        let p = self.spawn_loc.load(Ordering::Relaxed);
+        // SAFETY: only ever set from a `&'static Location`.
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+}
+
+/// Calls `f` on every G record (live or free) without holding the `allgs` lock while `f`
+/// runs for long: the list is copied first.
+pub(crate) fn for_each_g(mut f: impl FnMut(&'static G)) {
+    let gs = ALLGS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for g in gs {
+        f(g);
+    }
+}
+
+/// An intrusive FIFO of Gs linked through `schedlink` (Go's `gQueue`). Whoever owns the
+/// queue owns the links of the Gs in it.
+pub(crate) struct GQueue {
+    head: *mut G,
+    tail: *mut G,
+    len: usize,
+}
+
+// SAFETY: a GQueue is only used behind a lock or by one owner; it just holds pointers to
+// 'static G records.
+unsafe impl Send for GQueue {}
+
+impl GQueue {
+    pub(crate) const fn new() -> GQueue {
+        GQueue {
+            head: ptr::null_mut(),
+            tail: ptr::null_mut(),
+            len: 0,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn push_back(&mut self, g: &'static G) {
+        g.schedlink.set(ptr::null_mut());
+        if self.tail.is_null() {
+            self.head = g as *const G as *mut G;
+        } else {
+            // SAFETY: tail is a live 'static G owned by this queue.
+            unsafe { (*self.tail).schedlink.set(g as *const G as *mut G) };
+        }
+        self.tail = g as *const G as *mut G;
+        self.len += 1;
+    }
+
+    /// Pushes at the head (LIFO use: the most recently freed G is reused first).
+    pub(crate) fn push_front(&mut self, g: &'static G) {
+        g.schedlink.set(self.head);
+        if self.head.is_null() {
+            self.tail = g as *const G as *mut G;
+        }
+        self.head = g as *const G as *mut G;
+        self.len += 1;
+    }
+
+    /// Splits off everything after the first `keep` elements and returns it.
+    pub(crate) fn split_off(&mut self, keep: usize) -> GQueue {
+        if keep >= self.len {
+            return GQueue::new();
+        }
+        if keep == 0 {
+            return std::mem::replace(self, GQueue::new());
+        }
+        let mut cur = self.head;
+        for _ in 1..keep {
+            // SAFETY: the first `keep` links are live Gs owned by this queue.
+            cur = unsafe { (*cur).schedlink.get() };
+        }
+        // SAFETY: `cur` is the keep-th G of this queue.
+        let rest_head = unsafe { (*cur).schedlink.replace(ptr::null_mut()) };
+        let rest = GQueue {
+            head: rest_head,
+            tail: self.tail,
+            len: self.len - keep,
+        };
+        self.tail = cur;
+        self.len = keep;
+        rest
+    }
+
+    pub(crate) fn pop_front(&mut self) -> Option<&'static G> {
+        if self.head.is_null() {
+            return None;
+        }
+        // SAFETY: head is a 'static G owned by this queue.
+        let g: &'static G = unsafe { &*self.head };
+        self.head = g.schedlink.get();
+        if self.head.is_null() {
+            self.tail = ptr::null_mut();
+        }
+        g.schedlink.set(ptr::null_mut());
+        self.len -= 1;
+        Some(g)
+    }
+}

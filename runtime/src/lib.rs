@@ -1,0 +1,101 @@
+//! goro's runtime: goroutines on a GMP scheduler, the way Go's `proc.go` runs them.
+//!
+//! * **G** — a goroutine: a stackful coroutine ([`spawn`], [`go!`]) with a guarded,
+//!   fixed-size stack (256 KiB virtual by default; only touched pages are resident).
+//! * **M** — an OS thread. Its native stack is g0, where the scheduler loop runs.
+//! * **P** — a processor: the right to run Gs, with a local run queue, `runnext`, free Gs and
+//!   timers. [`gomaxprocs`] Ps exist (default: the available parallelism).
+//!
+//! Blocking primitives (goro's channels and `sync`) are built on one API: [`Waiter::current`],
+//! [`park`] / [`park_until`] and [`Waiter::unpark`], which work the same for goroutines
+//! (the G parks, its M runs others) and for plain OS threads (a futex).
+//!
+//! ```
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use std::sync::Arc;
+//!
+//! let hits = Arc::new(AtomicUsize::new(0));
+//! let handles: Vec<_> = (0..100)
+//!     .map(|_| {
+//!         let hits = hits.clone();
+//!         runtime::spawn(move || hits.fetch_add(1, Ordering::Relaxed))
+//!     })
+//!     .collect();
+//! for h in handles {
+//!     h.join().unwrap();
+//! }
+//! assert_eq!(hits.load(Ordering::Relaxed), 100);
+//! ```
+//!
+//! # The migration contract
+//! A goroutine may resume on a different OS thread after any park point: a channel operation,
+//! a goro lock, [`sleep`], [`gosched`], [`JoinHandle::join`]. Therefore, across a park point,
+//! do **not** hold:
+//! * a `thread_local!` borrow (use [`goroutine_local!`] instead);
+//! * a value tied to its thread, such as `rand::ThreadRng` or a `!Send` handle;
+//! * a `std::sync::Mutex`/`RwLock` guard (use goro's `sync` locks, which park the goroutine);
+//! * and do not park inside a `Drop` that runs while a panic unwinds (std's panic count is
+//!   per thread).
+//!
+//! The runtime itself reads its thread-locals (current M, P, G) only through
+//! `#[inline(never)]` accessors and never across a switch.
+//!
+//! Other sharp edges: a goroutine's stack has a fixed size ([`Builder::stack_size`],
+//! `GORO_STACK_SIZE`); overflowing it hits a guard page and aborts with a message naming the
+//! goroutine. A goroutine that never parks keeps its P until it does.
+
+#![warn(missing_docs)]
+
+mod clock;
+mod config;
+mod dump;
+mod futex;
+mod g;
+mod local;
+mod m;
+mod note;
+mod p;
+mod park;
+mod parkstate;
+mod proc;
+mod runq;
+mod sched;
+mod scope;
+mod shim;
+mod signal;
+mod spawn;
+mod stack;
+mod timer;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
+
+pub use config::{Builder, InitError, stack_size};
+pub use dump::{num_goroutine, stack_dump};
+pub use g::{Status, WaitReason};
+pub use local::LocalKey;
+pub use park::{Waiter, park, park_until, sleep};
+pub use sched::{MAX_PROCS, gomaxprocs};
+pub use scope::{Scope, ScopedJoinHandle, scope};
+pub use spawn::{Goexit, JoinHandle, block_on, go, goexit, gosched, spawn};
+pub use stack::{DEFAULT_STACK_SIZE, GuardMode, MIN_STACK_SIZE, guard_mode};
+pub use timer::{AfterFunc, after_func};
+
+/// Starts a goroutine: `go!(move || work())`, or `go!({ work() })` for a block (wrapped in a
+/// `move` closure). Go's `go f()` statement; see [`go()`] for panics and the migration
+/// contract.
+///
+/// ```
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// runtime::go!(move || tx.send(7).unwrap());
+/// assert_eq!(rx.recv().unwrap(), 7);
+/// ```
+#[macro_export]
+macro_rules! go {
+    ($body:block) => {
+        $crate::go(move || $body)
+    };
+    ($f:expr) => {
+        $crate::go($f)
+    };
+}

@@ -1,0 +1,102 @@
+//! P: a processor, the right to run Gs (Go's `p` in runtime2.go).
+//!
+//! A P owns a local run queue, a free list of dead Gs, a cache of goroutine ids and a timer
+//! heap. Exactly one M holds a P at a time; the owner-only fields live in `Cell`s and are
+//! touched only by that M. P handovers go through the scheduler lock or an M's `nextp`
+//! (release/acquire), which orders one owner's accesses before the next's.
+
+use crate::g::{G, GQueue};
+use crate::runq::RunQueue;
+use crate::timer::TimerHeap;
+use std::cell::{Cell, UnsafeCell};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// P status.
+pub(crate) const P_IDLE: u32 = 0;
+pub(crate) const P_RUNNING: u32 = 1;
+/// Retired by a `gomaxprocs` decrease.
+pub(crate) const P_DEAD: u32 = 2;
+
+/// Goroutine ids are handed to Ps in batches (Go's `goidcache`), so spawning does not
+/// contend on one global counter.
+const GOID_BATCH: u64 = 16;
+
+/// Per-P free list: spill half to the global list beyond this (Go uses 64/32).
+pub(crate) const GFREE_LOCAL_MAX: usize = 64;
+
+pub(crate) struct P {
+    pub(crate) id: usize,
+    pub(crate) status: AtomicU32,
+    pub(crate) runq: RunQueue<G>,
+    /// Incremented on every scheduling decision not inherited from runnext (Go's
+    /// schedtick); read by sysmon to detect hogs.
+    pub(crate) schedtick: AtomicU32,
+    pub(crate) timers: TimerHeap,
+    /// Goroutines started / finished on this P (num_goroutine sums them).
+    pub(crate) ngo_started: AtomicU64,
+    pub(crate) ngo_exited: AtomicU64,
+    /// Consecutive runnext picks (capped so two Gs waking each other cannot starve the ring).
+    pub(crate) runnext_streak: Cell<u32>,
+    goid_next: Cell<u64>,
+    goid_end: Cell<u64>,
+    pub(crate) gfree: UnsafeCell<GQueue>,
+}
+
+// SAFETY: the Cell/UnsafeCell fields are touched only by the M holding this P (see the
+// module docs); all other fields are atomics or internally synchronized.
+unsafe impl Sync for P {}
+// SAFETY: as above.
+unsafe impl Send for P {}
+
+impl P {
+    pub(crate) fn new(id: usize) -> P {
+        P {
+            id,
+            status: AtomicU32::new(P_IDLE),
+            runq: RunQueue::new(),
+            schedtick: AtomicU32::new(0),
+            timers: TimerHeap::new(),
+            ngo_started: AtomicU64::new(0),
+            ngo_exited: AtomicU64::new(0),
+            runnext_streak: Cell::new(0),
+            goid_next: Cell::new(0),
+            goid_end: Cell::new(0),
+            gfree: UnsafeCell::new(GQueue::new()),
+        }
+    }
+
+    /// Owner only: the next goroutine id.
+    pub(crate) fn next_goid(&self) -> u64 {
+        if self.goid_next.get() == self.goid_end.get() {
+            let start = crate::sched::SCHED
+                .goid_gen
+                .fetch_add(GOID_BATCH, Ordering::Relaxed);
+            self.goid_next.set(start);
+            self.goid_end.set(start + GOID_BATCH);
+        }
+        let id = self.goid_next.get();
+        self.goid_next.set(id + 1);
+        id
+    }
+
+    /// Owner only: the local free list.
+    ///
+    /// # Safety
+    /// The caller must hold this P, and must not keep another reference from `gfree` alive.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn gfree(&self) -> &mut GQueue {
+        // SAFETY: per the contract, the caller is the only one touching it right now.
+        unsafe { &mut *self.gfree.get() }
+    }
+
+    pub(crate) fn bump_started(&self) {
+        // Only the owner writes; a plain load+store keeps it a non-contended counter.
+        let v = self.ngo_started.load(Ordering::Relaxed);
+        self.ngo_started.store(v + 1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn bump_exited(&self) {
+        let v = self.ngo_exited.load(Ordering::Relaxed);
+        self.ngo_exited.store(v + 1, Ordering::Relaxed);
+    }
+}

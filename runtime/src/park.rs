@@ -1,0 +1,197 @@
+//! The one waiting API every blocking primitive uses (DESIGN.md section 3).
+//!
+//! [`Waiter::current`] names whoever is running: the current goroutine, or on a thread outside
+//! the runtime, that thread. [`park`] / [`park_until`] put it to sleep and [`Waiter::unpark`]
+//! wakes it. chan and sync never branch on which kind of waiter they hold.
+//!
+//! A goroutine parks its G and frees its M to run others (the two-half protocol of
+//! [`crate::parkstate`]); a plain thread blocks on a futex ([`crate::note`]). Both keep one
+//! sticky wakeup token, so an `unpark` that comes before the `park` is not lost, and both may
+//! wake spuriously: callers re-check their condition in a loop.
+
+use crate::clock;
+use crate::g::{G, Status, WaitReason};
+use crate::m::{self, SW_PARK};
+use crate::note::Note;
+use crate::sched;
+use crate::timer::TimerKind;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{Ordering, fence};
+use std::time::{Duration, Instant};
+
+/// A handle to a parked (or about to park) goroutine or thread.
+///
+/// Cheap to clone; `Send` and `Sync`, so it can sit in a wait queue that another goroutine or
+/// thread pops. A `Waiter` for a goroutine that has since finished is inert: unparking it does
+/// nothing, even if its G record was reused.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// let slot: Arc<Mutex<Option<runtime::Waiter>>> = Arc::default();
+/// let s2 = slot.clone();
+/// let h = runtime::spawn(move || {
+///     *s2.lock().unwrap() = Some(runtime::Waiter::current());
+///     runtime::park(runtime::WaitReason::Park); // may return spuriously: real code loops
+/// });
+/// loop {
+///     if let Some(w) = slot.lock().unwrap().take() { w.unpark(); break; }
+///     std::thread::yield_now();
+/// }
+/// h.join().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Waiter(Kind);
+
+#[derive(Clone)]
+enum Kind {
+    G { g: &'static G, generation: u64 },
+    Thread(Arc<Note>),
+}
+
+thread_local! {
+    static THREAD_NOTE: Arc<Note> = Arc::new(Note::new());
+}
+
+fn thread_note() -> Arc<Note> {
+    THREAD_NOTE.with(Arc::clone)
+}
+
+impl Waiter {
+    /// The running goroutine, or the current thread if it is not running a goroutine.
+    pub fn current() -> Waiter {
+        match m::current_g() {
+            Some(g) => Waiter(Kind::G {
+                g,
+                generation: g.park.generation(),
+            }),
+            None => Waiter(Kind::Thread(thread_note())),
+        }
+    }
+
+    /// Wakes the waiter: readies the goroutine (into the caller's P, to run next) or unblocks
+    /// the thread. If it is not parked yet, its next `park` returns at once.
+    pub fn unpark(&self) {
+        match &self.0 {
+            Kind::G { g, generation } => unpark_g(g, *generation),
+            Kind::Thread(n) => n.unpark(),
+        }
+    }
+
+    /// Whether this waiter is a goroutine (false: a plain thread).
+    pub fn is_goroutine(&self) -> bool {
+        matches!(self.0, Kind::G { .. })
+    }
+
+    /// Whether both handles name the same waiter.
+    pub fn same_as(&self, other: &Waiter) -> bool {
+        match (&self.0, &other.0) {
+            (Kind::G { g: a, generation: x }, Kind::G { g: b, generation: y }) => {
+                std::ptr::eq(*a, *b) && x == y
+            }
+            (Kind::Thread(a), Kind::Thread(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Debug for Waiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Kind::G { g, .. } => write!(f, "Waiter(goroutine {})", g.goid.load(Ordering::Relaxed)),
+            Kind::Thread(_) => write!(f, "Waiter(thread)"),
+        }
+    }
+}
+
+/// Unparks generation `generation` of `g`.
+pub(crate) fn unpark_g(g: &'static G, generation: u64) {
+    if g.park.unpark(generation) {
+        ready(g);
+    }
+}
+
+/// Makes a parked G runnable: into the current P's `runnext` (it inherits the waker's time
+/// slice, which keeps a channel handoff on one core), or the global queue from outside.
+pub(crate) fn ready(g: &'static G) {
+    g.set_status(Status::Runnable);
+    match m::current_p() {
+        Some(p) => {
+            // SAFETY: the current thread is the M holding p (running a G on it, or its g0).
+            unsafe { sched::runqput(p, g, true) };
+        }
+        None => {
+            sched::globrunqput(g);
+            fence(Ordering::SeqCst);
+        }
+    }
+    sched::wakep();
+}
+
+/// Parks the running goroutine (or blocks the current thread) until [`Waiter::unpark`].
+/// May return spuriously. `reason` shows in [`crate::stack_dump`].
+pub fn park(reason: WaitReason) {
+    match m::current_g() {
+        Some(g) => park_g(g, reason),
+        None => {
+            thread_note().park(None);
+        }
+    }
+}
+
+fn park_g(g: &'static G, reason: WaitReason) {
+    if g.park.try_consume() {
+        return;
+    }
+    g.set_waiting(reason);
+    m::switch_to_g0(g, SW_PARK);
+    g.wait_reason.store(WaitReason::None as u8, Ordering::Relaxed);
+}
+
+/// Like [`park`], but returns by `deadline` at the latest. Returns true if the deadline has
+/// passed (the caller may still have been unparked as well).
+pub fn park_until(reason: WaitReason, deadline: Instant) -> bool {
+    let Some(g) = m::current_g() else {
+        thread_note().park(Some(deadline));
+        return Instant::now() >= deadline;
+    };
+    let when = clock::to_nanos(deadline);
+    if clock::nanotime() >= when {
+        return true;
+    }
+    let p = m::current_p().expect("a running goroutine holds a P");
+    let seq = g.timer_seq.load(Ordering::Relaxed).wrapping_add(1);
+    g.timer_seq.store(seq, Ordering::Relaxed);
+    p.timers.add(
+        when,
+        TimerKind::Wake {
+            g,
+            generation: g.park.generation(),
+            seq,
+        },
+    );
+    park_g(g, reason);
+    // Invalidate the timer if it has not fired; the heap drops it lazily.
+    g.timer_seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+    let timed_out = clock::nanotime() >= when;
+    if !timed_out {
+        p.timers.note_deleted();
+    }
+    timed_out
+}
+
+/// Sleeps for `d`: parks a goroutine on its P's timer (freeing the M), or sleeps the thread.
+///
+/// ```
+/// let t = std::time::Instant::now();
+/// runtime::block_on(|| runtime::sleep(std::time::Duration::from_millis(5)));
+/// assert!(t.elapsed() >= std::time::Duration::from_millis(5));
+/// ```
+pub fn sleep(d: Duration) {
+    if m::current_g().is_none() {
+        std::thread::sleep(d);
+        return;
+    }
+    let deadline = Instant::now() + d;
+    while !park_until(WaitReason::Sleep, deadline) {}
+}

@@ -1,0 +1,146 @@
+//! The park word of a G: the state machine behind `park`/`unpark` (DESIGN.md section 3).
+//!
+//! # The switch invariant
+//! A G must never be made runnable while its stack is still in use, i.e. before the switch
+//! to g0 has saved its context. Parking therefore runs in two halves:
+//!
+//! 1. On the G: if a wakeup token is already there, consume it and return without switching
+//!    ([`ParkState::try_consume`]). Otherwise switch to g0.
+//! 2. On g0, after the G's context is saved: publish the G as parked with a CAS
+//!    EMPTY -> PARKED ([`ParkState::commit`]). If an `unpark` slipped in between the two
+//!    halves the word is NOTIFIED instead; g0 consumes the token and resumes the G at once.
+//!
+//! [`ParkState::unpark`] only makes the G runnable when it moves the word from PARKED, which
+//! g0 stores after the save, so the one thread allowed to resume the G is the one that won
+//! that transition. Any other unpark leaves (or finds) a token.
+//!
+//! The word also carries a generation, bumped each time a G record is reused for a new
+//! goroutine, so a stale `Waiter` for an earlier goroutine cannot wake its successor.
+
+use crate::shim::{AtomicU64, Ordering};
+
+const EMPTY: u64 = 0;
+const NOTIFIED: u64 = 1;
+const PARKED: u64 = 2;
+const STATE_MASK: u64 = 3;
+
+/// `generation << 2 | state`.
+#[derive(Debug)]
+pub(crate) struct ParkState(AtomicU64);
+
+impl ParkState {
+    pub(crate) fn new() -> ParkState {
+        ParkState(AtomicU64::new(EMPTY))
+    }
+
+    /// The current generation (the goroutine incarnation a `Waiter` refers to).
+    pub(crate) fn generation(&self) -> u64 {
+        self.0.load(Ordering::Relaxed) >> 2
+    }
+
+    /// Starts a new generation with no token. Only while no goroutine uses the record.
+    pub(crate) fn next_generation(&self) {
+        let g = self.generation().wrapping_add(1);
+        self.0.store(g << 2 | EMPTY, Ordering::Relaxed);
+    }
+
+    /// First half, on the G: consumes a pending token. Returns true if there was one (the
+    /// caller returns without parking).
+    pub(crate) fn try_consume(&self) -> bool {
+        let w = self.0.load(Ordering::Relaxed);
+        w & STATE_MASK == NOTIFIED
+            // Acquire: pairs with the unparker's release, so its writes are visible.
+            && self
+                .0
+                .compare_exchange(w, w & !STATE_MASK, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// Second half, on g0 after the G's context is saved. Returns true if the G is now
+    /// parked (an unparker will ready it), false if a token arrived and was consumed, in which
+    /// case the caller resumes the G itself.
+    pub(crate) fn commit(&self) -> bool {
+        let mut w = self.0.load(Ordering::Relaxed);
+        loop {
+            debug_assert_ne!(w & STATE_MASK, PARKED, "park commit: already parked");
+            let new = if w & STATE_MASK == NOTIFIED {
+                w & !STATE_MASK // Consume the token: resume.
+            } else {
+                w | PARKED
+            };
+            // AcqRel: release publishes the saved context to the future unparker; acquire
+            // takes the token's writes when we consume one.
+            match self
+                .0
+                .compare_exchange_weak(w, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return new & STATE_MASK == PARKED,
+                Err(cur) => w = cur,
+            }
+        }
+    }
+
+    /// Any thread. Wakes generation `generation` of the G. Returns true if the caller won the
+    /// PARKED -> EMPTY transition and must now make the G runnable; false if a token was left
+    /// for the G, or the generation is stale.
+    pub(crate) fn unpark(&self, generation: u64) -> bool {
+        let mut w = self.0.load(Ordering::Relaxed);
+        loop {
+            if w >> 2 != generation {
+                return false;
+            }
+            let new = match w & STATE_MASK {
+                PARKED => w & !STATE_MASK,
+                _ => (w & !STATE_MASK) | NOTIFIED, // EMPTY or already NOTIFIED.
+            };
+            // AcqRel: release publishes the waker's writes to the G (directly, or through the
+            // token it will consume); acquire takes the saved context from `commit`.
+            match self
+                .0
+                .compare_exchange_weak(w, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return w & STATE_MASK == PARKED,
+                Err(cur) => w = cur,
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_before_park_is_consumed() {
+        let s = ParkState::new();
+        assert!(!s.unpark(0), "nobody parked: a token is left");
+        assert!(s.try_consume());
+        assert!(!s.try_consume(), "the token is single");
+    }
+
+    #[test]
+    fn unpark_between_halves_resumes_without_readying() {
+        let s = ParkState::new();
+        assert!(!s.try_consume());
+        assert!(!s.unpark(0));
+        assert!(!s.commit(), "commit sees the token and resumes the G itself");
+    }
+
+    #[test]
+    fn unpark_after_commit_readies_once() {
+        let s = ParkState::new();
+        assert!(s.commit());
+        assert!(s.unpark(0));
+        assert!(!s.unpark(0), "second unpark only leaves a token");
+        assert!(s.try_consume());
+    }
+
+    #[test]
+    fn stale_generation_is_ignored() {
+        let s = ParkState::new();
+        s.next_generation();
+        assert!(s.commit());
+        assert!(!s.unpark(0));
+        assert!(s.unpark(1));
+    }
+}

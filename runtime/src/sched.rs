@@ -1,0 +1,483 @@
+//! The global scheduler state (Go's `schedt`): the global run queue, idle P and M lists, the
+//! spinning-M count, the global G free list, and `wakep`/`startm`.
+//!
+//! # Worker thread parking and unparking (after proc.go's essay)
+//! We want as many Ms running as there is parallel work, and no more: an M woken for nothing
+//! costs a futex wake (tens of microseconds on these VMs) and steals cache. The rule:
+//!
+//! * Whoever makes a G runnable (`ready`, spawn) calls [`wakep`]. It wakes an M only if there
+//!   is an idle P **and** no M is already spinning (looking for work). The spinning M will
+//!   find the new G, or whoever spins next will.
+//! * An M that was spinning and finds work stops spinning; if it was the last spinner it calls
+//!   `wakep` so that more work, if any, gets another M ([`crate::proc`]'s `reset_spinning`).
+//! * An M that gives up spinning first decrements `nmspinning`, then (after a full fence)
+//!   re-checks every run queue. A producer publishes its G, then (after a full fence through
+//!   the SeqCst swap of `runnext` or an explicit fence) reads `npidle`/`nmspinning`. One of
+//!   the two always sees the other, so no G is left behind while an M sleeps.
+//!
+//! Locks: `idle` (idle Ps and Ms, the timer sleeper), `runq` (the global run queue) and
+//! `gfree` are independent and never held together, except `idle` then `runq` in no place.
+
+use crate::g::{G, GQueue};
+use crate::m::{self, M};
+use crate::p::{GFREE_LOCAL_MAX, P, P_DEAD, P_IDLE, P_RUNNING};
+use crate::stack::StackPool;
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::{Mutex, MutexGuard, Once};
+
+/// The most Ps `gomaxprocs` accepts.
+pub const MAX_PROCS: usize = 256;
+
+/// Dead Gs kept with resident stack tops in the global free list; beyond this idle Ms
+/// release their stacks entirely (picked: 1024 x 32 KiB worst case = 32 MiB pinned).
+const GFREE_WARM_MAX: usize = 1024;
+
+pub(crate) struct Idle {
+    pub(crate) pidle: Vec<&'static P>,
+    pub(crate) midle: Vec<&'static M>,
+    /// The idle M sleeping until the earliest timer, if any.
+    pub(crate) timer_sleeper: Option<&'static M>,
+}
+
+pub(crate) struct Sched {
+    pub(crate) idle: Mutex<Idle>,
+    pub(crate) npidle: AtomicU32,
+    pub(crate) nmspinning: AtomicU32,
+    pub(crate) gomaxprocs: AtomicU32,
+    allp: [AtomicPtr<P>; MAX_PROCS],
+    pub(crate) nallp: AtomicUsize,
+    runq: Mutex<GQueue>,
+    pub(crate) runqsize: AtomicUsize,
+    gfree: Mutex<GFree>,
+    ngfree: AtomicUsize,
+    pub(crate) goid_gen: AtomicU64,
+    /// Goroutines started from threads outside the runtime (no P to count them).
+    pub(crate) ngo_outside: AtomicU64,
+    /// When the timer sleeper will wake (`u64::MAX`: no M sleeps on a timer).
+    pub(crate) sleep_until: AtomicU64,
+    pub(crate) stacks: StackPool,
+    pub(crate) mcount: AtomicU32,
+    init: Once,
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const NO_P: AtomicPtr<P> = AtomicPtr::new(ptr::null_mut());
+
+pub(crate) static SCHED: Sched = Sched {
+    idle: Mutex::new(Idle {
+        pidle: Vec::new(),
+        midle: Vec::new(),
+        timer_sleeper: None,
+    }),
+    npidle: AtomicU32::new(0),
+    nmspinning: AtomicU32::new(0),
+    gomaxprocs: AtomicU32::new(0),
+    allp: [NO_P; MAX_PROCS],
+    nallp: AtomicUsize::new(0),
+    runq: Mutex::new(GQueue::new()),
+    runqsize: AtomicUsize::new(0),
+    gfree: Mutex::new(GFree {
+        warm: GQueue::new(),
+        cold: GQueue::new(),
+    }),
+    ngfree: AtomicUsize::new(0),
+    goid_gen: AtomicU64::new(1),
+    ngo_outside: AtomicU64::new(0),
+    sleep_until: AtomicU64::new(u64::MAX),
+    stacks: StackPool::new(),
+    mcount: AtomicU32::new(0),
+    init: Once::new(),
+};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn lock_idle() -> MutexGuard<'static, Idle> {
+    lock(&SCHED.idle)
+}
+
+/// Starts the runtime on first use: creates the Ps from the configuration (see
+/// [`crate::Builder`]) and installs the stack-overflow reporter. Ms start on demand.
+pub(crate) fn ensure_init() {
+    SCHED.init.call_once(|| {
+        let cfg = crate::config::take();
+        SCHED.stacks.set_size(cfg.stack_size);
+        crate::signal::install();
+        let n = cfg.procs.clamp(1, MAX_PROCS);
+        let mut idle = lock_idle();
+        for id in 0..n {
+            let p = get_or_create_p(id);
+            pidleput(&mut idle, p);
+        }
+        SCHED.gomaxprocs.store(n as u32, Ordering::SeqCst);
+    });
+}
+
+pub(crate) fn gomaxprocs_now() -> usize {
+    SCHED.gomaxprocs.load(Ordering::Relaxed) as usize
+}
+
+fn get_or_create_p(id: usize) -> &'static P {
+    let cur = SCHED.allp[id].load(Ordering::Acquire);
+    if !cur.is_null() {
+        // SAFETY: Ps are leaked and never freed.
+        return unsafe { &*cur };
+    }
+    let p: &'static P = Box::leak(Box::new(P::new(id)));
+    SCHED.allp[id].store(p as *const P as *mut P, Ordering::Release);
+    SCHED.nallp.fetch_max(id + 1, Ordering::AcqRel);
+    p
+}
+
+/// P number `i` if it was ever created.
+pub(crate) fn p_at(i: usize) -> Option<&'static P> {
+    let p = SCHED.allp[i].load(Ordering::Acquire);
+    // SAFETY: Ps are leaked and never freed.
+    (!p.is_null()).then(|| unsafe { &*p })
+}
+
+/// Calls `f` on every P ever created (including retired ones).
+pub(crate) fn for_each_p(mut f: impl FnMut(&'static P)) {
+    for i in 0..SCHED.nallp.load(Ordering::Acquire) {
+        if let Some(p) = p_at(i) {
+            f(p);
+        }
+    }
+}
+
+/// The timer heap a new timer should go to: the current P's, else P0's.
+pub(crate) fn timer_heap_here() -> &'static crate::timer::TimerHeap {
+    match m::current_p() {
+        Some(p) => &p.timers,
+        None => &p_at(0).expect("runtime initialised").timers,
+    }
+}
+
+// ---- idle Ps ---------------------------------------------------------------------------
+
+pub(crate) fn pidleput(idle: &mut Idle, p: &'static P) {
+    debug_assert!(p.runq.is_empty(), "pidleput: P has runnable Gs");
+    p.status.store(P_IDLE, Ordering::Relaxed);
+    idle.pidle.push(p);
+    SCHED.npidle.fetch_add(1, Ordering::SeqCst);
+}
+
+pub(crate) fn pidleget(idle: &mut Idle) -> Option<&'static P> {
+    let p = idle.pidle.pop()?;
+    SCHED.npidle.fetch_sub(1, Ordering::SeqCst);
+    p.status.store(P_RUNNING, Ordering::Relaxed);
+    Some(p)
+}
+
+// ---- the global run queue ---------------------------------------------------------------
+
+pub(crate) fn globrunqput(g: &'static G) {
+    let mut q = lock(&SCHED.runq);
+    q.push_back(g);
+    SCHED.runqsize.store(q.len(), Ordering::SeqCst);
+}
+
+pub(crate) fn globrunqputbatch(batch: &[*mut G]) {
+    let mut q = lock(&SCHED.runq);
+    for &g in batch {
+        // SAFETY: run queues hold pointers to 'static G records.
+        q.push_back(unsafe { &*g });
+    }
+    SCHED.runqsize.store(q.len(), Ordering::SeqCst);
+}
+
+/// Takes a batch from the global queue into `p`'s local queue and returns one G to run.
+/// `max` bounds the batch (0: no bound beyond Go's `min(len/gomaxprocs + 1, RUNQ_SIZE/2)`).
+pub(crate) fn globrunqget(p: &'static P, max: usize) -> Option<&'static G> {
+    if SCHED.runqsize.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    let mut q = lock(&SCHED.runq);
+    let len = q.len();
+    if len == 0 {
+        return None;
+    }
+    let mut n = (len / gomaxprocs_now().max(1) + 1).min(len);
+    if max > 0 {
+        n = n.min(max);
+    }
+    n = n.min(crate::runq::RUNQ_SIZE / 2);
+    let first = q.pop_front();
+    for _ in 1..n {
+        let g = q.pop_front().expect("globrunqget: queue shorter than len");
+        // SAFETY: we hold `p` (the caller is its M); the local ring has room for RUNQ_SIZE/2.
+        unsafe { runqput(p, g, false) };
+    }
+    SCHED.runqsize.store(q.len(), Ordering::SeqCst);
+    first
+}
+
+/// Pushes `g` on `p`'s local queue, spilling to the global queue when full.
+///
+/// # Safety
+/// The caller must be the M holding `p`.
+pub(crate) unsafe fn runqput(p: &'static P, g: &'static G, next: bool) {
+    // SAFETY: we hold p, per the contract.
+    unsafe {
+        p.runq
+            .put(g as *const G as *mut G, next, |batch| globrunqputbatch(batch))
+    };
+}
+
+/// The gosched fast path: with nothing local to run, push `g` on the global queue and pop
+/// the head in one critical section.
+pub(crate) fn globrunq_swap(g: &'static G) -> &'static G {
+    let mut q = lock(&SCHED.runq);
+    q.push_back(g);
+    let next = q.pop_front().expect("just pushed");
+    SCHED.runqsize.store(q.len(), Ordering::SeqCst);
+    next
+}
+
+// ---- free Gs -------------------------------------------------------------------------
+//
+// Dead Gs keep their stacks. The global list has two parts: `warm` (a LIFO, so the most
+// recently used, still-resident stacks are reused first) and `cold` (stacks already returned
+// to the OS). Nothing on the spawn/exit path makes a syscall: when an M runs out of work it
+// scavenges, moving warm Gs beyond GFREE_WARM_MAX that have been free for SCAVENGE_AGE to
+// `cold` and releasing their stacks. (Go frees idle stacks in the background too, at GC.)
+// The age matters: releasing stacks in the middle of a spawn burst only to fault them in
+// again a moment later costs page clears and TLB-shootdown IPIs on every core.
+
+/// How long a free G must have been unused before its stack is released (picked: long
+/// enough to span a burst, short enough that an idle program shrinks within a second).
+const SCAVENGE_AGE_NS: u64 = 200_000_000;
+
+/// Coarse time of the last scavenge (at most one per SCAVENGE_AGE_NS / 4).
+static LAST_SCAVENGE: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) struct GFree {
+    warm: GQueue,
+    cold: GQueue,
+}
+
+fn gfree_len(f: &GFree) -> usize {
+    f.warm.len() + f.cold.len()
+}
+
+/// A dead G for reuse, from `p`'s free list or the global one; `None` if both are empty.
+///
+/// # Safety
+/// The caller must be the M holding `p`.
+pub(crate) unsafe fn gfget(p: &'static P) -> Option<&'static G> {
+    // SAFETY: we hold p.
+    let local = unsafe { p.gfree() };
+    if local.len() == 0 && SCHED.ngfree.load(Ordering::Relaxed) > 0 {
+        let mut global = lock(&SCHED.gfree);
+        while local.len() < GFREE_LOCAL_MAX / 2 {
+            match global.warm.pop_front().or_else(|| global.cold.pop_front()) {
+                Some(g) => local.push_back(g),
+                None => break,
+            }
+        }
+        SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
+    }
+    local.pop_front()
+}
+
+/// A dead G for a spawn from outside the runtime.
+pub(crate) fn gfget_global() -> Option<&'static G> {
+    if SCHED.ngfree.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    let mut global = lock(&SCHED.gfree);
+    let g = global.warm.pop_front().or_else(|| global.cold.pop_front());
+    SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
+    g
+}
+
+/// Returns a dead G to `p`'s free list (LIFO), spilling half to the global list when full.
+///
+/// # Safety
+/// The caller must be the M holding `p`; `g` is dead and owned by the caller.
+pub(crate) unsafe fn gfput(p: &'static P, g: &'static G) {
+    g.stack.release_deep();
+    g.freed_at
+        .store(crate::clock::coarse_nanos(), Ordering::Relaxed);
+    // SAFETY: we hold p.
+    let local = unsafe { p.gfree() };
+    local.push_front(g);
+    if local.len() < GFREE_LOCAL_MAX {
+        return;
+    }
+    // Keep the hottest half locally, hand the rest over.
+    let mut spill = local.split_off(GFREE_LOCAL_MAX / 2);
+    let mut global = lock(&SCHED.gfree);
+    while let Some(g) = spill.pop_front() {
+        global.warm.push_front(g);
+    }
+    SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
+}
+
+/// Moves `p`'s free Gs to the global list (a retiring P).
+///
+/// # Safety
+/// The caller must be the M holding `p`.
+pub(crate) unsafe fn gfpurge(p: &'static P) {
+    // SAFETY: we hold p.
+    let local = unsafe { p.gfree() };
+    let mut global = lock(&SCHED.gfree);
+    while let Some(g) = local.pop_front() {
+        global.warm.push_front(g);
+    }
+    SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
+}
+
+/// Releases the stacks of warm free Gs beyond the cap (called by Ms about to sleep).
+pub(crate) fn scavenge_stacks() {
+    if SCHED.ngfree.load(Ordering::Relaxed) <= GFREE_WARM_MAX {
+        return;
+    }
+    let now = crate::clock::coarse_nanos();
+    let last = LAST_SCAVENGE.load(Ordering::Relaxed);
+    if now.saturating_sub(last) < SCAVENGE_AGE_NS / 4
+        || LAST_SCAVENGE
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    let mut surplus = {
+        let mut global = lock(&SCHED.gfree);
+        global.warm.split_off(GFREE_WARM_MAX)
+    };
+    let (mut keep, mut released) = (GQueue::new(), GQueue::new());
+    while let Some(g) = surplus.pop_front() {
+        if now.saturating_sub(g.freed_at.load(Ordering::Relaxed)) >= SCAVENGE_AGE_NS {
+            g.stack.release_all();
+            released.push_back(g);
+        } else {
+            keep.push_back(g);
+        }
+    }
+    let mut global = lock(&SCHED.gfree);
+    while let Some(g) = keep.pop_front() {
+        global.warm.push_back(g);
+    }
+    while let Some(g) = released.pop_front() {
+        global.cold.push_back(g);
+    }
+}
+
+// ---- waking Ms ---------------------------------------------------------------------------
+
+/// Tries to add one more M to run Gs, if there is an idle P and nobody spins (Go's wakep).
+pub(crate) fn wakep() {
+    if SCHED.npidle.load(Ordering::SeqCst) == 0 {
+        return;
+    }
+    if SCHED.nmspinning.load(Ordering::SeqCst) != 0
+        || SCHED
+            .nmspinning
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    startm(None, true);
+}
+
+/// Gives `p` (or an idle P) to an idle M, or to a new one (Go's startm). With `spinning`,
+/// the caller has already counted the M in `nmspinning`.
+pub(crate) fn startm(p: Option<&'static P>, spinning: bool) {
+    let mut idle = lock_idle();
+    let p = match p.or_else(|| pidleget(&mut idle)) {
+        Some(p) => p,
+        None => {
+            drop(idle);
+            if spinning {
+                SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst);
+            }
+            return;
+        }
+    };
+    let m = idle.midle.pop();
+    if let Some(m) = m {
+        m.idle.store(false, Ordering::Relaxed);
+    }
+    drop(idle);
+    match m {
+        Some(m) => m.handoff(p, spinning),
+        None => m::newm(p, spinning),
+    }
+}
+
+/// A timer at `when` was just added to some heap: make sure an M will be awake for it.
+pub(crate) fn timer_added(when: u64) {
+    let until = SCHED.sleep_until.load(Ordering::SeqCst);
+    if when >= until {
+        return; // The timer sleeper wakes in time.
+    }
+    if until == u64::MAX {
+        // Nobody sleeps on timers: running Ms check them at every scheduling point, and
+        // if a P is idle, a spinning M will pick the timer up (and become the sleeper).
+        wakep();
+        return;
+    }
+    let sleeper = lock_idle().timer_sleeper;
+    if let Some(m) = sleeper {
+        m.note.unpark();
+    } else {
+        wakep();
+    }
+}
+
+// ---- gomaxprocs ----------------------------------------------------------------------------
+
+/// Sets the number of Ps and returns the previous value; `n == 0` only queries
+/// (Go's `runtime.GOMAXPROCS`). Values above [`MAX_PROCS`] are clamped.
+///
+/// A decrease takes effect at each surplus P's next scheduling point: its M moves the P's
+/// queued goroutines and timers to the others and retires it. (Go stops the world instead;
+/// goro cannot interrupt a running goroutine.)
+///
+/// ```
+/// let old = runtime::gomaxprocs(0);
+/// assert!(old >= 1);
+/// assert_eq!(runtime::gomaxprocs(old), old);
+/// ```
+pub fn gomaxprocs(n: usize) -> usize {
+    ensure_init();
+    if n == 0 {
+        return gomaxprocs_now();
+    }
+    let n = n.min(MAX_PROCS);
+    let mut idle = lock_idle();
+    let old = SCHED.gomaxprocs.swap(n as u32, Ordering::SeqCst) as usize;
+    if n > old {
+        for id in old..n {
+            let p = get_or_create_p(id);
+            // A surplus P not yet retired is still running: leave it, it stays.
+            if p.status.load(Ordering::Relaxed) == P_DEAD || p.status.load(Ordering::Relaxed) == P_IDLE && !idle.pidle.iter().any(|q| q.id == id) {
+                pidleput(&mut idle, p);
+            }
+        }
+    } else {
+        let before = idle.pidle.len();
+        idle.pidle.retain(|p| {
+            if p.id >= n {
+                p.status.store(P_DEAD, Ordering::Relaxed);
+                false
+            } else {
+                true
+            }
+        });
+        let removed = before - idle.pidle.len();
+        SCHED.npidle.fetch_sub(removed as u32, Ordering::SeqCst);
+    }
+    drop(idle);
+    if n > old {
+        fence(Ordering::SeqCst);
+        for _ in old..n {
+            wakep();
+        }
+    }
+    old
+}

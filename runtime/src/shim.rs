@@ -1,0 +1,11 @@
+//! The concurrency primitives the lock-free parts of the runtime are written against.
+//!
+//! Under `--cfg loom` these are loom's model-checked types, so the run queue
+//! ([`crate::runq`]) and the park state machine ([`crate::parkstate`]) run unchanged inside loom
+//! models (see `runtime/tests/loom.rs`). Everywhere else they are `std`'s.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};

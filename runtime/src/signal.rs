@@ -1,0 +1,142 @@
+//! Reporting stack overflows: a SIGSEGV/SIGBUS handler that recognises a goroutine's guard
+//! page, names the goroutine and aborts (std does the same for threads).
+//!
+//! The handler runs on the M's alternate signal stack (the goroutine's own stack is the one
+//! that overflowed). It uses only atomics, `write(2)` and `core::fmt` into a stack buffer:
+//! nothing that allocates or locks. Faults that are not ours go to the handler that was
+//! installed before (std's, which reports thread stack overflows), or the default action.
+
+use std::fmt::Write as _;
+use std::mem;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+static mut PREV_SEGV: mem::MaybeUninit<libc::sigaction> = mem::MaybeUninit::zeroed();
+static mut PREV_BUS: mem::MaybeUninit<libc::sigaction> = mem::MaybeUninit::zeroed();
+
+/// Size of the alternate signal stack given to Ms that lack one.
+const ALTSTACK: usize = 64 * 1024;
+
+/// Installs the handler once, saving the previous ones.
+pub(crate) fn install() {
+    if INSTALLED.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    // SAFETY: sigaction with a zeroed struct, our handler and SA_SIGINFO|SA_ONSTACK; the
+    // previous actions are written into statics that are only read by the handler, after
+    // this store (the handler cannot run for a guard hit before any goroutine exists).
+    unsafe {
+        let mut sa: libc::sigaction = mem::zeroed();
+        sa.sa_sigaction = handler as *const () as usize;
+        sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGSEGV, &sa, (&raw mut PREV_SEGV).cast());
+        libc::sigaction(libc::SIGBUS, &sa, (&raw mut PREV_BUS).cast());
+    }
+    on_new_thread();
+}
+
+/// Gives the calling thread an alternate signal stack if it has none.
+pub(crate) fn on_new_thread() {
+    // SAFETY: sigaltstack only reads/writes the stack_t structs we pass. The mapping we may
+    // install is leaked on purpose: it must outlive the thread's last signal.
+    unsafe {
+        let mut old: libc::stack_t = mem::zeroed();
+        if libc::sigaltstack(ptr::null(), &mut old) != 0 || old.ss_flags & libc::SS_DISABLE == 0 {
+            return; // Already has one (std gives its threads one) or cannot tell.
+        }
+        let mem = libc::mmap(
+            ptr::null_mut(),
+            ALTSTACK,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if mem == libc::MAP_FAILED {
+            return;
+        }
+        let st = libc::stack_t {
+            ss_sp: mem,
+            ss_flags: 0,
+            ss_size: ALTSTACK,
+        };
+        libc::sigaltstack(&st, ptr::null_mut());
+    }
+}
+
+/// A fixed buffer implementing `fmt::Write`, truncating when full.
+struct Buf {
+    b: [u8; 512],
+    n: usize,
+}
+
+impl std::fmt::Write for Buf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let room = self.b.len() - self.n;
+        let k = s.len().min(room);
+        self.b[self.n..self.n + k].copy_from_slice(&s.as_bytes()[..k]);
+        self.n += k;
+        Ok(())
+    }
+}
+
+extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    if let Some((owner, size)) = crate::stack::guard_hit(addr) {
+        let mut buf = Buf { b: [0; 512], n: 0 };
+        // SAFETY: owners are 'static G records (never freed) or null.
+        let g = unsafe { (owner as *const crate::g::G).as_ref() };
+        let id = g.map_or(0, |g| g.goid.load(Ordering::Relaxed));
+        let _ = write!(buf, "\ngoroutine {id} (spawned at ");
+        match g.and_then(|g| g.spawn_location()) {
+            Some(l) => {
+                let _ = write!(buf, "{}:{}:{}", l.file(), l.line(), l.column());
+            }
+            None => {
+                let _ = write!(buf, "<unknown>");
+            }
+        }
+        let _ = write!(
+            buf,
+            ") overflowed its {} KiB stack\nfatal runtime error: goroutine stack overflow, aborting\n",
+            size / 1024
+        );
+        // SAFETY: write(2) and abort(3) are async-signal-safe; the buffer is on our stack.
+        unsafe {
+            libc::write(2, buf.b.as_ptr().cast(), buf.n);
+            libc::abort();
+        }
+    }
+    // Not a goroutine guard page: hand over to whoever handled this signal before us.
+    // SAFETY: PREV_* were filled by `install` before this handler was registered.
+    let prev = unsafe {
+        if sig == libc::SIGBUS {
+            (*(&raw const PREV_BUS)).assume_init_ref()
+        } else {
+            (*(&raw const PREV_SEGV)).assume_init_ref()
+        }
+    };
+    let h = prev.sa_sigaction;
+    if h == libc::SIG_DFL || h == libc::SIG_IGN {
+        // Restore the default action and return: the faulting instruction runs again and
+        // the process dies of the signal as it would have without us.
+        // SAFETY: resetting a signal's disposition is async-signal-safe.
+        unsafe {
+            let mut sa: libc::sigaction = mem::zeroed();
+            sa.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(sig, &sa, ptr::null_mut());
+        }
+    } else if prev.sa_flags & libc::SA_SIGINFO != 0 {
+        // SAFETY: the previous handler was registered as a three-argument handler.
+        let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+            unsafe { mem::transmute(h) };
+        f(sig, info, ctx);
+    } else {
+        // SAFETY: the previous handler was registered as a one-argument handler.
+        let f: extern "C" fn(libc::c_int) = unsafe { mem::transmute(h) };
+        f(sig);
+    }
+}

@@ -1,0 +1,389 @@
+//! Goroutine stacks: fixed-size slots carved from large arena mappings, each with a guard page.
+//!
+//! # Layout
+//! An arena is one anonymous `MAP_NORESERVE` mapping split into equal slots. Each slot is
+//! `[guard page][usable stack ...........top]`; stacks grow down towards their guard. Only the
+//! pages a goroutine touches become resident, so a 256 KiB stack costs one page while shallow.
+//!
+//! # Guards
+//! On Linux 6.13+ guards are installed with `madvise(MADV_GUARD_INSTALL)`, which marks page
+//! table entries instead of splitting the mapping: one arena stays one VMA however many guards
+//! it holds, and a million guarded stacks fit under the default `vm.max_map_count` (65530).
+//! Older kernels fall back to `mprotect(PROT_NONE)`, where every guard splits the arena's VMA
+//! into two more; [`guard_mode`] reports how many stacks that leaves room for. Guards are never
+//! silently dropped: if neither call works, creating the stack fails loudly.
+//!
+//! # Giving memory back
+//! A stack that went deep keeps those pages resident after its goroutine ends. Before a dead
+//! G's stack is reused, [`Stack::release_deep`] looks at the boundary page below the "shallow"
+//! top region and, if the goroutine wrote there, returns everything below that boundary with
+//! `MADV_DONTNEED` (one syscall, only for goroutines that went deep). Stacks parked in the
+//! global free list beyond its warm cap are released entirely ([`Stack::release_all`]).
+//!
+//! Arena memory is never unmapped and slots are never handed out twice: a stack belongs to
+//! its G record for good, and G records are recycled (see [`crate::g`]). The overflow handler
+//! ([`crate::signal`]) relies on arenas staying put.
+
+use std::io;
+use std::ptr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+
+/// Linux's `MADV_GUARD_INSTALL` (6.13+); not yet in every libc release.
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// The page size this runtime assumes for guards (checked against the OS at start-up).
+pub(crate) const PAGE: usize = 4096;
+
+/// Bytes at the top of a stack that stay resident across reuse; below this a reused stack is
+/// returned to the OS if its previous goroutine touched it. Picked: 8 pages covers the frames
+/// of typical goroutines (channel loops, small closures) without pinning deep recursion.
+pub(crate) const SHALLOW: usize = 32 * 1024;
+
+/// Default usable stack size (virtual; only touched pages are resident).
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// Smallest accepted stack size: enough for the entry frames and a panic's unwinding.
+pub const MIN_STACK_SIZE: usize = 64 * 1024;
+
+/// Slots per arena: the first arena is small so a tiny program maps little; later ones grow
+/// to `MAX_ARENA_SLOTS`, so a million stacks take about a thousand mappings.
+const FIRST_ARENA_SLOTS: usize = 64;
+const MAX_ARENA_SLOTS: usize = 1024;
+
+/// The most arenas the overflow handler can search (an arena table it reads lock-free).
+/// 4096 arenas of 1024 slots: four million stacks.
+const MAX_ARENAS: usize = 4096;
+
+/// How guard pages are installed on this machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuardMode {
+    /// `madvise(MADV_GUARD_INSTALL)`: guards do not split mappings, so the number of
+    /// goroutines is bounded by memory, not by `vm.max_map_count`.
+    Madvise,
+    /// `mprotect(PROT_NONE)` fallback (kernels before 6.13): each guard splits its arena's
+    /// mapping, so about `capacity` stacks fit under the current `vm.max_map_count`.
+    Mprotect {
+        /// Approximate number of guarded stacks the process can hold.
+        capacity: usize,
+    },
+}
+
+const MODE_UNKNOWN: usize = 0;
+const MODE_MADVISE: usize = 1;
+const MODE_MPROTECT: usize = 2;
+static GUARD_MODE: AtomicUsize = AtomicUsize::new(MODE_UNKNOWN);
+
+/// How this process installs stack guard pages, detected when the first arena is mapped
+/// (`None` before any goroutine has been created).
+///
+/// ```
+/// let _h = runtime::spawn(|| ());
+/// _h.join().unwrap();
+/// assert!(runtime::guard_mode().is_some());
+/// ```
+pub fn guard_mode() -> Option<GuardMode> {
+    match GUARD_MODE.load(Ordering::Relaxed) {
+        MODE_MADVISE => Some(GuardMode::Madvise),
+        MODE_MPROTECT => Some(GuardMode::Mprotect {
+            capacity: mprotect_capacity(),
+        }),
+        _ => None,
+    }
+}
+
+fn mprotect_capacity() -> usize {
+    let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or(65530);
+    // Each guarded slot costs two VMAs (the guard and the stack above it); leave room for the
+    // mappings the rest of the process needs.
+    max.saturating_sub(1000) / 2
+}
+
+/// One goroutine stack: `[bottom, top)` usable, with a guard page just below `bottom`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stack {
+    pub(crate) bottom: *mut u8,
+    pub(crate) top: *mut u8,
+}
+
+// SAFETY: a Stack is a description of memory owned by an arena that is never unmapped; which
+// thread uses the memory is governed by the scheduler (one running G per stack).
+unsafe impl Send for Stack {}
+
+impl Stack {
+    pub(crate) fn size(&self) -> usize {
+        self.top as usize - self.bottom as usize
+    }
+
+    /// Returns pages below the shallow top region to the OS if the last goroutine on this
+    /// stack wrote to the boundary page (a sign it went deep). Cheap when it did not: eight
+    /// loads from a page that is unmapped or maps the shared zero page.
+    pub(crate) fn release_deep(&self) {
+        if self.size() <= SHALLOW + PAGE {
+            return;
+        }
+        let boundary = (self.top as usize - SHALLOW - PAGE) as *const u64;
+        // SAFETY: the boundary page lies inside this stack's usable range (checked above), and
+        // no goroutine is running on the stack (it is dead). Reading an untouched page maps the
+        // zero page; it never faults fatally. Volatile: the compiler must not assume the
+        // memory is unchanged since our last look.
+        let touched = (0..8).any(|i| unsafe { ptr::read_volatile(boundary.add(i * 64)) } != 0);
+        if touched {
+            let len = self.top as usize - SHALLOW - self.bottom as usize;
+            // SAFETY: [bottom, top - SHALLOW) is part of our arena mapping and unused.
+            unsafe { dontneed(self.bottom, len) };
+        }
+    }
+
+    /// Returns every page of the stack to the OS (the stack stays reserved and guarded).
+    pub(crate) fn release_all(&self) {
+        // SAFETY: the whole usable range belongs to our arena and no goroutine runs on it.
+        unsafe { dontneed(self.bottom, self.size()) };
+    }
+
+}
+
+/// # Safety
+/// `[addr, addr+len)` must be part of one of our arena mappings and hold no live data.
+unsafe fn dontneed(addr: *mut u8, len: usize) {
+    // SAFETY: per the function contract the range is ours and unused; DONTNEED on private
+    // anonymous memory just drops the pages (they read back as zero). Guard markers survive.
+    let r = unsafe { libc::madvise(addr.cast(), len, libc::MADV_DONTNEED) };
+    debug_assert_eq!(r, 0, "madvise(DONTNEED) failed: {}", io::Error::last_os_error());
+}
+
+/// An arena's extent, published for the overflow handler.
+struct ArenaInfo {
+    base: AtomicUsize,
+    len: AtomicUsize,
+    slot: AtomicUsize,
+    /// Per-slot owner G pointers, so a guard hit can name its goroutine.
+    owners: AtomicPtr<AtomicPtr<()>>,
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY_ARENA: ArenaInfo = ArenaInfo {
+    base: AtomicUsize::new(0),
+    len: AtomicUsize::new(0),
+    slot: AtomicUsize::new(0),
+    owners: AtomicPtr::new(ptr::null_mut()),
+};
+static ARENAS: [ArenaInfo; MAX_ARENAS] = [EMPTY_ARENA; MAX_ARENAS];
+static NARENAS: AtomicUsize = AtomicUsize::new(0);
+
+/// If `addr` is in the guard page of a goroutine stack, the owner recorded for that slot
+/// (via [`set_owner`]) and the stack's usable size. Async-signal-safe: atomics only.
+pub(crate) fn guard_hit(addr: usize) -> Option<(*mut (), usize)> {
+    let n = NARENAS.load(Ordering::Acquire);
+    for a in &ARENAS[..n] {
+        let base = a.base.load(Ordering::Relaxed);
+        let len = a.len.load(Ordering::Relaxed);
+        if addr < base || addr >= base + len {
+            continue;
+        }
+        let slot = a.slot.load(Ordering::Relaxed);
+        let idx = (addr - base) / slot;
+        if addr - base - idx * slot >= PAGE {
+            return None; // Inside a stack, not its guard.
+        }
+        let owners = a.owners.load(Ordering::Relaxed);
+        // SAFETY: `owners` has len/slot elements and idx < len/slot.
+        let owner = unsafe { (*owners.add(idx)).load(Ordering::Relaxed) };
+        return Some((owner, slot - PAGE));
+    }
+    None
+}
+
+/// Records which G owns `stack`, for the overflow report.
+pub(crate) fn set_owner(stack: &Stack, owner: *mut ()) {
+    let addr = stack.bottom as usize;
+    let n = NARENAS.load(Ordering::Acquire);
+    for a in &ARENAS[..n] {
+        let base = a.base.load(Ordering::Relaxed);
+        if addr >= base && addr < base + a.len.load(Ordering::Relaxed) {
+            let idx = (addr - base) / a.slot.load(Ordering::Relaxed);
+            // SAFETY: idx is within the arena's owners array.
+            unsafe { (*a.owners.load(Ordering::Relaxed).add(idx)).store(owner, Ordering::Relaxed) };
+            return;
+        }
+    }
+    debug_assert!(false, "set_owner: stack is not in any arena");
+}
+
+/// The process-wide supply of stacks of one size.
+pub(crate) struct StackPool {
+    inner: Mutex<PoolInner>,
+    size: AtomicUsize,
+}
+
+struct PoolInner {
+    /// Slots never handed out yet in the newest arena: [next, end).
+    next: usize,
+    end: usize,
+    arena_slots: usize,
+}
+
+impl StackPool {
+    /// A pool of stacks of [`DEFAULT_STACK_SIZE`] until [`StackPool::set_size`].
+    pub(crate) const fn new() -> StackPool {
+        StackPool {
+            inner: Mutex::new(PoolInner {
+                next: 0,
+                end: 0,
+                arena_slots: FIRST_ARENA_SLOTS,
+            }),
+            size: AtomicUsize::new(DEFAULT_STACK_SIZE),
+        }
+    }
+
+    /// Sets the usable size (rounded up to whole pages, at least [`MIN_STACK_SIZE`]).
+    /// Only before the first stack is handed out.
+    pub(crate) fn set_size(&self, size: usize) {
+        let size = size.max(MIN_STACK_SIZE).next_multiple_of(PAGE);
+        self.size.store(size, Ordering::Relaxed);
+    }
+
+    /// Usable bytes per stack.
+    pub(crate) fn size(&self) -> usize {
+        self.size.load(Ordering::Relaxed)
+    }
+
+    fn slot_size(&self) -> usize {
+        self.size() + PAGE
+    }
+
+    /// A fresh guarded stack.
+    pub(crate) fn get(&self) -> io::Result<Stack> {
+        let mut p = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = self.slot_size();
+        if p.next == p.end {
+            let n = p.arena_slots;
+            let base = map_arena(n, slot)?;
+            p.next = base;
+            p.end = base + n * slot;
+            p.arena_slots = (n * 2).min(MAX_ARENA_SLOTS);
+        }
+        let at = p.next;
+        p.next += slot;
+        drop(p);
+        let guard = at as *mut u8;
+        // SAFETY: `guard` is the first page of an unused slot of our arena.
+        unsafe { install_guard(guard)? };
+        Ok(Stack {
+            // SAFETY: inside the slot.
+            bottom: unsafe { guard.add(PAGE) },
+            // SAFETY: one past the slot's end, still inside or at the end of the arena.
+            top: unsafe { guard.add(slot) },
+        })
+    }
+
+}
+
+fn map_arena(slots: usize, slot: usize) -> io::Result<usize> {
+    let len = slots * slot;
+    // SAFETY: a fresh anonymous private mapping; no existing memory is affected.
+    let base = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    let owners: Box<[AtomicPtr<()>]> = (0..slots).map(|_| AtomicPtr::new(ptr::null_mut())).collect();
+    let idx = NARENAS.load(Ordering::Relaxed); // Only grown under the pool lock.
+    if idx == MAX_ARENAS {
+        return Err(io::Error::other("goro: too many stack arenas"));
+    }
+    let a = &ARENAS[idx];
+    a.base.store(base as usize, Ordering::Relaxed);
+    a.len.store(len, Ordering::Relaxed);
+    a.slot.store(slot, Ordering::Relaxed);
+    a.owners
+        .store(Box::leak(owners).as_mut_ptr(), Ordering::Relaxed);
+    // Release: the handler sees a complete entry once it sees the new count.
+    NARENAS.store(idx + 1, Ordering::Release);
+    Ok(base as usize)
+}
+
+/// # Safety
+/// `page` must be a page-aligned, unused page of one of our arenas.
+unsafe fn install_guard(page: *mut u8) -> io::Result<()> {
+    let mode = GUARD_MODE.load(Ordering::Relaxed);
+    if mode != MODE_MPROTECT {
+        // SAFETY: per the contract the page is ours and unused; the guard makes any access
+        // to it raise SIGSEGV, which is the point.
+        let r = unsafe { libc::madvise(page.cast(), PAGE, MADV_GUARD_INSTALL) };
+        if r == 0 {
+            GUARD_MODE.store(MODE_MADVISE, Ordering::Relaxed);
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if mode == MODE_MADVISE || e.raw_os_error() != Some(libc::EINVAL) {
+            return Err(io::Error::other(format!(
+                "goro: installing a stack guard page failed: {e}"
+            )));
+        }
+        GUARD_MODE.store(MODE_MPROTECT, Ordering::Relaxed);
+    }
+    // SAFETY: as above; PROT_NONE on our own unused page.
+    let r = unsafe { libc::mprotect(page.cast(), PAGE, libc::PROT_NONE) };
+    if r != 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::other(format!(
+            "goro: cannot guard another goroutine stack ({e}); with mprotect guards about {} \
+             stacks fit under vm.max_map_count (Linux 6.13+ lifts this limit)",
+            mprotect_capacity()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stacks_are_distinct_page_aligned_and_writable() {
+        let pool = StackPool::new();
+        let a = pool.get().unwrap();
+        let b = pool.get().unwrap();
+        assert_eq!(a.size(), DEFAULT_STACK_SIZE);
+        assert_eq!(a.bottom as usize % PAGE, 0);
+        assert!(a.top <= b.bottom || b.top <= a.bottom);
+        // SAFETY: both ends of the usable range are inside the stack.
+        unsafe {
+            a.bottom.write(1);
+            a.top.sub(1).write(1);
+        }
+        assert!(guard_hit(a.bottom as usize - 1).is_some());
+        assert!(guard_hit(a.bottom as usize).is_none());
+        assert!(guard_mode().is_some());
+    }
+
+    #[test]
+    fn release_deep_keeps_shallow_pages_and_zeroes_deep_ones() {
+        let pool = StackPool::new();
+        let s = pool.get().unwrap();
+        // SAFETY: addresses inside the usable range.
+        unsafe {
+            let deep = s.bottom.add(PAGE);
+            let shallow = s.top.sub(16);
+            let boundary = s.top.sub(SHALLOW + PAGE);
+            deep.write(7);
+            shallow.write(9);
+            boundary.write(3);
+            s.release_deep();
+            assert_eq!(deep.read(), 0, "deep page returned to the OS");
+            assert_eq!(shallow.read(), 9, "shallow page kept");
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! # goro — Go's concurrency model, in Rust
+//!
+//! Goroutines on a GMP scheduler, and (as the other crates land) channels, `select!`, `sync`
+//! and `context`, so that a Go program ports line for line.
+//!
+//! ```
+//! use goro::go;
+//! let (tx, rx) = std::sync::mpsc::channel();
+//! go!(move || tx.send("hello from a goroutine").unwrap());
+//! assert_eq!(rx.recv().unwrap(), "hello from a goroutine");
+//! ```
+//!
+//! Read [`runtime`]'s crate docs for the migration contract: what must not be held across a
+//! park point, because a goroutine may resume on another OS thread.
+
+/// The scheduler: goroutines, park/unpark, timers, `gomaxprocs`, dumps.
+pub use runtime;
+
+pub use runtime::{block_on, go, goroutine_local, gosched, scope, spawn};
