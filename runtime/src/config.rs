@@ -19,7 +19,11 @@ fn parse_size(s: &str) -> Option<usize> {
     let lower = s.to_ascii_lowercase();
     let (num, mul) = [("kib", 1024), ("mib", 1 << 20), ("k", 1024), ("m", 1 << 20)]
         .iter()
-        .find_map(|(suf, mul)| lower.strip_suffix(suf).map(|n| (n.trim().to_string(), *mul)))
+        .find_map(|(suf, mul)| {
+            lower
+                .strip_suffix(suf)
+                .map(|n| (n.trim().to_string(), *mul))
+        })
         .unwrap_or((lower.clone(), 1));
     num.parse::<usize>().ok()?.checked_mul(mul)
 }

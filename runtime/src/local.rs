@@ -72,7 +72,8 @@ impl<T: Send + 'static> LocalKey<T> {
         // borrow, and `f` gets a pointer into the value's Box, which a Vec reallocation does
         // not move and which is only dropped when the goroutine ends.
         unsafe {
-            let present = (&(*map).slots).get(idx).is_some_and(|s| s.is_some());
+            let slots: &Vec<_> = &(*map).slots;
+            let present = slots.get(idx).is_some_and(|s| s.is_some());
             if !present {
                 let v: Box<dyn Any + Send> = Box::new((self.init)());
                 let slots = &mut (*map).slots;
@@ -81,10 +82,12 @@ impl<T: Send + 'static> LocalKey<T> {
                 }
                 slots[idx] = Some(v);
             }
-            let v: *const T = (&(*map).slots)[idx]
+            let slots: &Vec<_> = &(*map).slots;
+            let v: *const T = slots[idx]
                 .as_ref()
                 .and_then(|b| b.downcast_ref::<T>())
-                .expect("goroutine_local: slot holds another type") as *const T;
+                .expect("goroutine_local: slot holds another type")
+                as *const T;
             f(&*v)
         }
     }

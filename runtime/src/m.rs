@@ -58,8 +58,7 @@ impl M {
     pub(crate) fn handoff(&self, p: &'static P, spinning: bool) {
         self.nextspin.store(spinning, Ordering::Relaxed);
         // Release: the P's owner-only state is published to the new owner.
-        self.nextp
-            .store(p as *const P as *mut P, Ordering::Release);
+        self.nextp.store(p as *const P as *mut P, Ordering::Release);
         self.note.unpark();
     }
 
@@ -219,18 +218,23 @@ fn schedule(m: &'static M) -> ! {
 }
 
 /// Runs `g` (and whatever the gosched fast path hands over) until this M must look for work.
-fn execute(m: &'static M, mut g: &'static G, inherit: bool) {
+fn execute(m: &'static M, g: &'static G, inherit: bool) {
     let mut inherit = inherit;
     loop {
         let p = m.p.get().expect("execute: M without P");
         if !inherit {
-            p.schedtick
-                .store(p.schedtick.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+            p.schedtick.store(
+                p.schedtick.load(Ordering::Relaxed).wrapping_add(1),
+                Ordering::Relaxed,
+            );
         }
         g.set_status(Status::Running);
         g.mid.store(m.id, Ordering::Relaxed);
         m.curg.set(Some(g));
-        let ctx = g.ctx.take().expect("execute: runnable G without a saved context");
+        let ctx = g
+            .ctx
+            .take()
+            .expect("execute: runnable G without a saved context");
         // SAFETY: `g` is runnable, so its context was fully saved by the g0 that switched it
         // out (or made by spawn) and no other M can resume it: we took it from a run queue or
         // won its park word. The data word tells a first-time entry which G it is.
@@ -251,13 +255,8 @@ fn execute(m: &'static M, mut g: &'static G, inherit: bool) {
             }
             SW_GOSCHED => {
                 g.set_status(Status::Runnable);
-                match crate::proc::gosched_fast(m, p, g) {
-                    Some(next) => {
-                        g = next;
-                        inherit = false;
-                    }
-                    None => return,
-                }
+                crate::proc::gosched_put(p, g);
+                return;
             }
             SW_EXIT => {
                 crate::spawn::gdestroy(p, g);
@@ -273,10 +272,9 @@ fn execute(m: &'static M, mut g: &'static G, inherit: bool) {
 /// `g` must be the running G. Never inlined, and nothing thread-local may be held across it.
 #[inline(never)]
 pub(crate) fn switch_to_g0(g: &'static G, reason: usize) {
-    let g0 = g
-        .g0
-        .take()
-        .expect("switch_to_g0: no g0 context (not on a goroutine?)");
+    let g0 =
+        g.g0.take()
+            .expect("switch_to_g0: no g0 context (not on a goroutine?)");
     // SAFETY: `g0` is the context of the g0 that resumed us, saved when it did; it is
     // suspended in `execute` waiting for exactly this switch.
     let t = unsafe { g0.resume(reason) };

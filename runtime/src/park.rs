@@ -86,9 +86,16 @@ impl Waiter {
     /// Whether both handles name the same waiter.
     pub fn same_as(&self, other: &Waiter) -> bool {
         match (&self.0, &other.0) {
-            (Kind::G { g: a, generation: x }, Kind::G { g: b, generation: y }) => {
-                std::ptr::eq(*a, *b) && x == y
-            }
+            (
+                Kind::G {
+                    g: a,
+                    generation: x,
+                },
+                Kind::G {
+                    g: b,
+                    generation: y,
+                },
+            ) => std::ptr::eq(*a, *b) && x == y,
             (Kind::Thread(a), Kind::Thread(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
@@ -145,7 +152,8 @@ fn park_g(g: &'static G, reason: WaitReason) {
     }
     g.set_waiting(reason);
     m::switch_to_g0(g, SW_PARK);
-    g.wait_reason.store(WaitReason::None as u8, Ordering::Relaxed);
+    g.wait_reason
+        .store(WaitReason::None as u8, Ordering::Relaxed);
 }
 
 /// Like [`park`], but returns by `deadline` at the latest. Returns true if the deadline has

@@ -123,7 +123,10 @@ mod tests {
         let s = ParkState::new();
         assert!(!s.try_consume());
         assert!(!s.unpark(0));
-        assert!(!s.commit(), "commit sees the token and resumes the G itself");
+        assert!(
+            !s.commit(),
+            "commit sees the token and resumes the G itself"
+        );
     }
 
     #[test]

@@ -57,7 +57,9 @@ impl<T> RunQueue<T> {
         RunQueue {
             head: AtomicU32::new(0),
             tail: AtomicU32::new(0),
-            buf: (0..RUNQ_SIZE).map(|_| AtomicPtr::new(ptr::null_mut())).collect(),
+            buf: (0..RUNQ_SIZE)
+                .map(|_| AtomicPtr::new(ptr::null_mut()))
+                .collect(),
             runnext: AtomicPtr::new(ptr::null_mut()),
         }
     }
@@ -260,11 +262,11 @@ impl<T> RunQueue<T> {
 
     /// Any thread, approximate: is the queue (ring and runnext) empty?
     pub fn is_empty(&self) -> bool {
-        self.len() == 0 && self.runnext.load(Ordering::Acquire).is_null()
+        self.ring_len() == 0 && self.runnext.load(Ordering::Acquire).is_null()
     }
 
     /// Any thread, approximate: elements in the ring (not counting runnext).
-    pub fn len(&self) -> usize {
+    pub fn ring_len(&self) -> usize {
         loop {
             let h = self.head.load(Ordering::Acquire);
             let t = self.tail.load(Ordering::Acquire);
@@ -292,9 +294,7 @@ mod tests {
     use super::*;
 
     fn items(n: usize) -> Vec<*mut u32> {
-        (0..n as u32)
-            .map(|i| Box::into_raw(Box::new(i)))
-            .collect()
+        (0..n as u32).map(|i| Box::into_raw(Box::new(i))).collect()
     }
     fn val(p: *mut u32) -> u32 {
         // SAFETY: test pointers come from Box::into_raw and are never freed in the tests.
@@ -325,7 +325,7 @@ mod tests {
         unsafe {
             q.put(v[0], true, |_| unreachable!());
             q.put(v[1], true, |_| unreachable!());
-            assert_eq!(q.len(), 1);
+            assert_eq!(q.ring_len(), 1);
             assert_eq!(val(q.get(true).unwrap().0), 1);
             assert_eq!(val(q.get(true).unwrap().0), 0);
         }
@@ -359,7 +359,7 @@ mod tests {
             .chain([RUNQ_SIZE as u32])
             .collect();
         assert_eq!(spilled, want);
-        assert_eq!(q.len(), RUNQ_SIZE / 2);
+        assert_eq!(q.ring_len(), RUNQ_SIZE / 2);
     }
 
     #[test]
@@ -374,8 +374,8 @@ mod tests {
             }
             let first = thief.steal_from(&victim, false).unwrap();
             assert_eq!(val(first), 2, "the last stolen element is returned to run");
-            assert_eq!(thief.len(), 2);
-            assert_eq!(victim.len(), 2);
+            assert_eq!(thief.ring_len(), 2);
+            assert_eq!(victim.ring_len(), 2);
         }
     }
 

@@ -221,19 +221,10 @@ pub(crate) fn globrunqget(p: &'static P, max: usize) -> Option<&'static G> {
 pub(crate) unsafe fn runqput(p: &'static P, g: &'static G, next: bool) {
     // SAFETY: we hold p, per the contract.
     unsafe {
-        p.runq
-            .put(g as *const G as *mut G, next, |batch| globrunqputbatch(batch))
+        p.runq.put(g as *const G as *mut G, next, |batch| {
+            globrunqputbatch(batch)
+        })
     };
-}
-
-/// The gosched fast path: with nothing local to run, push `g` on the global queue and pop
-/// the head in one critical section.
-pub(crate) fn globrunq_swap(g: &'static G) -> &'static G {
-    let mut q = lock(&SCHED.runq);
-    q.push_back(g);
-    let next = q.pop_front().expect("just pushed");
-    SCHED.runqsize.store(q.len(), Ordering::SeqCst);
-    next
 }
 
 // ---- free Gs -------------------------------------------------------------------------
@@ -455,7 +446,10 @@ pub fn gomaxprocs(n: usize) -> usize {
         for id in old..n {
             let p = get_or_create_p(id);
             // A surplus P not yet retired is still running: leave it, it stays.
-            if p.status.load(Ordering::Relaxed) == P_DEAD || p.status.load(Ordering::Relaxed) == P_IDLE && !idle.pidle.iter().any(|q| q.id == id) {
+            if p.status.load(Ordering::Relaxed) == P_DEAD
+                || p.status.load(Ordering::Relaxed) == P_IDLE
+                    && !idle.pidle.iter().any(|q| q.id == id)
+            {
                 pidleput(&mut idle, p);
             }
         }

@@ -48,7 +48,9 @@ impl<T> Drop for ScopedPacket<T> {
         if self.packet.is_done() {
             // Not joined and it panicked: the scope must report it.
             if let Ok(Err(_)) = panic::catch_unwind(AssertUnwindSafe(|| self.packet.wait())) {
-                self.scope.a_goroutine_panicked.store(true, Ordering::Relaxed);
+                self.scope
+                    .a_goroutine_panicked
+                    .store(true, Ordering::Relaxed);
             }
         }
         self.scope.decrement();

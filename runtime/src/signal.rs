@@ -9,11 +9,13 @@
 use std::fmt::Write as _;
 use std::mem;
 use std::ptr;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
-static mut PREV_SEGV: mem::MaybeUninit<libc::sigaction> = mem::MaybeUninit::zeroed();
-static mut PREV_BUS: mem::MaybeUninit<libc::sigaction> = mem::MaybeUninit::zeroed();
+/// The handlers that were installed before ours, to chain to for faults that are not ours.
+static PREV_SEGV: OnceLock<libc::sigaction> = OnceLock::new();
+static PREV_BUS: OnceLock<libc::sigaction> = OnceLock::new();
 
 /// Size of the alternate signal stack given to Ms that lack one.
 const ALTSTACK: usize = 64 * 1024;
@@ -23,16 +25,20 @@ pub(crate) fn install() {
     if INSTALLED.swap(true, Ordering::AcqRel) {
         return;
     }
-    // SAFETY: sigaction with a zeroed struct, our handler and SA_SIGINFO|SA_ONSTACK; the
-    // previous actions are written into statics that are only read by the handler, after
-    // this store (the handler cannot run for a guard hit before any goroutine exists).
-    unsafe {
-        let mut sa: libc::sigaction = mem::zeroed();
-        sa.sa_sigaction = handler as *const () as usize;
-        sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
-        libc::sigemptyset(&mut sa.sa_mask);
-        libc::sigaction(libc::SIGSEGV, &sa, (&raw mut PREV_SEGV).cast());
-        libc::sigaction(libc::SIGBUS, &sa, (&raw mut PREV_BUS).cast());
+    for (sig, prev) in [(libc::SIGSEGV, &PREV_SEGV), (libc::SIGBUS, &PREV_BUS)] {
+        // SAFETY: sigaction with a zeroed struct, our handler and SA_SIGINFO|SA_ONSTACK; the
+        // old action is written to a local we own. Until `prev` is set, the handler treats
+        // foreign faults with the default action.
+        unsafe {
+            let mut sa: libc::sigaction = mem::zeroed();
+            let mut old: libc::sigaction = mem::zeroed();
+            sa.sa_sigaction = handler as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            libc::sigemptyset(&mut sa.sa_mask);
+            if libc::sigaction(sig, &sa, &mut old) == 0 {
+                let _ = prev.set(old);
+            }
+        }
     }
     on_new_thread();
 }
@@ -111,15 +117,12 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
         }
     }
     // Not a goroutine guard page: hand over to whoever handled this signal before us.
-    // SAFETY: PREV_* were filled by `install` before this handler was registered.
-    let prev = unsafe {
-        if sig == libc::SIGBUS {
-            (*(&raw const PREV_BUS)).assume_init_ref()
-        } else {
-            (*(&raw const PREV_SEGV)).assume_init_ref()
-        }
+    let prev = if sig == libc::SIGBUS {
+        PREV_BUS.get()
+    } else {
+        PREV_SEGV.get()
     };
-    let h = prev.sa_sigaction;
+    let (h, flags) = prev.map_or((libc::SIG_DFL, 0), |p| (p.sa_sigaction, p.sa_flags));
     if h == libc::SIG_DFL || h == libc::SIG_IGN {
         // Restore the default action and return: the faulting instruction runs again and
         // the process dies of the signal as it would have without us.
@@ -129,7 +132,7 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
             sa.sa_sigaction = libc::SIG_DFL;
             libc::sigaction(sig, &sa, ptr::null_mut());
         }
-    } else if prev.sa_flags & libc::SA_SIGINFO != 0 {
+    } else if flags & libc::SA_SIGINFO != 0 {
         // SAFETY: the previous handler was registered as a three-argument handler.
         let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
             unsafe { mem::transmute(h) };

@@ -107,8 +107,10 @@ fn newproc_inline<F: FnOnce() + Send + 'static>(f: F, loc: &'static Location<'st
             let g = sched::gfget_global().unwrap_or_else(malg);
             // SAFETY: g is dead and ours.
             unsafe { prepare(g, f, loc) };
-            g.goid
-                .store(SCHED.goid_gen.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+            g.goid.store(
+                SCHED.goid_gen.fetch_add(1, Ordering::Relaxed),
+                Ordering::Relaxed,
+            );
             SCHED.ngo_outside.fetch_add(1, Ordering::Relaxed);
             g.set_status(Status::Runnable);
             sched::globrunqput(g);
@@ -136,7 +138,11 @@ fn malg() -> &'static G {
 ///
 /// # Safety
 /// `g` must be dead (not in any queue, its stack unused) and exclusively ours.
-unsafe fn prepare<F: FnOnce() + Send + 'static>(g: &'static G, f: F, loc: &'static Location<'static>) {
+unsafe fn prepare<F: FnOnce() + Send + 'static>(
+    g: &'static G,
+    f: F,
+    loc: &'static Location<'static>,
+) {
     let top = g.stack.top as usize;
     let at = (top - mem::size_of::<F>()) & !(mem::align_of::<F>().max(16) - 1);
     // SAFETY: `at` lies within the top INLINE_CLOSURE_MAX+align bytes of the unused stack
@@ -186,7 +192,8 @@ fn drop_payload(payload: Box<dyn Any + Send>) {
 pub(crate) fn gdestroy(p: &'static crate::p::P, g: &'static G) {
     g.set_status(Status::Idle);
     g.goid.store(0, Ordering::Relaxed);
-    g.wait_reason.store(WaitReason::None as u8, Ordering::Relaxed);
+    g.wait_reason
+        .store(WaitReason::None as u8, Ordering::Relaxed);
     g.ctx.set(None);
     p.bump_exited();
     // SAFETY: the M calling us holds p; g is dead and no longer referenced by any queue.

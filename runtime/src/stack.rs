@@ -107,6 +107,8 @@ fn mprotect_capacity() -> usize {
 pub(crate) struct Stack {
     pub(crate) bottom: *mut u8,
     pub(crate) top: *mut u8,
+    /// This slot's entry in its arena's owner table (for the overflow report).
+    owner: *const AtomicPtr<()>,
 }
 
 // SAFETY: a Stack is a description of memory owned by an arena that is never unmapped; which
@@ -143,7 +145,6 @@ impl Stack {
         // SAFETY: the whole usable range belongs to our arena and no goroutine runs on it.
         unsafe { dontneed(self.bottom, self.size()) };
     }
-
 }
 
 /// # Safety
@@ -152,7 +153,12 @@ unsafe fn dontneed(addr: *mut u8, len: usize) {
     // SAFETY: per the function contract the range is ours and unused; DONTNEED on private
     // anonymous memory just drops the pages (they read back as zero). Guard markers survive.
     let r = unsafe { libc::madvise(addr.cast(), len, libc::MADV_DONTNEED) };
-    debug_assert_eq!(r, 0, "madvise(DONTNEED) failed: {}", io::Error::last_os_error());
+    debug_assert_eq!(
+        r,
+        0,
+        "madvise(DONTNEED) failed: {}",
+        io::Error::last_os_error()
+    );
 }
 
 /// An arena's extent, published for the overflow handler.
@@ -199,18 +205,8 @@ pub(crate) fn guard_hit(addr: usize) -> Option<(*mut (), usize)> {
 
 /// Records which G owns `stack`, for the overflow report.
 pub(crate) fn set_owner(stack: &Stack, owner: *mut ()) {
-    let addr = stack.bottom as usize;
-    let n = NARENAS.load(Ordering::Acquire);
-    for a in &ARENAS[..n] {
-        let base = a.base.load(Ordering::Relaxed);
-        if addr >= base && addr < base + a.len.load(Ordering::Relaxed) {
-            let idx = (addr - base) / a.slot.load(Ordering::Relaxed);
-            // SAFETY: idx is within the arena's owners array.
-            unsafe { (*a.owners.load(Ordering::Relaxed).add(idx)).store(owner, Ordering::Relaxed) };
-            return;
-        }
-    }
-    debug_assert!(false, "set_owner: stack is not in any arena");
+    // SAFETY: `stack.owner` points into an owner table leaked by `map_arena`.
+    unsafe { (*stack.owner).store(owner, Ordering::Relaxed) };
 }
 
 /// The process-wide supply of stacks of one size.
@@ -224,6 +220,8 @@ struct PoolInner {
     next: usize,
     end: usize,
     arena_slots: usize,
+    /// Index of the newest arena in ARENAS.
+    arena: usize,
 }
 
 impl StackPool {
@@ -234,6 +232,7 @@ impl StackPool {
                 next: 0,
                 end: 0,
                 arena_slots: FIRST_ARENA_SLOTS,
+                arena: 0,
             }),
             size: AtomicUsize::new(DEFAULT_STACK_SIZE),
         }
@@ -261,13 +260,18 @@ impl StackPool {
         let slot = self.slot_size();
         if p.next == p.end {
             let n = p.arena_slots;
-            let base = map_arena(n, slot)?;
+            let (base, idx) = map_arena(n, slot)?;
+            p.arena = idx;
             p.next = base;
             p.end = base + n * slot;
             p.arena_slots = (n * 2).min(MAX_ARENA_SLOTS);
         }
         let at = p.next;
         p.next += slot;
+        let a = &ARENAS[p.arena];
+        let index = (at - a.base.load(Ordering::Relaxed)) / slot;
+        // SAFETY: the owner table has one entry per slot of the arena and `index` is a slot.
+        let owner = unsafe { a.owners.load(Ordering::Relaxed).add(index) } as *const AtomicPtr<()>;
         drop(p);
         let guard = at as *mut u8;
         // SAFETY: `guard` is the first page of an unused slot of our arena.
@@ -277,12 +281,13 @@ impl StackPool {
             bottom: unsafe { guard.add(PAGE) },
             // SAFETY: one past the slot's end, still inside or at the end of the arena.
             top: unsafe { guard.add(slot) },
+            owner,
         })
     }
-
 }
 
-fn map_arena(slots: usize, slot: usize) -> io::Result<usize> {
+/// Maps an arena of `slots` slots; returns its base and its index in ARENAS.
+fn map_arena(slots: usize, slot: usize) -> io::Result<(usize, usize)> {
     let len = slots * slot;
     // SAFETY: a fresh anonymous private mapping; no existing memory is affected.
     let base = unsafe {
@@ -298,7 +303,9 @@ fn map_arena(slots: usize, slot: usize) -> io::Result<usize> {
     if base == libc::MAP_FAILED {
         return Err(io::Error::last_os_error());
     }
-    let owners: Box<[AtomicPtr<()>]> = (0..slots).map(|_| AtomicPtr::new(ptr::null_mut())).collect();
+    let owners: Box<[AtomicPtr<()>]> = (0..slots)
+        .map(|_| AtomicPtr::new(ptr::null_mut()))
+        .collect();
     let idx = NARENAS.load(Ordering::Relaxed); // Only grown under the pool lock.
     if idx == MAX_ARENAS {
         return Err(io::Error::other("goro: too many stack arenas"));
@@ -311,7 +318,7 @@ fn map_arena(slots: usize, slot: usize) -> io::Result<usize> {
         .store(Box::leak(owners).as_mut_ptr(), Ordering::Relaxed);
     // Release: the handler sees a complete entry once it sees the new count.
     NARENAS.store(idx + 1, Ordering::Release);
-    Ok(base as usize)
+    Ok((base as usize, idx))
 }
 
 /// # Safety

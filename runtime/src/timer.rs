@@ -217,7 +217,10 @@ pub struct AfterFunc {
 impl std::fmt::Debug for AfterFunc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AfterFunc")
-            .field("stopped_or_fired", &self.inner.stopped.load(Ordering::Relaxed))
+            .field(
+                "stopped_or_fired",
+                &self.inner.stopped.load(Ordering::Relaxed),
+            )
             .finish()
     }
 }

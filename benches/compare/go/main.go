@@ -1,0 +1,159 @@
+// Command gorobench runs the Go side of the anchor workloads (shared/bench/WORKLOADS.md).
+//
+// Usage:
+//
+//	gobench [-w W1,W2,...] [-quick] [-procs N] [-fork=true|false]
+//
+// Each workload prints exactly one line "<ID> go <metric>=<value>" on stdout. Each checks its
+// own result and, if wrong, reports on stderr and makes the program exit non-zero.
+//
+// By default every workload runs in a fresh child process (-fork=true): the Go runtime keeps
+// dead goroutines' g structs and some stacks for reuse, so a workload that ran earlier in the
+// same process would distort later ones (W10's RSS growth most of all). -fork=false runs them
+// all in this process, in order.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+type workload struct {
+	id   string
+	name string
+	n    int // full-size N
+	// run runs the workload at size n (warm-up included where it makes sense) and returns
+	// the metric text, e.g. "ns_per_op=367.1", or an error if the result is wrong.
+	run func(n int) (string, error)
+}
+
+var workloads = []workload{
+	{"W1", "spawn", 1_000_000, w1Spawn},
+	{"W2", "pingpong", 1_000_000, w2PingPong},
+	{"W3", "spsc", 10_000_000, w3Spsc},
+	{"W4", "mpmc", 10_000_000, w4Mpmc},
+	{"W5", "mpmc0", 1_000_000, w5Mpmc0},
+	{"W6", "select", 4_000_000, w6Select},
+	{"W7", "sieve", 3_000, w7Sieve},
+	{"W8", "daisy", 100_000, w8Daisy},
+	{"W9", "mutex", 4_000_000, w9Mutex},
+	{"W10", "parked", 1_000_000, w10Parked},
+	{"W11", "timers", 100_000, w11Timers},
+	{"W12", "pipeline", 1_000_000, w12Pipeline},
+	{"W13", "rwmutex", 4_000_000, w13RWMutex},
+}
+
+// quickDiv scales every N down for -quick smoke runs.
+const quickDiv = 20
+
+func main() {
+	wFlag := flag.String("w", "", "comma-separated workload IDs (default: all)")
+	quick := flag.Bool("quick", false, fmt.Sprintf("scale every N down %dx (smoke run)", quickDiv))
+	procs := flag.Int("procs", 2, "runtime.GOMAXPROCS")
+	fork := flag.Bool("fork", true, "run each workload in a fresh child process")
+	flag.Parse()
+	if flag.NArg() != 0 {
+		fatalf("unexpected arguments: %v", flag.Args())
+	}
+	if *procs < 1 {
+		fatalf("-procs must be >= 1")
+	}
+	runtime.GOMAXPROCS(*procs)
+
+	selected, err := selectWorkloads(*wFlag)
+	if err != nil {
+		fatalf("%v", err)
+	}
+
+	failed := 0
+	for _, w := range selected {
+		n := w.n
+		if *quick {
+			n = max(n/quickDiv, 1)
+		}
+		if *fork && len(selected) > 1 {
+			if !runChild(w, *quick, *procs) {
+				failed++
+			}
+			continue
+		}
+		metric, err := w.run(n)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s go FAILED (%s, n=%d): %v\n", w.id, w.name, n, err)
+			failed++
+			continue
+		}
+		fmt.Printf("%s go %s\n", w.id, metric)
+	}
+	if failed > 0 {
+		fmt.Fprintf(os.Stderr, "gobench: %d workload(s) failed\n", failed)
+		os.Exit(1)
+	}
+}
+
+func selectWorkloads(spec string) ([]workload, error) {
+	if strings.TrimSpace(spec) == "" {
+		return workloads, nil
+	}
+	var out []workload
+	for _, id := range strings.Split(spec, ",") {
+		id = strings.ToUpper(strings.TrimSpace(id))
+		if id == "" {
+			continue
+		}
+		found := false
+		for _, w := range workloads {
+			if w.id == id {
+				out = append(out, w)
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("unknown workload %q (known: W1..W%d)", id, len(workloads))
+		}
+	}
+	return out, nil
+}
+
+// runChild re-executes this binary for one workload; its stdout/stderr pass straight through.
+func runChild(w workload, quick bool, procs int) bool {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	args := []string{"-fork=false", "-w", w.id, "-procs", fmt.Sprint(procs)}
+	if quick {
+		args = append(args, "-quick")
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Stdout = os.Stdout
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s go FAILED (child process: %v)\n", w.id, err)
+		return false
+	}
+	return true
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "gobench: "+format+"\n", args...)
+	os.Exit(2)
+}
+
+// nsPer formats elapsed/count in nanoseconds with one decimal.
+func nsPer(d time.Duration, count int) string {
+	return fmt.Sprintf("%.1f", float64(d.Nanoseconds())/float64(count))
+}
+
+func msOf(d time.Duration) string {
+	return fmt.Sprintf("%.1f", float64(d.Nanoseconds())/1e6)
+}
+
+// warmN is the size of the untimed warm-up pass for workloads that get one.
+func warmN(n int) int { return max(n/20, 1) }
