@@ -17,3 +17,8 @@
 pub use runtime;
 
 pub use runtime::{block_on, go, goroutine_local, gosched, scope, spawn};
+
+/// The README's examples, compiled and run as doctests so they cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -112,6 +112,14 @@ pub(crate) fn ensure_init() {
             pidleput(&mut idle, p);
         }
         SCHED.gomaxprocs.store(n as u32, Ordering::SeqCst);
+        drop(idle);
+        // Make the first G now: it maps the first stack arena (so guard_mode() is known from
+        // the start, and a failure to map or guard stacks shows up here) and warms the
+        // free list for the first spawn.
+        let g = crate::spawn::malg();
+        let mut free = lock(&SCHED.gfree);
+        free.warm.push_front(g);
+        SCHED.ngfree.store(gfree_len(&free), Ordering::Relaxed);
     });
 }
 

@@ -121,7 +121,7 @@ fn newproc_inline<F: FnOnce() + Send + 'static>(f: F, loc: &'static Location<'st
 }
 
 /// A brand-new G with a fresh stack (Go's malg).
-fn malg() -> &'static G {
+pub(crate) fn malg() -> &'static G {
     match SCHED.stacks.get() {
         Ok(stack) => G::new(stack),
         Err(e) => {
