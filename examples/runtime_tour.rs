@@ -61,7 +61,7 @@ fn main() {
 
     // 2. Fan-out over borrowed data with scoped goroutines, like a Go worker pool.
     let data: Vec<u64> = (1..=1_000_000).collect();
-    let mut partial = vec![0u64; 8];
+    let mut partial = [0u64; 8];
     let t1 = Instant::now();
     runtime::scope(|s| {
         for (chunk, out) in data.chunks(data.len() / 8).zip(partial.iter_mut()) {
