@@ -1,0 +1,97 @@
+//! Stacks give deep pages back: a burst of deep goroutines does not pin memory.
+//! (Its own test binary: it reads the process's RSS, which other tests would disturb.)
+
+mod common;
+use common::watchdog;
+use runtime::{WaitReason, Waiter};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+fn rss_bytes() -> usize {
+    let s = std::fs::read_to_string("/proc/self/statm").unwrap();
+    s.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<usize>()
+        .unwrap()
+        * 4096
+}
+
+/// A rendezvous for goroutines: everyone parks until `n` have arrived.
+struct Rendezvous {
+    n: usize,
+    arrived: AtomicUsize,
+    waiters: Mutex<Vec<Waiter>>,
+}
+
+impl Rendezvous {
+    fn arrive(&self) {
+        self.waiters.lock().unwrap().push(Waiter::current());
+        if self.arrived.fetch_add(1, Ordering::SeqCst) + 1 == self.n {
+            for w in self.waiters.lock().unwrap().iter() {
+                w.unpark();
+            }
+        }
+        while self.arrived.load(Ordering::SeqCst) < self.n {
+            runtime::park(WaitReason::Park);
+        }
+    }
+}
+
+/// Uses about `kib` KiB of stack, writing every page, and meets the others at the bottom.
+#[inline(never)]
+fn go_deep(kib: usize, at_bottom: &Rendezvous) -> u64 {
+    let mut frame = [1u8; 1024];
+    std::hint::black_box(&mut frame);
+    if kib <= 1 {
+        at_bottom.arrive();
+        frame[7] as u64
+    } else {
+        go_deep(kib - 1, at_bottom) + frame[3] as u64
+    }
+}
+
+#[test]
+fn a_burst_of_deep_goroutines_does_not_pin_its_stack_pages() {
+    watchdog(60, || {
+        const N: usize = 128;
+        const DEEP_KIB: usize = 160; // well past the 32 KiB kept resident
+        let before = rss_bytes();
+        let peak_rv = Arc::new(Rendezvous {
+            n: N + 1,
+            arrived: AtomicUsize::new(0),
+            waiters: Mutex::new(Vec::new()),
+        });
+        // All N are deep at the same time (distinct G records and stacks), then all finish.
+        let hs: Vec<_> = (0..N)
+            .map(|_| {
+                let rv = peak_rv.clone();
+                runtime::spawn(move || go_deep(DEEP_KIB, &rv))
+            })
+            .collect();
+        while peak_rv.arrived.load(Ordering::SeqCst) < N {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let peak = rss_bytes();
+        peak_rv.arrive();
+        for h in hs {
+            assert!(h.join().unwrap() > 0);
+        }
+        let grown = peak.saturating_sub(before);
+        assert!(
+            grown > N * 100 * 1024,
+            "the burst really was deep: grew {} KiB",
+            grown / 1024
+        );
+        let pinned = rss_bytes().saturating_sub(before);
+        // Each dead G may keep its top 32 KiB; the deep 128 KiB below must have gone back.
+        let allowed = N * 40 * 1024 + 8 * 1024 * 1024;
+        assert!(
+            pinned < allowed,
+            "after the burst {} KiB stay resident (allowed {} KiB; peak growth {} KiB)",
+            pinned / 1024,
+            allowed / 1024,
+            grown / 1024
+        );
+    });
+}
