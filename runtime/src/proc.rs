@@ -208,7 +208,8 @@ pub(crate) fn gosched_put(p: &'static P, g: &'static G) {
 }
 
 /// Retires `p` after a `gomaxprocs` decrease: its queued Gs go to the global queue, its
-/// timers to P0, its free Gs to the global free list.
+/// timers to P0, its free Gs to the global free list. The decision is re-made under the idle
+/// lock, which `gomaxprocs` also holds, so a concurrent increase cannot strand the P.
 fn retire(m: &'static M, p: &'static P) {
     let mut gs = Vec::new();
     // SAFETY: we hold p.
@@ -222,12 +223,21 @@ fn retire(m: &'static M, p: &'static P) {
     if let Some(p0) = sched::p_at(0) {
         p.timers.move_to(&p0.timers);
     }
+    let mut idle = sched::lock_idle();
+    if p.id < sched::gomaxprocs_now() {
+        // gomaxprocs grew back meanwhile: keep running with p.
+        drop(idle);
+        fence(Ordering::SeqCst);
+        sched::wakep();
+        return;
+    }
     p.status.store(P_DEAD, Ordering::Relaxed);
     m.p.set(None);
+    let p2 = sched::pidleget(&mut idle);
+    drop(idle);
     if m.spinning.replace(false) {
         SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst);
     }
-    let p2 = sched::pidleget(&mut sched::lock_idle());
     if let Some(p2) = p2 {
         m::acquirep(m, p2);
     }
