@@ -41,7 +41,10 @@ impl ParkState {
     /// Starts a new generation with no token. Only while no goroutine uses the record.
     pub(crate) fn next_generation(&self) {
         let g = self.generation().wrapping_add(1);
-        self.0.store(g << 2 | EMPTY, Ordering::Relaxed);
+        // A swap, not a store: a stale unpark's CAS racing with the reuse is then ordered
+        // before or after it in the word's modification order, and either way the new
+        // generation starts with no token.
+        self.0.swap(g << 2 | EMPTY, Ordering::Relaxed);
     }
 
     /// First half, on the G: consumes a pending token. Returns true if there was one (the

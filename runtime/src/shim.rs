@@ -2,7 +2,7 @@
 //!
 //! Under `--cfg loom` these are loom's model-checked types, so the run queue
 //! ([`crate::runq`]) and the park state machine ([`crate::parkstate`]) run unchanged inside loom
-//! models (see `runtime/tests/loom.rs`). Everywhere else they are `std`'s.
+//! models (see `runtime/src/loom_tests.rs`). Everywhere else they are `std`'s.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
