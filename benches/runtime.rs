@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 /// Spawn `n` goroutines that each only signal completion; the spawner waits for all.
 fn spawn_batch(n: usize) -> Duration {
     runtime::block_on(move || {
-        let left = Arc::new(AtomicUsize::new(n));
-        let main = Arc::new(Waiter::current());
+        // Plain references, as Go's closure captures &wg (see benches/compare).
+        let left: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(n)));
+        let main: &'static Waiter = Box::leak(Box::new(Waiter::current()));
         let t0 = Instant::now();
         for _ in 0..n {
-            let (left, main) = (left.clone(), main.clone());
             runtime::go(move || {
                 if left.fetch_sub(1, Ordering::AcqRel) == 1 {
                     main.unpark();

@@ -170,8 +170,6 @@ pub(crate) struct G {
     pub(crate) stack: Stack,
     /// Where the entry closure was written (at the top of the stack).
     pub(crate) entry: Cell<*mut u8>,
-    /// Intrusive link for the global run queue and free lists.
-    pub(crate) schedlink: Cell<*mut G>,
     /// Coarse time the G was last freed (the scavenger only releases stacks idle for a while).
     pub(crate) freed_at: AtomicU64,
     /// Sequence of this G's own `park_until` timers; a timer fires only if it still matches.
@@ -204,7 +202,6 @@ impl G {
             g0: Cell::new(None),
             stack,
             entry: Cell::new(ptr::null_mut()),
-            schedlink: Cell::new(ptr::null_mut()),
             freed_at: AtomicU64::new(0),
             timer_seq: AtomicU64::new(0),
             locals: UnsafeCell::new(crate::local::LocalMap::new()),
@@ -245,93 +242,5 @@ pub(crate) fn for_each_g(mut f: impl FnMut(&'static G)) {
     let gs = ALLGS.lock().unwrap_or_else(|e| e.into_inner()).clone();
     for g in gs {
         f(g);
-    }
-}
-
-/// An intrusive FIFO of Gs linked through `schedlink` (Go's `gQueue`). Whoever owns the
-/// queue owns the links of the Gs in it.
-pub(crate) struct GQueue {
-    head: *mut G,
-    tail: *mut G,
-    len: usize,
-}
-
-// SAFETY: a GQueue is only used behind a lock or by one owner; it just holds pointers to
-// 'static G records.
-unsafe impl Send for GQueue {}
-
-impl GQueue {
-    pub(crate) const fn new() -> GQueue {
-        GQueue {
-            head: ptr::null_mut(),
-            tail: ptr::null_mut(),
-            len: 0,
-        }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
-    pub(crate) fn push_back(&mut self, g: &'static G) {
-        g.schedlink.set(ptr::null_mut());
-        if self.tail.is_null() {
-            self.head = g as *const G as *mut G;
-        } else {
-            // SAFETY: tail is a live 'static G owned by this queue.
-            unsafe { (*self.tail).schedlink.set(g as *const G as *mut G) };
-        }
-        self.tail = g as *const G as *mut G;
-        self.len += 1;
-    }
-
-    /// Pushes at the head (LIFO use: the most recently freed G is reused first).
-    pub(crate) fn push_front(&mut self, g: &'static G) {
-        g.schedlink.set(self.head);
-        if self.head.is_null() {
-            self.tail = g as *const G as *mut G;
-        }
-        self.head = g as *const G as *mut G;
-        self.len += 1;
-    }
-
-    /// Splits off everything after the first `keep` elements and returns it.
-    pub(crate) fn split_off(&mut self, keep: usize) -> GQueue {
-        if keep >= self.len {
-            return GQueue::new();
-        }
-        if keep == 0 {
-            return std::mem::replace(self, GQueue::new());
-        }
-        let mut cur = self.head;
-        for _ in 1..keep {
-            // SAFETY: the first `keep` links are live Gs owned by this queue.
-            cur = unsafe { (*cur).schedlink.get() };
-        }
-        // SAFETY: `cur` is the keep-th G of this queue.
-        let rest_head = unsafe { (*cur).schedlink.replace(ptr::null_mut()) };
-        let rest = GQueue {
-            head: rest_head,
-            tail: self.tail,
-            len: self.len - keep,
-        };
-        self.tail = cur;
-        self.len = keep;
-        rest
-    }
-
-    pub(crate) fn pop_front(&mut self) -> Option<&'static G> {
-        if self.head.is_null() {
-            return None;
-        }
-        // SAFETY: head is a 'static G owned by this queue.
-        let g: &'static G = unsafe { &*self.head };
-        self.head = g.schedlink.get();
-        if self.head.is_null() {
-            self.tail = ptr::null_mut();
-        }
-        g.schedlink.set(ptr::null_mut());
-        self.len -= 1;
-        Some(g)
     }
 }

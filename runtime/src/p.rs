@@ -5,7 +5,7 @@
 //! touched only by that M. P handovers go through the scheduler lock or an M's `nextp`
 //! (release/acquire), which orders one owner's accesses before the next's.
 
-use crate::g::{G, GQueue};
+use crate::g::G;
 use crate::runq::RunQueue;
 use crate::timer::TimerHeap;
 use std::cell::{Cell, UnsafeCell};
@@ -39,7 +39,8 @@ pub(crate) struct P {
     pub(crate) runnext_streak: Cell<u32>,
     goid_next: Cell<u64>,
     goid_end: Cell<u64>,
-    pub(crate) gfree: UnsafeCell<GQueue>,
+    /// Dead Gs for reuse, most recently freed last (LIFO: hot stacks first).
+    pub(crate) gfree: UnsafeCell<Vec<&'static G>>,
 }
 
 // SAFETY: the Cell/UnsafeCell fields are touched only by the M holding this P (see the
@@ -61,7 +62,7 @@ impl P {
             runnext_streak: Cell::new(0),
             goid_next: Cell::new(0),
             goid_end: Cell::new(0),
-            gfree: UnsafeCell::new(GQueue::new()),
+            gfree: UnsafeCell::new(Vec::with_capacity(GFREE_LOCAL_MAX)),
         }
     }
 
@@ -84,7 +85,7 @@ impl P {
     /// # Safety
     /// The caller must hold this P, and must not keep another reference from `gfree` alive.
     #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn gfree(&self) -> &mut GQueue {
+    pub(crate) unsafe fn gfree(&self) -> &mut Vec<&'static G> {
         // SAFETY: per the contract, the caller is the only one touching it right now.
         unsafe { &mut *self.gfree.get() }
     }

@@ -18,10 +18,11 @@
 //! Locks: `idle` (idle Ps and Ms, the timer sleeper), `runq` (the global run queue) and
 //! `gfree` are independent and never held together, except `idle` then `runq` in no place.
 
-use crate::g::{G, GQueue};
+use crate::g::G;
 use crate::m::{self, M};
 use crate::p::{GFREE_LOCAL_MAX, P, P_DEAD, P_IDLE, P_RUNNING};
 use crate::stack::StackPool;
+use std::collections::VecDeque;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Mutex, MutexGuard, Once};
@@ -47,7 +48,9 @@ pub(crate) struct Sched {
     pub(crate) gomaxprocs: AtomicU32,
     allp: [AtomicPtr<P>; MAX_PROCS],
     pub(crate) nallp: AtomicUsize,
-    runq: Mutex<GQueue>,
+    /// The global run queue: plain pointers, so taking a batch touches no G record
+    /// under the lock (the records' cache lines move to the taker later, unlocked).
+    runq: Mutex<VecDeque<&'static G>>,
     pub(crate) runqsize: AtomicUsize,
     gfree: Mutex<GFree>,
     ngfree: AtomicUsize,
@@ -75,11 +78,11 @@ pub(crate) static SCHED: Sched = Sched {
     gomaxprocs: AtomicU32::new(0),
     allp: [NO_P; MAX_PROCS],
     nallp: AtomicUsize::new(0),
-    runq: Mutex::new(GQueue::new()),
+    runq: Mutex::new(VecDeque::new()),
     runqsize: AtomicUsize::new(0),
     gfree: Mutex::new(GFree {
-        warm: GQueue::new(),
-        cold: GQueue::new(),
+        warm: Vec::new(),
+        cold: Vec::new(),
     }),
     ngfree: AtomicUsize::new(0),
     goid_gen: AtomicU64::new(1),
@@ -118,7 +121,7 @@ pub(crate) fn ensure_init() {
         // free list for the first spawn.
         let g = crate::spawn::malg();
         let mut free = lock(&SCHED.gfree);
-        free.warm.push_front(g);
+        free.warm.push(g);
         SCHED.ngfree.store(gfree_len(&free), Ordering::Relaxed);
     });
 }
@@ -184,16 +187,14 @@ pub(crate) fn pidleget(idle: &mut Idle) -> Option<&'static P> {
 pub(crate) fn globrunqput(g: &'static G) {
     let mut q = lock(&SCHED.runq);
     q.push_back(g);
-    SCHED.runqsize.store(q.len(), Ordering::SeqCst);
+    SCHED.runqsize.store(q.len(), Ordering::Relaxed);
 }
 
 pub(crate) fn globrunqputbatch(batch: &[*mut G]) {
     let mut q = lock(&SCHED.runq);
-    for &g in batch {
-        // SAFETY: run queues hold pointers to 'static G records.
-        q.push_back(unsafe { &*g });
-    }
-    SCHED.runqsize.store(q.len(), Ordering::SeqCst);
+    // SAFETY: run queues hold pointers to 'static G records.
+    q.extend(batch.iter().map(|&g| unsafe { &*g }));
+    SCHED.runqsize.store(q.len(), Ordering::Relaxed);
 }
 
 /// Takes a batch from the global queue into `p`'s local queue and returns one G to run.
@@ -212,14 +213,19 @@ pub(crate) fn globrunqget(p: &'static P, max: usize) -> Option<&'static G> {
         n = n.min(max);
     }
     n = n.min(crate::runq::RUNQ_SIZE / 2);
-    let first = q.pop_front();
-    for _ in 1..n {
-        let g = q.pop_front().expect("globrunqget: queue shorter than len");
-        // SAFETY: we hold `p` (the caller is its M); the local ring has room for RUNQ_SIZE/2.
-        unsafe { runqput(p, g, false) };
+    let mut batch = [std::ptr::null_mut::<G>(); crate::runq::RUNQ_SIZE / 2];
+    for b in batch.iter_mut().take(n) {
+        *b = q.pop_front().expect("globrunqget: queue shorter than len") as *const G as *mut G;
     }
-    SCHED.runqsize.store(q.len(), Ordering::SeqCst);
-    first
+    SCHED.runqsize.store(q.len(), Ordering::Relaxed);
+    drop(q);
+    for &g in &batch[1..n] {
+        // SAFETY: we hold `p` (the caller is its M); the batch fits in half the ring, and
+        // run queues hold pointers to 'static Gs.
+        unsafe { runqput(p, &*g, false) };
+    }
+    // SAFETY: as above.
+    Some(unsafe { &*batch[0] })
 }
 
 /// Pushes `g` on `p`'s local queue, spilling to the global queue when full.
@@ -253,12 +259,17 @@ const SCAVENGE_AGE_NS: u64 = 200_000_000;
 static LAST_SCAVENGE: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) struct GFree {
-    warm: GQueue,
-    cold: GQueue,
+    /// Most recently freed last.
+    warm: Vec<&'static G>,
+    cold: Vec<&'static G>,
 }
 
 fn gfree_len(f: &GFree) -> usize {
     f.warm.len() + f.cold.len()
+}
+
+fn gfree_pop(f: &mut GFree) -> Option<&'static G> {
+    f.warm.pop().or_else(|| f.cold.pop())
 }
 
 /// A dead G for reuse, from `p`'s free list or the global one; `None` if both are empty.
@@ -268,17 +279,17 @@ fn gfree_len(f: &GFree) -> usize {
 pub(crate) unsafe fn gfget(p: &'static P) -> Option<&'static G> {
     // SAFETY: we hold p.
     let local = unsafe { p.gfree() };
-    if local.len() == 0 && SCHED.ngfree.load(Ordering::Relaxed) > 0 {
+    if local.is_empty() && SCHED.ngfree.load(Ordering::Relaxed) > 0 {
         let mut global = lock(&SCHED.gfree);
         while local.len() < GFREE_LOCAL_MAX / 2 {
-            match global.warm.pop_front().or_else(|| global.cold.pop_front()) {
-                Some(g) => local.push_back(g),
+            match gfree_pop(&mut global) {
+                Some(g) => local.push(g),
                 None => break,
             }
         }
         SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
     }
-    local.pop_front()
+    local.pop()
 }
 
 /// A dead G for a spawn from outside the runtime.
@@ -287,12 +298,13 @@ pub(crate) fn gfget_global() -> Option<&'static G> {
         return None;
     }
     let mut global = lock(&SCHED.gfree);
-    let g = global.warm.pop_front().or_else(|| global.cold.pop_front());
+    let g = gfree_pop(&mut global);
     SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
     g
 }
 
-/// Returns a dead G to `p`'s free list (LIFO), spilling half to the global list when full.
+/// Returns a dead G to `p`'s free list (LIFO), spilling the older half to the global list
+/// when full.
 ///
 /// # Safety
 /// The caller must be the M holding `p`; `g` is dead and owned by the caller.
@@ -302,16 +314,13 @@ pub(crate) unsafe fn gfput(p: &'static P, g: &'static G) {
         .store(crate::clock::coarse_nanos(), Ordering::Relaxed);
     // SAFETY: we hold p.
     let local = unsafe { p.gfree() };
-    local.push_front(g);
+    local.push(g);
     if local.len() < GFREE_LOCAL_MAX {
         return;
     }
-    // Keep the hottest half locally, hand the rest over.
-    let mut spill = local.split_off(GFREE_LOCAL_MAX / 2);
+    // Keep the hottest half (the end) locally, hand the older half over.
     let mut global = lock(&SCHED.gfree);
-    while let Some(g) = spill.pop_front() {
-        global.warm.push_front(g);
-    }
+    global.warm.extend(local.drain(..GFREE_LOCAL_MAX / 2));
     SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
 }
 
@@ -323,13 +332,12 @@ pub(crate) unsafe fn gfpurge(p: &'static P) {
     // SAFETY: we hold p.
     let local = unsafe { p.gfree() };
     let mut global = lock(&SCHED.gfree);
-    while let Some(g) = local.pop_front() {
-        global.warm.push_front(g);
-    }
+    global.warm.append(local);
     SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
 }
 
-/// Releases the stacks of warm free Gs beyond the cap (called by Ms about to sleep).
+/// Releases the stacks of warm free Gs beyond the cap that have been unused for
+/// SCAVENGE_AGE_NS (called by Ms about to sleep; at most every SCAVENGE_AGE_NS / 4).
 pub(crate) fn scavenge_stacks() {
     if SCHED.ngfree.load(Ordering::Relaxed) <= GFREE_WARM_MAX {
         return;
@@ -343,26 +351,26 @@ pub(crate) fn scavenge_stacks() {
     {
         return;
     }
-    let mut surplus = {
+    // The oldest are at the front of `warm`.
+    let surplus: Vec<&'static G> = {
         let mut global = lock(&SCHED.gfree);
-        global.warm.split_off(GFREE_WARM_MAX)
+        let n = global.warm.len().saturating_sub(GFREE_WARM_MAX);
+        global.warm.drain(..n).collect()
     };
-    let (mut keep, mut released) = (GQueue::new(), GQueue::new());
-    while let Some(g) = surplus.pop_front() {
+    let (mut keep, mut released) = (Vec::new(), Vec::new());
+    for g in surplus {
         if now.saturating_sub(g.freed_at.load(Ordering::Relaxed)) >= SCAVENGE_AGE_NS {
             g.stack.release_all();
-            released.push_back(g);
+            released.push(g);
         } else {
-            keep.push_back(g);
+            keep.push(g);
         }
     }
     let mut global = lock(&SCHED.gfree);
-    while let Some(g) = keep.pop_front() {
-        global.warm.push_back(g);
-    }
-    while let Some(g) = released.pop_front() {
-        global.cold.push_back(g);
-    }
+    // Still-young ones go back to the cold end of `warm`.
+    keep.append(&mut global.warm);
+    global.warm = keep;
+    global.cold.append(&mut released);
 }
 
 // ---- waking Ms ---------------------------------------------------------------------------

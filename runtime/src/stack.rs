@@ -321,7 +321,8 @@ fn map_arena(slots: usize, slot: usize) -> io::Result<(usize, usize)> {
     Ok((base as usize, idx))
 }
 
-/// Linux's `MADV_POPULATE_WRITE` (5.14+).
+/// Linux's `MADV_POPULATE_READ` / `MADV_POPULATE_WRITE` (5.14+).
+const MADV_POPULATE_READ: libc::c_int = 22;
 const MADV_POPULATE_WRITE: libc::c_int = 23;
 
 /// `process_madvise(2)` on ourselves with one iovec per page: one syscall for up to 1024
@@ -385,6 +386,14 @@ unsafe fn prepare_arena(base: usize, n: usize, slot: usize) -> io::Result<()> {
     let tops: Vec<usize> = (0..n).map(|i| base + (i + 1) * slot - PAGE).collect();
     // Best effort: without it the pages fault in on first use, as usual.
     let _ = madvise_pages(&tops, MADV_POPULATE_WRITE);
+    if slot > SHALLOW + 2 * PAGE {
+        // Map each release_deep boundary page to the shared zero page (a read populate costs
+        // no memory), so a new goroutine's first exit does not take a read fault there.
+        let boundaries: Vec<usize> = (0..n)
+            .map(|i| base + (i + 1) * slot - SHALLOW - PAGE)
+            .collect();
+        let _ = madvise_pages(&boundaries, MADV_POPULATE_READ);
+    }
     Ok(())
 }
 
