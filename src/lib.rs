@@ -16,6 +16,9 @@
 /// The scheduler: goroutines, park/unpark, timers, `gomaxprocs`, dumps.
 pub use runtime;
 
+/// Channels (`chan::make`, `Chan`, `Sender`, `Receiver`) and the dynamic `Select`.
+pub use chan;
+
 pub use runtime::{block_on, go, goroutine_local, gosched, scope, spawn};
 
 /// The README's examples, compiled and run as doctests so they cannot rot.

@@ -1,0 +1,289 @@
+//! The buffered flavour: a bounded lock-free ring (Dmitry Vyukov's array queue, as in
+//! crossbeam-channel) plus wait queues that are only locked when someone waits.
+//!
+//! Each slot carries a stamp. For a sender, a slot is free when its stamp equals the tail; it
+//! writes the value and stamps `tail + 1`. For a receiver, a slot is full when its stamp is
+//! `head + 1`; it reads and stamps `head + one_lap`. Head and tail carry a lap count above
+//! the index bits, so a full ring is told apart from an empty one. Closing sets a mark bit in
+//! the tail: senders then fail, receivers drain what is left and then see the close.
+//!
+//! Blocking: an operation that cannot proceed registers in `senders`/`receivers`, re-checks,
+//! and parks; the opposite operation, after it succeeds, notifies one waiter (a single atomic
+//! load when nobody waits). The woken waiter retries.
+
+use crate::waitq::{Cx, SyncWaitQueue};
+use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Slot<T> {
+    stamp: AtomicUsize,
+    msg: UnsafeCell<MaybeUninit<T>>,
+}
+
+/// Pads to a cache line so head and tail do not share one.
+#[repr(align(128))]
+struct Padded<T>(T);
+
+pub(crate) struct Array<T> {
+    head: Padded<AtomicUsize>,
+    tail: Padded<AtomicUsize>,
+    buf: Box<[Slot<T>]>,
+    cap: usize,
+    one_lap: usize,
+    mark_bit: usize,
+    pub(crate) senders: SyncWaitQueue,
+    pub(crate) receivers: SyncWaitQueue,
+}
+
+// SAFETY: values move between threads through the slots; access to each slot's value is
+// serialised by its stamp protocol. T: Send is all that is needed.
+unsafe impl<T: Send> Send for Array<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Array<T> {}
+
+/// Why a non-blocking send failed.
+pub(crate) enum TrySend<T> {
+    Full(T),
+    Closed(T),
+}
+
+/// Why a non-blocking receive failed.
+pub(crate) enum TryRecv {
+    Empty,
+    Closed,
+}
+
+impl<T> Array<T> {
+    pub(crate) fn new(cap: usize) -> Array<T> {
+        assert!(cap > 0, "array flavour needs a capacity");
+        let mark_bit = (cap + 1).next_power_of_two();
+        let one_lap = mark_bit * 2;
+        let buf = (0..cap)
+            .map(|i| Slot {
+                stamp: AtomicUsize::new(i),
+                msg: UnsafeCell::new(MaybeUninit::uninit()),
+            })
+            .collect();
+        Array {
+            head: Padded(AtomicUsize::new(0)),
+            tail: Padded(AtomicUsize::new(0)),
+            buf,
+            cap,
+            one_lap,
+            mark_bit,
+            senders: SyncWaitQueue::new(),
+            receivers: SyncWaitQueue::new(),
+        }
+    }
+
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Non-blocking send; on success wakes one receiver.
+    pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySend<T>> {
+        let mut backoff = 0u32;
+        let mut tail = self.tail.0.load(Ordering::Relaxed);
+        loop {
+            if tail & self.mark_bit != 0 {
+                return Err(TrySend::Closed(msg));
+            }
+            let index = tail & (self.mark_bit - 1);
+            let lap = tail & !(self.one_lap - 1);
+            let slot = &self.buf[index];
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if tail == stamp {
+                let new_tail = if index + 1 < self.cap {
+                    tail + 1
+                } else {
+                    lap.wrapping_add(self.one_lap)
+                };
+                match self.tail.0.compare_exchange_weak(
+                    tail,
+                    new_tail,
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        // SAFETY: winning the CAS on `tail` with the slot's stamp == tail gives
+                        // us exclusive write access to this slot until we bump the stamp.
+                        unsafe { slot.msg.get().write(MaybeUninit::new(msg)) };
+                        slot.stamp.store(tail + 1, Ordering::Release);
+                        self.receivers.notify_one();
+                        return Ok(());
+                    }
+                    Err(t) => {
+                        tail = t;
+                        spin(&mut backoff);
+                    }
+                }
+            } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
+                std::sync::atomic::fence(Ordering::SeqCst);
+                let head = self.head.0.load(Ordering::Relaxed);
+                if head.wrapping_add(self.one_lap) == tail {
+                    return Err(TrySend::Full(msg));
+                }
+                spin(&mut backoff);
+                tail = self.tail.0.load(Ordering::Relaxed);
+            } else {
+                // A receiver is mid-way on this slot; wait for it.
+                spin(&mut backoff);
+                tail = self.tail.0.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Non-blocking receive; on success wakes one sender.
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecv> {
+        let mut backoff = 0u32;
+        let mut head = self.head.0.load(Ordering::Relaxed);
+        loop {
+            let index = head & (self.mark_bit - 1);
+            let lap = head & !(self.one_lap - 1);
+            let slot = &self.buf[index];
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if head + 1 == stamp {
+                let new = if index + 1 < self.cap {
+                    head + 1
+                } else {
+                    lap.wrapping_add(self.one_lap)
+                };
+                match self.head.0.compare_exchange_weak(
+                    head,
+                    new,
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        // SAFETY: winning the CAS on `head` with stamp == head + 1 gives us the
+                        // value written by the sender whose release store we acquired.
+                        let msg = unsafe { slot.msg.get().read().assume_init() };
+                        slot.stamp
+                            .store(head.wrapping_add(self.one_lap), Ordering::Release);
+                        self.senders.notify_one();
+                        return Ok(msg);
+                    }
+                    Err(h) => {
+                        head = h;
+                        spin(&mut backoff);
+                    }
+                }
+            } else if stamp == head {
+                std::sync::atomic::fence(Ordering::SeqCst);
+                let tail = self.tail.0.load(Ordering::Relaxed);
+                if (tail & !self.mark_bit) == head {
+                    return Err(if tail & self.mark_bit != 0 {
+                        TryRecv::Closed
+                    } else {
+                        TryRecv::Empty
+                    });
+                }
+                spin(&mut backoff);
+                head = self.head.0.load(Ordering::Relaxed);
+            } else {
+                spin(&mut backoff);
+                head = self.head.0.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Whether a send would find no room now (ignoring close).
+    pub(crate) fn is_full(&self) -> bool {
+        let tail = self.tail.0.load(Ordering::SeqCst);
+        let head = self.head.0.load(Ordering::SeqCst);
+        head.wrapping_add(self.one_lap) == tail & !self.mark_bit
+    }
+
+    /// Whether a receive would find nothing now.
+    pub(crate) fn is_empty(&self) -> bool {
+        let head = self.head.0.load(Ordering::SeqCst);
+        let tail = self.tail.0.load(Ordering::SeqCst);
+        (tail & !self.mark_bit) == head
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tail.0.load(Ordering::SeqCst) & self.mark_bit != 0
+    }
+
+    /// Values buffered now.
+    pub(crate) fn len(&self) -> usize {
+        loop {
+            let tail = self.tail.0.load(Ordering::SeqCst);
+            let head = self.head.0.load(Ordering::SeqCst);
+            if self.tail.0.load(Ordering::SeqCst) == tail {
+                let hix = head & (self.mark_bit - 1);
+                let tix = tail & (self.mark_bit - 1);
+                return if hix < tix {
+                    tix - hix
+                } else if hix > tix {
+                    self.cap - hix + tix
+                } else if (tail & !self.mark_bit) == head {
+                    0
+                } else {
+                    self.cap
+                };
+            }
+        }
+    }
+
+    /// Marks the channel closed and wakes everyone. Returns false if it already was.
+    pub(crate) fn close(&self) -> bool {
+        let tail = self.tail.0.fetch_or(self.mark_bit, Ordering::SeqCst);
+        if tail & self.mark_bit != 0 {
+            return false;
+        }
+        self.senders.notify_all();
+        self.receivers.notify_all();
+        true
+    }
+
+    /// Registers `cx` as a sender for `case`; returns true if a send could proceed now
+    /// (so the caller should not park).
+    pub(crate) fn register_send(&self, cx: &Cx, case: usize) -> bool {
+        self.senders.register(cx, case);
+        !self.is_full() || self.is_closed()
+    }
+
+    pub(crate) fn register_recv(&self, cx: &Cx, case: usize) -> bool {
+        self.receivers.register(cx, case);
+        !self.is_empty() || self.is_closed()
+    }
+}
+
+impl<T> Drop for Array<T> {
+    fn drop(&mut self) {
+        // Drop what is still buffered: the last handle is gone, so nobody else is here.
+        let head = *self.head.0.get_mut();
+        let tail = *self.tail.0.get_mut() & !self.mark_bit;
+        let hix = head & (self.mark_bit - 1);
+        let tix = tail & (self.mark_bit - 1);
+        let len = if hix < tix {
+            tix - hix
+        } else if hix > tix {
+            self.cap - hix + tix
+        } else if tail == head {
+            0
+        } else {
+            self.cap
+        };
+        for i in 0..len {
+            let index = (hix + i) % self.cap;
+            // SAFETY: slots between head and tail hold initialised values nobody else owns.
+            unsafe { self.buf[index].msg.get_mut().assume_init_drop() };
+        }
+    }
+}
+
+/// Bounded spinning, then yielding the goroutine or thread.
+#[inline]
+fn spin(step: &mut u32) {
+    if *step < 6 {
+        for _ in 0..(1 << *step) {
+            std::hint::spin_loop();
+        }
+    } else {
+        runtime::gosched();
+    }
+    *step += 1;
+}

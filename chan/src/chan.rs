@@ -1,0 +1,581 @@
+//! `Chan<T>`: Go's channel. A cheap handle (clones are the same channel) over one of two
+//! flavours: [`crate::zero`] for `make(0)` (rendezvous, direct handoff) and [`crate::array`]
+//! for `make(n)` (a lock-free ring).
+
+use crate::array::{self, Array};
+use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::waitq::Cx;
+use crate::zero::{self, Zero};
+use runtime::WaitReason;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The shared state behind a handle: one allocation per channel, of the flavour's own size
+/// (an unbuffered channel does not carry the buffered one's padded counters).
+pub(crate) enum Shared<T> {
+    Array(Arc<Array<T>>),
+    Zero(Arc<Zero<T>>),
+}
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Shared::Array(a) => Shared::Array(a.clone()),
+            Shared::Zero(z) => Shared::Zero(z.clone()),
+        }
+    }
+}
+
+/// A borrowed view of the flavour, for matching.
+pub(crate) enum Flavor<'a, T> {
+    Array(&'a Array<T>),
+    Zero(&'a Zero<T>),
+}
+
+/// A channel of `T` (Go's `chan T`). Clone it to share it: every clone is the same channel.
+///
+/// Dropping the last handle drops the values still buffered. A channel is never closed by
+/// dropping handles (as in Go): close it with [`Chan::close`] so that receivers see the end.
+///
+/// ```
+/// let ch = chan::make::<u32>(0);
+/// let tx = ch.clone();
+/// runtime::go!(move || tx.send(42));
+/// assert_eq!(ch.recv(), Some(42));
+/// ```
+pub struct Chan<T> {
+    pub(crate) inner: Option<Shared<T>>,
+}
+
+/// Makes a channel: `make::<T>(0)` is unbuffered (Go's `make(chan T)`: a send waits for a
+/// receiver and hands the value over directly), `make::<T>(n)` buffers up to `n` values.
+///
+/// ```
+/// let ch = chan::make::<&str>(2);
+/// ch.send("a");
+/// ch.send("b");
+/// assert_eq!((ch.len(), ch.cap()), (2, 2));
+/// ch.close();
+/// assert_eq!(ch.iter().collect::<Vec<_>>(), ["a", "b"]);
+/// ```
+pub fn make<T>(cap: usize) -> Chan<T> {
+    let f = if cap == 0 {
+        Shared::Zero(Arc::new(Zero::new()))
+    } else {
+        Shared::Array(Arc::new(Array::new(cap)))
+    };
+    Chan { inner: Some(f) }
+}
+
+impl<T> Clone for Chan<T> {
+    fn clone(&self) -> Self {
+        Chan {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Chan<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            None => f.write_str("Chan(nil)"),
+            Some(_) => write!(
+                f,
+                "Chan({:p}, len {}, cap {}{})",
+                self.addr(),
+                self.len(),
+                self.cap(),
+                if self.is_closed() { ", closed" } else { "" }
+            ),
+        }
+    }
+}
+
+impl<T> PartialEq for Chan<T> {
+    /// Two handles are equal if they are the same channel (Go's `==` on channels).
+    fn eq(&self, other: &Self) -> bool {
+        self.addr() == other.addr()
+    }
+}
+impl<T> Eq for Chan<T> {}
+
+fn block_forever(reason: WaitReason) -> ! {
+    loop {
+        runtime::park(reason);
+    }
+}
+
+impl<T> Chan<T> {
+    /// The flavour, borrowed; `None` for the nil channel.
+    #[inline]
+    pub(crate) fn flavor(&self) -> Option<Flavor<'_, T>> {
+        match &self.inner {
+            None => None,
+            Some(Shared::Array(a)) => Some(Flavor::Array(a)),
+            Some(Shared::Zero(z)) => Some(Flavor::Zero(z)),
+        }
+    }
+
+    /// Identity of the channel (null for nil).
+    fn addr(&self) -> *const () {
+        match &self.inner {
+            None => std::ptr::null(),
+            Some(Shared::Array(a)) => Arc::as_ptr(a) as *const (),
+            Some(Shared::Zero(z)) => Arc::as_ptr(z) as *const (),
+        }
+    }
+
+    /// The nil channel (Go's `var ch chan T`): sends and receives block forever, `close`
+    /// panics, and in a select its cases are never ready.
+    pub fn nil() -> Chan<T> {
+        Chan { inner: None }
+    }
+
+    /// Whether this is the nil channel.
+    pub fn is_nil(&self) -> bool {
+        self.inner.is_none()
+    }
+
+    /// Sends `v`, waiting for room (buffered) or a receiver (unbuffered).
+    ///
+    /// # Panics
+    /// `send on closed channel` if the channel is closed (before or while waiting), as Go
+    /// does. The value is dropped by the unwinding.
+    #[track_caller]
+    pub fn send(&self, v: T) {
+        if let Err(SendFailure::Closed) = self.send_until(v, None) {
+            panic!("send on closed channel");
+        }
+    }
+
+    /// Like [`send`](Chan::send), but gives up after `d` and hands the value back.
+    ///
+    /// # Panics
+    /// `send on closed channel`, as [`send`](Chan::send).
+    #[track_caller]
+    pub fn send_timeout(&self, v: T, d: Duration) -> Result<(), SendTimeoutError<T>> {
+        self.send_deadline(v, Instant::now() + d)
+    }
+
+    /// Like [`send`](Chan::send), but gives up at `deadline` and hands the value back.
+    ///
+    /// # Panics
+    /// `send on closed channel`, as [`send`](Chan::send).
+    #[track_caller]
+    pub fn send_deadline(&self, v: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+        match self.send_until(v, Some(deadline)) {
+            Ok(()) => Ok(()),
+            Err(SendFailure::Timeout(v)) => Err(SendTimeoutError(v)),
+            Err(SendFailure::Closed) => panic!("send on closed channel"),
+        }
+    }
+
+    fn send_until(&self, v: T, deadline: Option<Instant>) -> Result<(), SendFailure<T>> {
+        let Some(f) = self.flavor() else {
+            match deadline {
+                None => block_forever(WaitReason::ChanSendNil),
+                Some(d) => {
+                    while !runtime::park_until(WaitReason::ChanSendNil, d) {}
+                    return Err(SendFailure::Timeout(v));
+                }
+            }
+        };
+        match f {
+            Flavor::Zero(z) => match z.send(v, deadline) {
+                Ok(()) => Ok(()),
+                Err(zero::Blocked::Timeout(v)) => Err(SendFailure::Timeout(v)),
+                Err(zero::Blocked::Closed(_)) => Err(SendFailure::Closed),
+            },
+            Flavor::Array(a) => {
+                let mut v = v;
+                loop {
+                    match a.try_send(v) {
+                        Ok(()) => return Ok(()),
+                        Err(array::TrySend::Closed(_)) => return Err(SendFailure::Closed),
+                        Err(array::TrySend::Full(back)) => v = back,
+                    }
+                    let cx = Cx::new();
+                    let timed_out = if a.register_send(&cx, 0) {
+                        cx.try_abort();
+                        false
+                    } else {
+                        wait_selected(&cx, deadline, WaitReason::ChanSend)
+                    };
+                    a.senders.unregister(&cx);
+                    if timed_out {
+                        // One last try: the deadline passed, but room may have appeared.
+                        return match a.try_send(v) {
+                            Ok(()) => Ok(()),
+                            Err(array::TrySend::Closed(_)) => Err(SendFailure::Closed),
+                            Err(array::TrySend::Full(v)) => Err(SendFailure::Timeout(v)),
+                        };
+                    }
+                }
+            }
+        }
+    }
+
+    /// Receives a value, waiting until one is sent. `None` once the channel is closed and
+    /// drained (Go's `v, ok := <-ch` with `ok == false`).
+    pub fn recv(&self) -> Option<T> {
+        match self.recv_until(None) {
+            Ok(v) => v,
+            Err(RecvTimeoutError) => unreachable!("recv without a deadline timed out"),
+        }
+    }
+
+    /// Like [`recv`](Chan::recv), giving up after `d`.
+    pub fn recv_timeout(&self, d: Duration) -> Result<Option<T>, RecvTimeoutError> {
+        self.recv_until(Some(Instant::now() + d))
+    }
+
+    /// Like [`recv`](Chan::recv), giving up at `deadline`.
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<Option<T>, RecvTimeoutError> {
+        self.recv_until(Some(deadline))
+    }
+
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<Option<T>, RecvTimeoutError> {
+        let Some(f) = self.flavor() else {
+            match deadline {
+                None => block_forever(WaitReason::ChanReceiveNil),
+                Some(d) => {
+                    while !runtime::park_until(WaitReason::ChanReceiveNil, d) {}
+                    return Err(RecvTimeoutError);
+                }
+            }
+        };
+        match f {
+            Flavor::Zero(z) => z.recv(deadline).map_err(|()| RecvTimeoutError),
+            Flavor::Array(a) => loop {
+                match a.try_recv() {
+                    Ok(v) => return Ok(Some(v)),
+                    Err(array::TryRecv::Closed) => return Ok(None),
+                    Err(array::TryRecv::Empty) => {}
+                }
+                let cx = Cx::new();
+                let timed_out = if a.register_recv(&cx, 0) {
+                    cx.try_abort();
+                    false
+                } else {
+                    wait_selected(&cx, deadline, WaitReason::ChanReceive)
+                };
+                a.receivers.unregister(&cx);
+                if timed_out {
+                    return match a.try_recv() {
+                        Ok(v) => Ok(Some(v)),
+                        Err(array::TryRecv::Closed) => Ok(None),
+                        Err(array::TryRecv::Empty) => Err(RecvTimeoutError),
+                    };
+                }
+            },
+        }
+    }
+
+    /// Sends without waiting: `Full(v)` if no receiver waits (unbuffered) or there is no
+    /// room, `Closed(v)` if closed; the value comes back either way.
+    pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
+        let Some(f) = self.flavor() else {
+            return Err(TrySendError::Full(v));
+        };
+        match f {
+            Flavor::Zero(z) => z.try_send(v, std::ptr::null()).map_err(|e| match e {
+                zero::TrySend::Full(v) => TrySendError::Full(v),
+                zero::TrySend::Closed(v) => TrySendError::Closed(v),
+            }),
+            Flavor::Array(a) => a.try_send(v).map_err(|e| match e {
+                array::TrySend::Full(v) => TrySendError::Full(v),
+                array::TrySend::Closed(v) => TrySendError::Closed(v),
+            }),
+        }
+    }
+
+    /// Receives without waiting.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        let Some(f) = self.flavor() else {
+            return Err(TryRecvError::Empty);
+        };
+        match f {
+            Flavor::Zero(z) => z.try_recv(std::ptr::null()).map_err(|e| match e {
+                zero::TryRecv::Empty => TryRecvError::Empty,
+                zero::TryRecv::Closed => TryRecvError::Closed,
+            }),
+            Flavor::Array(a) => a.try_recv().map_err(|e| match e {
+                array::TryRecv::Empty => TryRecvError::Empty,
+                array::TryRecv::Closed => TryRecvError::Closed,
+            }),
+        }
+    }
+
+    /// Closes the channel (Go's `close(ch)`): buffered values can still be received; then
+    /// receivers get `None`. Blocked senders wake and panic; blocked receivers wake with
+    /// `None` once the buffer is drained.
+    ///
+    /// # Panics
+    /// `close of closed channel` if already closed, `close of nil channel` on the nil channel.
+    #[track_caller]
+    pub fn close(&self) {
+        let Some(f) = self.flavor() else {
+            panic!("close of nil channel");
+        };
+        let first = match f {
+            Flavor::Zero(z) => z.close(),
+            Flavor::Array(a) => a.close(),
+        };
+        if !first {
+            panic!("close of closed channel");
+        }
+    }
+
+    /// Whether the channel has been closed.
+    pub fn is_closed(&self) -> bool {
+        match self.flavor() {
+            None => false,
+            Some(Flavor::Zero(z)) => z.is_closed(),
+            Some(Flavor::Array(a)) => a.is_closed(),
+        }
+    }
+
+    /// Values buffered now (`len(ch)`); always 0 for unbuffered channels.
+    pub fn len(&self) -> usize {
+        match self.flavor() {
+            Some(Flavor::Array(a)) => a.len(),
+            _ => 0,
+        }
+    }
+
+    /// Whether no value is buffered now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Buffer capacity (`cap(ch)`); 0 for unbuffered and nil channels.
+    pub fn cap(&self) -> usize {
+        match self.flavor() {
+            Some(Flavor::Array(a)) => a.cap(),
+            _ => 0,
+        }
+    }
+
+    /// Iterates over received values until the channel is closed and drained (Go's
+    /// `for v := range ch`).
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { ch: self }
+    }
+
+    /// A send-only view (Go's `chan<- T`).
+    pub fn sender(&self) -> Sender<T> {
+        Sender { ch: self.clone() }
+    }
+
+    /// A receive-only view (Go's `<-chan T`).
+    pub fn receiver(&self) -> Receiver<T> {
+        Receiver { ch: self.clone() }
+    }
+}
+
+enum SendFailure<T> {
+    Timeout(T),
+    Closed,
+}
+
+/// Parks until `cx` is claimed, or the deadline passes and withdrawing wins.
+/// Returns true if it timed out (withdrawn).
+fn wait_selected(cx: &Cx, deadline: Option<Instant>, reason: WaitReason) -> bool {
+    loop {
+        if cx.selected().is_some() {
+            return false;
+        }
+        match deadline {
+            None => runtime::park(reason),
+            Some(d) => {
+                if runtime::park_until(reason, d) && cx.selected().is_none() {
+                    return cx.try_abort().is_none();
+                }
+            }
+        }
+    }
+}
+
+/// Iterator over a channel's values until it is closed and drained.
+pub struct Iter<'a, T> {
+    ch: &'a Chan<T>,
+}
+
+impl<T> Iterator for Iter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.ch.recv()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Chan<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+/// Owning iterator over a channel's values.
+pub struct IntoIter<T> {
+    ch: Chan<T>,
+}
+
+impl<T> Iterator for IntoIter<T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.ch.recv()
+    }
+}
+
+impl<T> IntoIterator for Chan<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { ch: self }
+    }
+}
+
+/// A send-only view of a channel (Go's `chan<- T`).
+pub struct Sender<T> {
+    pub(crate) ch: Chan<T>,
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        Sender {
+            ch: self.ch.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sender({:?})", self.ch)
+    }
+}
+
+impl<T> Sender<T> {
+    /// See [`Chan::send`].
+    #[track_caller]
+    pub fn send(&self, v: T) {
+        self.ch.send(v)
+    }
+    /// See [`Chan::try_send`].
+    pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
+        self.ch.try_send(v)
+    }
+    /// See [`Chan::send_timeout`].
+    #[track_caller]
+    pub fn send_timeout(&self, v: T, d: Duration) -> Result<(), SendTimeoutError<T>> {
+        self.ch.send_timeout(v, d)
+    }
+    /// See [`Chan::close`].
+    #[track_caller]
+    pub fn close(&self) {
+        self.ch.close()
+    }
+    /// See [`Chan::len`].
+    pub fn len(&self) -> usize {
+        self.ch.len()
+    }
+    /// See [`Chan::is_empty`].
+    pub fn is_empty(&self) -> bool {
+        self.ch.is_empty()
+    }
+    /// See [`Chan::cap`].
+    pub fn cap(&self) -> usize {
+        self.ch.cap()
+    }
+    /// See [`Chan::is_closed`].
+    pub fn is_closed(&self) -> bool {
+        self.ch.is_closed()
+    }
+    /// The nil send-only channel.
+    pub fn nil() -> Sender<T> {
+        Sender { ch: Chan::nil() }
+    }
+}
+
+impl<T> From<Chan<T>> for Sender<T> {
+    fn from(ch: Chan<T>) -> Self {
+        Sender { ch }
+    }
+}
+
+/// A receive-only view of a channel (Go's `<-chan T`).
+pub struct Receiver<T> {
+    pub(crate) ch: Chan<T>,
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        Receiver {
+            ch: self.ch.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Receiver({:?})", self.ch)
+    }
+}
+
+impl<T> Receiver<T> {
+    /// See [`Chan::recv`].
+    pub fn recv(&self) -> Option<T> {
+        self.ch.recv()
+    }
+    /// See [`Chan::try_recv`].
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.ch.try_recv()
+    }
+    /// See [`Chan::recv_timeout`].
+    pub fn recv_timeout(&self, d: Duration) -> Result<Option<T>, RecvTimeoutError> {
+        self.ch.recv_timeout(d)
+    }
+    /// See [`Chan::recv_deadline`].
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<Option<T>, RecvTimeoutError> {
+        self.ch.recv_deadline(deadline)
+    }
+    /// See [`Chan::len`].
+    pub fn len(&self) -> usize {
+        self.ch.len()
+    }
+    /// See [`Chan::is_empty`].
+    pub fn is_empty(&self) -> bool {
+        self.ch.is_empty()
+    }
+    /// See [`Chan::cap`].
+    pub fn cap(&self) -> usize {
+        self.ch.cap()
+    }
+    /// See [`Chan::is_closed`].
+    pub fn is_closed(&self) -> bool {
+        self.ch.is_closed()
+    }
+    /// See [`Chan::iter`].
+    pub fn iter(&self) -> Iter<'_, T> {
+        self.ch.iter()
+    }
+    /// The nil receive-only channel.
+    pub fn nil() -> Receiver<T> {
+        Receiver { ch: Chan::nil() }
+    }
+}
+
+impl<T> From<Chan<T>> for Receiver<T> {
+    fn from(ch: Chan<T>) -> Self {
+        Receiver { ch }
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.ch.iter()
+    }
+}

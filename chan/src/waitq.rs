@@ -1,0 +1,233 @@
+//! Wait queues: who is blocked on a channel, and the "selected" word that lets exactly one
+//! channel operation claim a blocked goroutine (Go's `sudog` and `selectDone`).
+//!
+//! # Claiming
+//! A blocked operation, or a whole `select`, owns one [`Cx`] on its stack. Each channel it
+//! waits on holds an [`Entry`] pointing at that `Cx` (and at a per-case packet for the
+//! unbuffered flavour). A waker claims the waiter by moving `Cx::selected` from [`WAITING`]
+//! to `case + 1` with a CAS; only one waker can win, so a select is completed by at most one
+//! of its cases. The waiter may also withdraw by moving it to [`ABORTED`] (timeout, or a case
+//! became ready while registering). Whoever loses the CAS leaves the `Cx` alone.
+//!
+//! # Lifetimes
+//! `Cx` and the packets live on the waiter's stack. An entry is only dereferenced under the
+//! lock of the queue holding it, and the waiter removes all its entries (taking each lock)
+//! before its frame goes away; a waker that claimed the `Cx` finishes writing the packet
+//! before releasing the lock. So no waker ever touches a frame that has returned.
+
+use runtime::Waiter;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+/// `Cx::selected` while nobody has claimed the waiter.
+pub(crate) const WAITING: usize = 0;
+/// `Cx::selected` after the waiter withdrew.
+pub(crate) const ABORTED: usize = usize::MAX;
+
+/// One blocked operation or select: its waiter and its selected word.
+pub struct Cx {
+    pub(crate) selected: AtomicUsize,
+    pub(crate) waiter: Waiter,
+}
+
+impl Cx {
+    pub(crate) fn new() -> Cx {
+        Cx {
+            selected: AtomicUsize::new(WAITING),
+            waiter: Waiter::current(),
+        }
+    }
+
+    /// Claims the waiter for case `case`. True if we won.
+    pub(crate) fn try_select(&self, case: usize) -> bool {
+        // AcqRel: the winner's later writes (packet) are published by the unpark/lock; the
+        // acquire side pairs with the waiter's own registration.
+        self.selected
+            .compare_exchange(WAITING, case + 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// The waiter withdraws. Returns the case it was selected for if a waker won first.
+    pub(crate) fn try_abort(&self) -> Option<usize> {
+        match self
+            .selected
+            .compare_exchange(WAITING, ABORTED, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => None,
+            Err(s) => Some(s - 1),
+        }
+    }
+
+    /// The current selection: `None` while waiting, `Some(ABORTED)` or `Some(case + 1)`.
+    pub(crate) fn selected(&self) -> Option<usize> {
+        match self.selected.load(Ordering::Acquire) {
+            WAITING => None,
+            s => Some(s),
+        }
+    }
+}
+
+/// A registration of a `Cx` in one channel's queue for one case.
+pub(crate) struct Entry {
+    pub(crate) cx: *const Cx,
+    pub(crate) case: usize,
+    /// The unbuffered flavour's per-case packet (a `zero::Packet<T>`), else null.
+    pub(crate) packet: *mut (),
+}
+
+// SAFETY: entries are only dereferenced under the lock of the queue that holds them, while
+// their owner is guaranteed (module docs) to keep the pointees alive.
+unsafe impl Send for Entry {}
+
+impl Entry {
+    /// # Safety
+    /// Only under the lock of the queue holding the entry (see the module docs).
+    pub(crate) unsafe fn cx(&self) -> &Cx {
+        // SAFETY: per the contract, the Cx outlives its registration.
+        unsafe { &*self.cx }
+    }
+}
+
+/// A FIFO of entries (Go's `waitq`). Used under a lock.
+#[derive(Default)]
+pub(crate) struct WaitQueue {
+    entries: std::collections::VecDeque<Entry>,
+}
+
+impl WaitQueue {
+    pub(crate) fn push(&mut self, e: Entry) {
+        self.entries.push_back(e);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Removes the entry of `cx` (if still there).
+    pub(crate) fn remove(&mut self, cx: *const Cx) -> Option<Entry> {
+        let i = self.entries.iter().position(|e| std::ptr::eq(e.cx, cx))?;
+        self.entries.remove(i)
+    }
+
+    /// Claims the first waiter that is not `me` and still waiting; returns its entry (removed).
+    /// Entries whose waiter already withdrew or was claimed elsewhere are dropped.
+    ///
+    /// # Safety
+    /// The caller holds the lock protecting this queue.
+    pub(crate) unsafe fn claim(&mut self, me: *const Cx) -> Option<Entry> {
+        let mut i = 0;
+        while i < self.entries.len() {
+            let e = &self.entries[i];
+            if std::ptr::eq(e.cx, me) {
+                i += 1;
+                continue;
+            }
+            // SAFETY: under the queue's lock, per our contract.
+            let cx = unsafe { e.cx() };
+            if cx.try_select(e.case) {
+                return self.entries.remove(i);
+            }
+            if cx.selected().is_some() {
+                // Claimed by another channel or withdrawn: its owner will remove it too,
+                // but it is useless here.
+                self.entries.remove(i);
+                continue;
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// Whether some waiter other than `me` is still waiting.
+    ///
+    /// # Safety
+    /// The caller holds the lock protecting this queue.
+    pub(crate) unsafe fn has_other_waiter(&self, me: *const Cx) -> bool {
+        self.entries.iter().any(|e| {
+            // SAFETY: under the queue's lock.
+            !std::ptr::eq(e.cx, me) && unsafe { e.cx() }.selected().is_none()
+        })
+    }
+
+    /// Removes and returns every entry.
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = Entry> + '_ {
+        self.entries.drain(..)
+    }
+}
+
+/// A wait queue with its own lock and an `is_empty` flag, so that notifying when nobody
+/// waits costs one atomic load (crossbeam-channel's SyncWaker). Used by the buffered flavour,
+/// whose fast path is lock-free.
+pub(crate) struct SyncWaitQueue {
+    q: Mutex<WaitQueue>,
+    is_empty: AtomicBool,
+}
+
+impl SyncWaitQueue {
+    pub(crate) fn new() -> SyncWaitQueue {
+        SyncWaitQueue {
+            q: Mutex::new(WaitQueue::default()),
+            is_empty: AtomicBool::new(true),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, WaitQueue> {
+        self.q.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn register(&self, cx: &Cx, case: usize) {
+        let mut q = self.lock();
+        q.push(Entry {
+            cx,
+            case,
+            packet: std::ptr::null_mut(),
+        });
+        self.is_empty.store(false, Ordering::SeqCst);
+    }
+
+    pub(crate) fn unregister(&self, cx: &Cx) {
+        let mut q = self.lock();
+        q.remove(cx);
+        self.is_empty.store(q.is_empty(), Ordering::SeqCst);
+    }
+
+    /// Wakes one waiter (other than `me`), if any.
+    pub(crate) fn notify_one(&self) {
+        // SeqCst pairs with the waiter's register-then-recheck: either we see its entry, or
+        // it sees the state change we made before notifying.
+        if self.is_empty.load(Ordering::SeqCst) {
+            return;
+        }
+        let claimed = {
+            let mut q = self.lock();
+            // SAFETY: we hold the queue's lock.
+            let e = unsafe { q.claim(std::ptr::null()) };
+            self.is_empty.store(q.is_empty(), Ordering::SeqCst);
+            // SAFETY: claimed under the lock; the waiter cannot return before it sees its
+            // selection and takes this lock to unregister, so cloning its Waiter is safe.
+            e.map(|e| unsafe { e.cx() }.waiter.clone())
+        };
+        if let Some(w) = claimed {
+            w.unpark();
+        }
+    }
+
+    /// Wakes every waiter (close).
+    pub(crate) fn notify_all(&self) {
+        let wake: Vec<Waiter> = {
+            let mut q = self.lock();
+            let mut v = Vec::new();
+            // SAFETY: we hold the queue's lock.
+            while let Some(e) = unsafe { q.claim(std::ptr::null()) } {
+                // SAFETY: as in notify_one.
+                v.push(unsafe { e.cx() }.waiter.clone());
+            }
+            q.drain().for_each(drop);
+            self.is_empty.store(true, Ordering::SeqCst);
+            v
+        };
+        for w in wake {
+            w.unpark();
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! The unbuffered flavour: a rendezvous. A send hands its value straight to a waiting
+//! receiver (and a receive takes it straight from a waiting sender), as Go's `chan.go` does
+//! for `make(chan T)`.
+//!
+//! One lock guards both wait queues. A blocking operation matches a waiting partner or
+//! enqueues itself with a [`Packet`] on its own stack, atomically under that lock, so two
+//! partners can never both end up waiting. The partner that finds a waiter claims it (CAS of
+//! its `Cx`), moves the value through the waiter's packet, marks the packet done, and readies
+//! the waiter, which then runs next on the partner's P (runnext): a ping-pong stays on one
+//! core.
+
+use crate::waitq::{Cx, Entry, WaitQueue};
+use runtime::{WaitReason, Waiter};
+use std::cell::UnsafeCell;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+const EMPTY: u8 = 0;
+const DONE: u8 = 1;
+const CLOSED: u8 = 2;
+
+/// The slot a blocked operation waits on: a value coming in (receive) or going out (send).
+pub(crate) struct Packet<T> {
+    msg: UnsafeCell<Option<T>>,
+    state: AtomicU8,
+}
+
+impl<T> Packet<T> {
+    pub(crate) fn new(msg: Option<T>) -> Packet<T> {
+        Packet {
+            msg: UnsafeCell::new(msg),
+            state: AtomicU8::new(EMPTY),
+        }
+    }
+
+    /// Waits until the claiming partner has finished with the packet, and returns how it
+    /// ended (`DONE` or `CLOSED`). The partner completes it right after claiming, under the
+    /// channel lock, so this rarely spins.
+    pub(crate) fn wait_done(&self) -> u8 {
+        let mut i = 0u32;
+        loop {
+            let s = self.state.load(Ordering::Acquire);
+            if s != EMPTY {
+                return s;
+            }
+            if i < 64 {
+                std::hint::spin_loop();
+            } else {
+                runtime::gosched();
+            }
+            i += 1;
+        }
+    }
+
+    /// Takes the value (a received one, or a send's own value that was not taken).
+    ///
+    /// # Safety
+    /// Only the packet's owner, after the packet is done or its registration removed.
+    pub(crate) unsafe fn take(&self) -> Option<T> {
+        // SAFETY: per the contract nobody else touches `msg` now.
+        unsafe { (*self.msg.get()).take() }
+    }
+
+    pub(crate) fn as_entry_ptr(&self) -> *mut () {
+        self as *const Packet<T> as *mut ()
+    }
+}
+
+/// What became of a non-blocking attempt.
+pub(crate) enum TrySend<T> {
+    Full(T),
+    Closed(T),
+}
+
+pub(crate) enum TryRecv {
+    Empty,
+    Closed,
+}
+
+/// How a blocking operation with a deadline ended.
+pub(crate) enum Blocked<T> {
+    Timeout(T),
+    Closed(T),
+}
+
+struct Inner {
+    senders: WaitQueue,
+    receivers: WaitQueue,
+    closed: bool,
+}
+
+pub(crate) struct Zero<T> {
+    inner: Mutex<Inner>,
+    _marker: PhantomData<T>,
+}
+
+impl<T> Zero<T> {
+    pub(crate) fn new() -> Zero<T> {
+        Zero {
+            inner: Mutex::new(Inner {
+                senders: WaitQueue::default(),
+                receivers: WaitQueue::default(),
+                closed: false,
+            }),
+            _marker: PhantomData,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands `msg` to a waiting receiver (not `me`), if there is one.
+    /// Returns the receiver's waiter to unpark after unlocking.
+    fn handoff_to_receiver(inner: &mut Inner, me: *const Cx, msg: T) -> Result<Waiter, T> {
+        // SAFETY: we hold the channel lock, which protects the queue.
+        match unsafe { inner.receivers.claim(me) } {
+            Some(e) => {
+                // SAFETY: claimed under the lock: the receiver's packet (a Packet<T>) stays
+                // alive until it sees the packet done and takes this lock to unregister.
+                let (p, w) = unsafe {
+                    let p = &*(e.packet as *const Packet<T>);
+                    (p, e.cx().waiter.clone())
+                };
+                // SAFETY: we claimed the receiver; nobody else writes its packet.
+                unsafe { *p.msg.get() = Some(msg) };
+                p.state.store(DONE, Ordering::Release);
+                Ok(w)
+            }
+            None => Err(msg),
+        }
+    }
+
+    /// Takes the value of a waiting sender (not `me`), if there is one.
+    fn take_from_sender(inner: &mut Inner, me: *const Cx) -> Option<(T, Waiter)> {
+        // SAFETY: we hold the channel lock.
+        let e = unsafe { inner.senders.claim(me) }?;
+        // SAFETY: claimed under the lock; the sender's packet outlives its registration.
+        let (p, w) = unsafe {
+            let p = &*(e.packet as *const Packet<T>);
+            (p, e.cx().waiter.clone())
+        };
+        // SAFETY: we claimed the sender; its packet holds its value.
+        let msg = unsafe { (*p.msg.get()).take() }.expect("zero: sender packet without a value");
+        p.state.store(DONE, Ordering::Release);
+        Some((msg, w))
+    }
+
+    pub(crate) fn try_send(&self, msg: T, me: *const Cx) -> Result<(), TrySend<T>> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(TrySend::Closed(msg));
+        }
+        match Self::handoff_to_receiver(&mut inner, me, msg) {
+            Ok(w) => {
+                drop(inner);
+                w.unpark();
+                Ok(())
+            }
+            Err(msg) => Err(TrySend::Full(msg)),
+        }
+    }
+
+    pub(crate) fn try_recv(&self, me: *const Cx) -> Result<T, TryRecv> {
+        let mut inner = self.lock();
+        if let Some((msg, w)) = Self::take_from_sender(&mut inner, me) {
+            drop(inner);
+            w.unpark();
+            return Ok(msg);
+        }
+        Err(if inner.closed {
+            TryRecv::Closed
+        } else {
+            TryRecv::Empty
+        })
+    }
+
+    /// Blocking send, until `deadline` if given.
+    pub(crate) fn send(&self, msg: T, deadline: Option<Instant>) -> Result<(), Blocked<T>> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(Blocked::Closed(msg));
+        }
+        let msg = match Self::handoff_to_receiver(&mut inner, std::ptr::null(), msg) {
+            Ok(w) => {
+                drop(inner);
+                w.unpark();
+                return Ok(());
+            }
+            Err(msg) => msg,
+        };
+        let cx = Cx::new();
+        let packet = Packet::new(Some(msg));
+        inner.senders.push(Entry {
+            cx: &cx,
+            case: 0,
+            packet: packet.as_entry_ptr(),
+        });
+        drop(inner);
+        match self.wait(&cx, deadline, WaitReason::ChanSend) {
+            Some(_) => match packet.wait_done() {
+                // SAFETY: done: the receiver took the value (or close left it to us).
+                CLOSED => Err(Blocked::Closed(
+                    unsafe { packet.take() }.expect("value kept"),
+                )),
+                _ => Ok(()),
+            },
+            // SAFETY: withdrawn and unregistered: the value is still ours.
+            None => Err(Blocked::Timeout(
+                unsafe { packet.take() }.expect("value kept"),
+            )),
+        }
+    }
+
+    /// Blocking receive, until `deadline` if given. `Ok(None)`: closed.
+    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<Option<T>, ()> {
+        let mut inner = self.lock();
+        if let Some((msg, w)) = Self::take_from_sender(&mut inner, std::ptr::null()) {
+            drop(inner);
+            w.unpark();
+            return Ok(Some(msg));
+        }
+        if inner.closed {
+            return Ok(None);
+        }
+        let cx = Cx::new();
+        let packet: Packet<T> = Packet::new(None);
+        inner.receivers.push(Entry {
+            cx: &cx,
+            case: 0,
+            packet: packet.as_entry_ptr(),
+        });
+        drop(inner);
+        match self.wait(&cx, deadline, WaitReason::ChanReceive) {
+            Some(_) => match packet.wait_done() {
+                CLOSED => Ok(None),
+                // SAFETY: done: the sender put its value in our packet.
+                _ => Ok(Some(unsafe { packet.take() }.expect("sender left a value"))),
+            },
+            None => Err(()),
+        }
+    }
+
+    /// Parks until `cx` is claimed (Some(case)) or the deadline passes and the withdrawal
+    /// wins (None; the entry is then removed).
+    fn wait(&self, cx: &Cx, deadline: Option<Instant>, reason: WaitReason) -> Option<usize> {
+        loop {
+            if let Some(s) = cx.selected() {
+                return Some(s - 1);
+            }
+            match deadline {
+                None => runtime::park(reason),
+                Some(d) => {
+                    if runtime::park_until(reason, d) && cx.selected().is_none() {
+                        if let Some(case) = cx.try_abort() {
+                            return Some(case);
+                        }
+                        self.unregister(cx);
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes; false if it was already closed. Wakes every waiter: receivers get `None`,
+    /// senders find their packet `CLOSED` (and panic, or get their value back in `try`).
+    pub(crate) fn close(&self) -> bool {
+        let mut inner = self.lock();
+        if inner.closed {
+            return false;
+        }
+        inner.closed = true;
+        let mut wake = Vec::new();
+        let queues = &mut *inner;
+        for q in [&mut queues.senders, &mut queues.receivers] {
+            // SAFETY: we hold the channel lock.
+            while let Some(e) = unsafe { q.claim(std::ptr::null()) } {
+                // SAFETY: claimed under the lock; the packet is alive (module docs).
+                unsafe {
+                    let p = &*(e.packet as *const Packet<T>);
+                    p.state.store(CLOSED, Ordering::Release);
+                    wake.push(e.cx().waiter.clone());
+                }
+            }
+        }
+        drop(inner);
+        for w in wake {
+            w.unpark();
+        }
+        true
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Select: registers a send case with its packet. True if the case may be ready now
+    /// (a receiver other than us waits, or the channel is closed): don't park.
+    pub(crate) fn register_send(&self, cx: &Cx, case: usize, packet: &Packet<T>) -> bool {
+        let mut inner = self.lock();
+        inner.senders.push(Entry {
+            cx,
+            case,
+            packet: packet.as_entry_ptr(),
+        });
+        // SAFETY: we hold the channel lock.
+        inner.closed || unsafe { inner.receivers.has_other_waiter(cx) }
+    }
+
+    pub(crate) fn register_recv(&self, cx: &Cx, case: usize, packet: &Packet<T>) -> bool {
+        let mut inner = self.lock();
+        inner.receivers.push(Entry {
+            cx,
+            case,
+            packet: packet.as_entry_ptr(),
+        });
+        // SAFETY: we hold the channel lock.
+        inner.closed || unsafe { inner.senders.has_other_waiter(cx) }
+    }
+
+    /// Removes every registration of `cx`.
+    pub(crate) fn unregister(&self, cx: &Cx) {
+        let mut inner = self.lock();
+        inner.senders.remove(cx);
+        inner.receivers.remove(cx);
+    }
+}
+
+/// Packet states, for select's completion.
+pub(crate) const PACKET_CLOSED: u8 = CLOSED;
