@@ -19,6 +19,12 @@ pub use runtime;
 /// Channels (`chan::make`, `Chan`, `Sender`, `Receiver`) and the dynamic `Select`.
 pub use chan;
 
+/// Go's `time` channels: `after`, `tick`, `Timer`, `Ticker`, `after_func`, `sleep`.
+pub use chan::time;
+
+/// Go's `context`: cancellation, deadlines and values down a call tree.
+pub use chan::context;
+
 pub use runtime::{block_on, go, goroutine_local, gosched, scope, spawn};
 
 /// The README's examples, compiled and run as doctests so they cannot rot.

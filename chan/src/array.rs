@@ -202,6 +202,14 @@ impl<T> Array<T> {
         (tail & !self.mark_bit) == head
     }
 
+    /// Head and tail together: every send, receive and close changes one of them, so equal
+    /// versions bracket an interval in which the ring's readiness did not change.
+    pub(crate) fn version(&self) -> u128 {
+        let head = self.head.0.load(Ordering::SeqCst);
+        let tail = self.tail.0.load(Ordering::SeqCst);
+        (head as u128) << 64 | tail as u128
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.tail.0.load(Ordering::SeqCst) & self.mark_bit != 0
     }

@@ -21,12 +21,15 @@
 
 mod array;
 mod chan;
+pub mod context;
 mod err;
+mod lock;
 pub mod select;
+pub mod time;
 #[doc(hidden)]
 pub mod waitq;
 mod zero;
 
 pub use chan::{Chan, IntoIter, Iter, Receiver, Sender, make};
 pub use err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
-pub use select::{Select, Selected};
+pub use select::{AsChan, Select, Selected};

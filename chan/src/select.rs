@@ -14,7 +14,7 @@
 //! case became ready meanwhile (then the select withdraws and polls again), so, unlike Go,
 //! no two channel locks are ever held at once and no global lock order is needed.
 
-use crate::chan::{Chan, Flavor};
+use crate::chan::{Chan, Flavor, Receiver, Sender};
 use crate::waitq::Cx;
 use crate::zero::{PACKET_CLOSED, Packet};
 use crate::{array, zero};
@@ -50,6 +50,17 @@ pub trait Case {
     fn complete(&mut self) -> Outcome;
     /// Identifies the concrete case type (for the dynamic builder's typed accessors).
     fn tag(&self) -> TypeId;
+    /// The channel's change counter (0 for nil): equal before and after a poll proves the
+    /// poll's "not ready" held throughout.
+    fn version(&self) -> u128;
+}
+
+fn chan_version<T>(ch: &Chan<T>) -> u128 {
+    match ch.flavor() {
+        None => 0,
+        Some(Flavor::Array(a)) => a.version(),
+        Some(Flavor::Zero(z)) => z.version() as u128,
+    }
 }
 
 /// A receive case: `v = <-ch`.
@@ -139,6 +150,10 @@ impl<T: 'static> Case for RecvCase<'_, T> {
     fn tag(&self) -> TypeId {
         TypeId::of::<RecvTag<T>>()
     }
+
+    fn version(&self) -> u128 {
+        chan_version(self.ch)
+    }
 }
 
 /// A send case: `ch <- v`.
@@ -167,11 +182,15 @@ impl<T: 'static> Case for SendCase<'_, T> {
     }
 
     fn try_now(&mut self) -> Outcome {
+        if self.ch.inner.is_none() {
+            return Outcome::NotReady; // A nil channel is never ready; keep the value.
+        }
         let Some(v) = self.value.take() else {
-            return Outcome::Ready; // Already sent.
+            // Already sent by an earlier wait(): a case sends its value once.
+            return Outcome::NotReady;
         };
         let back = match self.ch.flavor() {
-            None => Err(Outcome::NotReady),
+            None => unreachable!("checked above"),
             Some(Flavor::Array(a)) => a.try_send(v).map_err(|e| match e {
                 array::TrySend::Full(v) => {
                     self.value = Some(v);
@@ -239,6 +258,10 @@ impl<T: 'static> Case for SendCase<'_, T> {
     fn tag(&self) -> TypeId {
         TypeId::of::<SendTag<T>>()
     }
+
+    fn version(&self) -> u128 {
+        chan_version(self.ch)
+    }
 }
 
 /// Which arm a select took.
@@ -296,7 +319,20 @@ pub fn run(cases: &mut [&mut dyn Case], has_default: bool, deadline: Option<Inst
     for i in (1..n).rev() {
         order.swap(i, rand_below(i + 1));
     }
+    let mut versions_small = [0u128; 16];
+    let mut versions_big = Vec::new();
+    let versions: &mut [u128] = if n <= versions_small.len() {
+        &mut versions_small[..n]
+    } else {
+        versions_big.resize(n, 0);
+        &mut versions_big
+    };
     loop {
+        if has_default {
+            for (v, c) in versions.iter_mut().zip(cases.iter()) {
+                *v = c.version();
+            }
+        }
         for &i in order.iter() {
             match cases[i].try_now() {
                 Outcome::Ready => return Selected::Case(i),
@@ -305,7 +341,18 @@ pub fn run(cases: &mut [&mut dyn Case], has_default: bool, deadline: Option<Inst
             }
         }
         if has_default {
-            return Selected::Default;
+            // Go polls with every channel locked, so `default` means "nothing was ready at
+            // one instant". We poll one channel at a time; if no channel changed between the
+            // reads before and after the poll, each "not ready" held throughout, hence at a
+            // common instant (a double-collect snapshot). Otherwise poll again.
+            if versions
+                .iter()
+                .zip(cases.iter())
+                .all(|(v, c)| *v == c.version())
+            {
+                return Selected::Default;
+            }
+            continue;
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Selected::Timeout;
@@ -373,6 +420,37 @@ fn wait(cx: &Cx, deadline: Option<Instant>, ncases: usize) -> Option<usize> {
     }
 }
 
+/// A channel handle a select case can take: [`Chan`], [`Receiver`] (receive) and
+/// [`Sender`] (send), or a reference to one.
+pub trait AsChan<T> {
+    /// The channel behind the handle.
+    fn as_chan(&self) -> &Chan<T>;
+}
+
+impl<T> AsChan<T> for Chan<T> {
+    fn as_chan(&self) -> &Chan<T> {
+        self
+    }
+}
+
+impl<T> AsChan<T> for Receiver<T> {
+    fn as_chan(&self) -> &Chan<T> {
+        &self.ch
+    }
+}
+
+impl<T> AsChan<T> for Sender<T> {
+    fn as_chan(&self) -> &Chan<T> {
+        &self.ch
+    }
+}
+
+impl<T, C: AsChan<T> + ?Sized> AsChan<T> for &C {
+    fn as_chan(&self) -> &Chan<T> {
+        (**self).as_chan()
+    }
+}
+
 /// A select built at run time, over any number of cases (Go's `reflect.Select`).
 ///
 /// ```
@@ -411,16 +489,16 @@ impl<'a> Select<'a> {
         }
     }
 
-    /// Adds a receive case; returns its index.
-    pub fn recv<T: 'static>(&mut self, ch: &'a Chan<T>) -> usize {
-        self.cases.push(Box::new(RecvCase::new(ch)));
+    /// Adds a receive case on a [`Chan`] or [`Receiver`]; returns its index.
+    pub fn recv<T: 'static, C: AsChan<T> + ?Sized>(&mut self, ch: &'a C) -> usize {
+        self.cases.push(Box::new(RecvCase::new(ch.as_chan())));
         self.cases.len() - 1
     }
 
-    /// Adds a send case of `v`; returns its index. If another case is chosen, the value can
-    /// be taken back with [`Select::unsent`].
-    pub fn send<T: 'static>(&mut self, ch: &'a Chan<T>, v: T) -> usize {
-        self.cases.push(Box::new(SendCase::new(ch, v)));
+    /// Adds a send case of `v` on a [`Chan`] or [`Sender`]; returns its index. If another
+    /// case is chosen, the value can be taken back with [`Select::unsent`].
+    pub fn send<T: 'static, C: AsChan<T> + ?Sized>(&mut self, ch: &'a C, v: T) -> usize {
+        self.cases.push(Box::new(SendCase::new(ch.as_chan(), v)));
         self.cases.len() - 1
     }
 

@@ -15,9 +15,9 @@
 //! before its frame goes away; a waker that claimed the `Cx` finishes writing the packet
 //! before releasing the lock. So no waker ever touches a frame that has returned.
 
+use crate::lock::{SpinGuard, SpinLock};
 use runtime::Waiter;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 /// `Cx::selected` while nobody has claimed the waiter.
 pub(crate) const WAITING: usize = 0;
@@ -159,20 +159,20 @@ impl WaitQueue {
 /// waits costs one atomic load (crossbeam-channel's SyncWaker). Used by the buffered flavour,
 /// whose fast path is lock-free.
 pub(crate) struct SyncWaitQueue {
-    q: Mutex<WaitQueue>,
+    q: SpinLock<WaitQueue>,
     is_empty: AtomicBool,
 }
 
 impl SyncWaitQueue {
     pub(crate) fn new() -> SyncWaitQueue {
         SyncWaitQueue {
-            q: Mutex::new(WaitQueue::default()),
+            q: SpinLock::new(WaitQueue::default()),
             is_empty: AtomicBool::new(true),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, WaitQueue> {
-        self.q.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> SpinGuard<'_, WaitQueue> {
+        self.q.lock()
     }
 
     pub(crate) fn register(&self, cx: &Cx, case: usize) {

@@ -9,12 +9,12 @@
 //! the waiter, which then runs next on the partner's P (runnext): a ping-pong stays on one
 //! core.
 
+use crate::lock::{SpinGuard, SpinLock};
 use crate::waitq::{Cx, Entry, WaitQueue};
 use runtime::{WaitReason, Waiter};
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Instant;
 
 const EMPTY: u8 = 0;
@@ -92,24 +92,47 @@ struct Inner {
 }
 
 pub(crate) struct Zero<T> {
-    inner: Mutex<Inner>,
+    inner: SpinLock<Inner>,
+    /// Bumped (under the lock) on every change that can make an operation ready or not:
+    /// a waiter enqueued, claimed or withdrawn, or the close. A non-blocking select reads it
+    /// around its poll to prove its snapshot was consistent (see select.rs).
+    version: AtomicU64,
     _marker: PhantomData<T>,
 }
+
+// SAFETY: values of T only move between threads through packets, one owner at a time (the
+// lock serialises the handoff); the channel never shares a &T. So T: Send suffices.
+unsafe impl<T: Send> Send for Zero<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Zero<T> {}
 
 impl<T> Zero<T> {
     pub(crate) fn new() -> Zero<T> {
         Zero {
-            inner: Mutex::new(Inner {
+            inner: SpinLock::new(Inner {
                 senders: WaitQueue::default(),
                 receivers: WaitQueue::default(),
                 closed: false,
             }),
+            version: AtomicU64::new(0),
             _marker: PhantomData,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    #[inline]
+    fn lock(&self) -> SpinGuard<'_, Inner> {
+        self.inner.lock()
+    }
+
+    /// Records a readiness-relevant change; call with the lock held.
+    #[inline]
+    fn bump(&self) {
+        self.version.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The change counter (see the field).
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Ordering::SeqCst)
     }
 
     /// Hands `msg` to a waiting receiver (not `me`), if there is one.
@@ -155,6 +178,7 @@ impl<T> Zero<T> {
         }
         match Self::handoff_to_receiver(&mut inner, me, msg) {
             Ok(w) => {
+                self.bump();
                 drop(inner);
                 w.unpark();
                 Ok(())
@@ -166,6 +190,7 @@ impl<T> Zero<T> {
     pub(crate) fn try_recv(&self, me: *const Cx) -> Result<T, TryRecv> {
         let mut inner = self.lock();
         if let Some((msg, w)) = Self::take_from_sender(&mut inner, me) {
+            self.bump();
             drop(inner);
             w.unpark();
             return Ok(msg);
@@ -185,6 +210,7 @@ impl<T> Zero<T> {
         }
         let msg = match Self::handoff_to_receiver(&mut inner, std::ptr::null(), msg) {
             Ok(w) => {
+                self.bump();
                 drop(inner);
                 w.unpark();
                 return Ok(());
@@ -198,6 +224,7 @@ impl<T> Zero<T> {
             case: 0,
             packet: packet.as_entry_ptr(),
         });
+        self.bump();
         drop(inner);
         match self.wait(&cx, deadline, WaitReason::ChanSend) {
             Some(_) => match packet.wait_done() {
@@ -218,6 +245,7 @@ impl<T> Zero<T> {
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<Option<T>, ()> {
         let mut inner = self.lock();
         if let Some((msg, w)) = Self::take_from_sender(&mut inner, std::ptr::null()) {
+            self.bump();
             drop(inner);
             w.unpark();
             return Ok(Some(msg));
@@ -232,6 +260,7 @@ impl<T> Zero<T> {
             case: 0,
             packet: packet.as_entry_ptr(),
         });
+        self.bump();
         drop(inner);
         match self.wait(&cx, deadline, WaitReason::ChanReceive) {
             Some(_) => match packet.wait_done() {
@@ -273,6 +302,7 @@ impl<T> Zero<T> {
             return false;
         }
         inner.closed = true;
+        self.bump();
         let mut wake = Vec::new();
         let queues = &mut *inner;
         for q in [&mut queues.senders, &mut queues.receivers] {
@@ -306,6 +336,7 @@ impl<T> Zero<T> {
             case,
             packet: packet.as_entry_ptr(),
         });
+        self.bump();
         // SAFETY: we hold the channel lock.
         inner.closed || unsafe { inner.receivers.has_other_waiter(cx) }
     }
@@ -317,6 +348,7 @@ impl<T> Zero<T> {
             case,
             packet: packet.as_entry_ptr(),
         });
+        self.bump();
         // SAFETY: we hold the channel lock.
         inner.closed || unsafe { inner.senders.has_other_waiter(cx) }
     }
@@ -324,8 +356,11 @@ impl<T> Zero<T> {
     /// Removes every registration of `cx`.
     pub(crate) fn unregister(&self, cx: &Cx) {
         let mut inner = self.lock();
-        inner.senders.remove(cx);
-        inner.receivers.remove(cx);
+        let a = inner.senders.remove(cx).is_some();
+        let b = inner.receivers.remove(cx).is_some();
+        if a || b {
+            self.bump();
+        }
     }
 }
 

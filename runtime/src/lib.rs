@@ -79,7 +79,7 @@ pub use sched::{MAX_PROCS, gomaxprocs};
 pub use scope::{Scope, ScopedJoinHandle, scope};
 pub use spawn::{Goexit, JoinHandle, block_on, go, goexit, gosched, spawn};
 pub use stack::{DEFAULT_STACK_SIZE, GuardMode, MIN_STACK_SIZE, guard_mode};
-pub use timer::{AfterFunc, after_func};
+pub use timer::{AfterFunc, CallbackTimer, after_func};
 
 /// Starts a goroutine: `go!(move || work())`, or `go!({ work() })` for a block (wrapped in a
 /// `move` closure). Go's `go f()` statement; see [`go()`] for panics and the migration

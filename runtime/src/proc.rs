@@ -98,6 +98,9 @@ pub(crate) fn find_runnable(m: &'static M) -> (&'static G, bool) {
             if let Some((g, inherit)) = steal_work(m, p) {
                 return found(m, g, inherit);
             }
+            if spin_for_work(p) {
+                continue 'top;
+            }
         }
 
         // Nothing: give the P back.
@@ -161,14 +164,23 @@ fn steal_work(m: &'static M, p: &'static P) -> Option<(&'static G, bool)> {
             if p2.runq.is_empty() {
                 continue;
             }
-            if last && p2.runq.ring_len() == 0 && p2.status.load(Ordering::Relaxed) == P_RUNNING {
-                // Only its runnext is there, likely a G its running G just readied and is
-                // about to block for (a channel handoff). Give the victim ~3us to run it
-                // itself instead of bouncing the G across cores (Go's runqgrab does the same).
-                let until = Instant::now() + Duration::from_micros(3);
-                while Instant::now() < until {
-                    std::hint::spin_loop();
+            if p2.runq.ring_len() == 0 {
+                if !last {
+                    continue;
                 }
+                // Only its runnext is there, likely a G its running G just readied and is
+                // about to block for (a channel handoff). Give the victim ~3 us to run it
+                // itself; take it only if it is still the same G afterwards (Go's runqgrab).
+                let running = p2.status.load(Ordering::Relaxed) == P_RUNNING;
+                if let Some(g) = p2.runq.steal_runnext_after(|| {
+                    if running {
+                        spin_for(Duration::from_micros(3));
+                    }
+                }) {
+                    // SAFETY: run queues hold pointers to 'static Gs.
+                    return Some((unsafe { &*g }, false));
+                }
+                continue;
             }
             // SAFETY: we hold p (our M's P); p2 is another P.
             if let Some(g) = unsafe { p.runq.steal_from(&p2.runq, last) } {
@@ -178,6 +190,50 @@ fn steal_work(m: &'static M, p: &'static P) -> Option<(&'static G, bool)> {
         }
     }
     None
+}
+
+/// How long a spinning M that found nothing keeps looking before it gives its P back and
+/// sleeps. While it spins it stays counted in `nmspinning`, so `wakep` (called by every
+/// ready) returns after one load instead of paying a futex wake, which costs tens of
+/// microseconds on these VMs: a channel ping-pong on one P then never wakes a thread. 50 us
+/// is picked: several handoffs' worth, and a bounded cost for an idle core.
+const IDLE_SPIN: Duration = Duration::from_micros(50);
+
+/// Polls for stealable work for up to IDLE_SPIN: another P's ring (not its runnext, which
+/// its own M is about to run), the global queue, our own queue, or a due timer. True if
+/// there is some.
+fn spin_for_work(p: &'static P) -> bool {
+    let until = Instant::now() + IDLE_SPIN;
+    loop {
+        if SCHED.runqsize.load(Ordering::Relaxed) > 0 || !p.runq.is_empty() {
+            return true;
+        }
+        let now = crate::clock::nanotime();
+        let mut work = false;
+        sched::for_each_p(|p2| {
+            work |= p2.runq.ring_len() > 0 || p2.timers.next_when.load(Ordering::Relaxed) <= now;
+        });
+        if work {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        spin_for(Duration::from_micros(1));
+    }
+}
+
+/// Busy-waits about `d` (reading the clock every 64 pauses, not every one).
+fn spin_for(d: Duration) {
+    let until = Instant::now() + d;
+    loop {
+        for _ in 0..64 {
+            std::hint::spin_loop();
+        }
+        if Instant::now() >= until {
+            return;
+        }
+    }
 }
 
 /// A random stride coprime with `n`, so `start + i*stride` visits every P once.

@@ -37,6 +37,10 @@ pub struct RunQueue<T> {
     buf: Box<[AtomicPtr<T>]>,
     /// The next element to run, ahead of the ring; null if empty.
     runnext: AtomicPtr<T>,
+    /// Bumped by the owner on every put into `runnext`, so a thief can tell "the same
+    /// element is still there" from "a different put left the same element there again"
+    /// (two goroutines ping-ponging through runnext alternate the same two pointers).
+    runnext_seq: AtomicU32,
 }
 
 // SAFETY: the queue only moves raw pointers between threads; whether the pointees may be
@@ -61,6 +65,7 @@ impl<T> RunQueue<T> {
                 .map(|_| AtomicPtr::new(ptr::null_mut()))
                 .collect(),
             runnext: AtomicPtr::new(ptr::null_mut()),
+            runnext_seq: AtomicU32::new(0),
         }
     }
 
@@ -79,7 +84,12 @@ impl<T> RunQueue<T> {
     pub unsafe fn put(&self, mut item: *mut T, next: bool, overflow: impl FnOnce(&[*mut T])) {
         debug_assert!(!item.is_null(), "runqput: null element");
         if next {
-            let old = self.runnext.swap(item, Ordering::AcqRel);
+            // Owner-only counter: a plain increment; thieves only compare it.
+            self.runnext_seq.store(
+                self.runnext_seq.load(Ordering::Relaxed).wrapping_add(1),
+                Ordering::Relaxed,
+            );
+            let old = self.runnext.swap(item, Ordering::SeqCst);
             if old.is_null() {
                 return;
             }
@@ -227,6 +237,25 @@ impl<T> RunQueue<T> {
                 return n as usize;
             }
         }
+    }
+
+    /// Any thread. Takes this queue's `runnext`, but only if it is still the same put
+    /// after `pause()` returns (Go's runqgrab: a victim that readied a G and is about to
+    /// block will run it itself during the pause; stealing it would bounce it to another
+    /// core). The element is read before the pause and taken by CAS against that value.
+    pub fn steal_runnext_after(&self, pause: impl FnOnce()) -> Option<*mut T> {
+        let seq = self.runnext_seq.load(Ordering::Acquire);
+        let next = self.runnext.load(Ordering::Acquire);
+        if next.is_null() {
+            return None;
+        }
+        pause();
+        if self.runnext_seq.load(Ordering::Acquire) != seq {
+            return None; // The owner moved on (ran it, or readied another G).
+        }
+        self.runnext
+            .compare_exchange(next, ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
+            .ok()
     }
 
     /// Owner of `self` only. Steals half of `victim`'s elements into this (empty-ish) queue and

@@ -1,26 +1,45 @@
-//! goro's side of the anchor workloads (shared/bench/WORKLOADS.md): one line per workload,
-//! `<ID> goro <metric>=<value>`, each checking its own result (exit 1 if wrong).
+//! The Rust side of the anchor workloads (shared/bench/WORKLOADS.md): one line per workload,
+//! `<ID> <system> <metric>=<value>`, each checking its own result (exit 1 if wrong).
 //!
-//! Usage: `goro-compare [-w W1,W10] [-quick] [-procs N]`. Every workload runs in a fresh
-//! child process (as the Go program does), so runtime state cached by one workload cannot
-//! distort another.
+//! Usage: `goro-compare [-sys goro|crossbeam] [-w W1,W10] [-quick] [-procs N]`. Every
+//! workload runs in a fresh child process (as the Go program does), so runtime state cached
+//! by one workload cannot distort another.
 //!
-//! Until the chan and sync crates land, W1 signals completion with an atomic counter and a
-//! parked waiter (what WaitGroup will do), and W10's tasks park on a per-task one-shot cell
-//! (a flag and a waiter slot, about the size of a Go channel) instead of receiving on an
-//! unbuffered channel. The other workloads print `n/a`.
+//! Two systems live here:
+//! - `goro` (default, [`goro_w`]): goroutines on goro's runtime and goro's channels, each
+//!   workload written as benches/compare/go/workloads.go writes it (same structure, warm-up
+//!   and checks; `sync.WaitGroup` becomes join handles or a park-based counter until goro's
+//!   sync crate lands). W1, W2-W6 and W10 so far; the rest print `n/a`.
+//! - `crossbeam` ([`crossbeam_w`]): crossbeam-channel 0.5 over std threads, the "crossbeam +
+//!   threads" column of shared/bench/ANCHORS.md. W2-W6; the rest print `n/a`.
 
-use goro::runtime::{self, WaitReason, Waiter};
+mod crossbeam_w;
+mod goro_w;
+
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const QUICK_DIV: usize = 20;
+/// `-quick` scales every N down this much (as the Go program's quickDiv).
+pub const QUICK_DIV: usize = 20;
 
-struct Opts {
-    quick: bool,
+pub struct Opts {
+    pub quick: bool,
+    pub procs: usize,
 }
+
+impl Opts {
+    /// The workload's size: full `n`, or `n / QUICK_DIV` for `-quick`.
+    pub fn size(&self, n: usize) -> usize {
+        if self.quick {
+            (n / QUICK_DIV).max(1)
+        } else {
+            n
+        }
+    }
+}
+
+/// The result of one workload: the metric text, or why the result is wrong.
+pub type Res = Result<String, String>;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -28,161 +47,127 @@ fn main() {
     let mut quick = false;
     let mut procs = 2usize;
     let mut child = false;
+    let mut sys = "goro".to_string();
     let mut i = 1;
     while i < args.len() {
         match args[i].as_str() {
             "-w" => {
                 i += 1;
-                ids = args[i].split(',').map(str::to_string).collect();
+                ids = args[i]
+                    .split(',')
+                    .map(|s| s.trim().to_uppercase())
+                    .filter(|s| !s.is_empty())
+                    .collect();
             }
             "-quick" => quick = true,
             "-procs" => {
                 i += 1;
                 procs = args[i].parse().expect("-procs N");
             }
+            "-sys" => {
+                i += 1;
+                sys = args[i].clone();
+            }
             "-child" => child = true,
             other => panic!("unknown argument {other}"),
         }
         i += 1;
     }
+    if sys != "goro" && sys != "crossbeam" {
+        eprintln!("unknown system {sys} (goro, crossbeam)");
+        std::process::exit(2);
+    }
     if ids.is_empty() {
         ids = (1..=13).map(|n| format!("W{n}")).collect();
     }
-    if !child {
+    if !child && ids.len() > 1 {
         // Parent: one fresh process per workload.
         let mut failed = false;
         for id in &ids {
             let mut cmd = Command::new(std::env::current_exe().unwrap());
-            cmd.args(["-child", "-w", id, "-procs", &procs.to_string()]);
+            cmd.args([
+                "-child",
+                "-sys",
+                &sys,
+                "-w",
+                id,
+                "-procs",
+                &procs.to_string(),
+            ]);
             if quick {
                 cmd.arg("-quick");
             }
             let st = cmd.status().expect("spawn child");
-            failed |= !st.success();
+            if !st.success() {
+                eprintln!("{id} {sys} FAILED (child process: {st})");
+                failed = true;
+            }
         }
         std::process::exit(i32::from(failed));
     }
-    runtime::Builder::new()
-        .gomaxprocs(procs)
-        .init()
-        .expect("runtime starts here");
-    let o = Opts { quick };
+    let o = Opts { quick, procs };
+    if sys == "goro" {
+        goro_w::init(&o);
+    }
+    let mut failed = false;
     for id in ids {
-        let r = match id.as_str() {
-            "W1" => w1(&o),
-            "W10" => w10(&o),
-            _ => Ok("n/a needs goro channels (chan issue)".to_string()),
+        let r = if sys == "goro" {
+            goro_w::run(&id, &o)
+        } else {
+            crossbeam_w::run(&id, &o)
         };
         match r {
-            Ok(metric) => println!("{id} goro {metric}"),
+            Ok(metric) => println!("{id} {sys} {metric}"),
             Err(e) => {
-                eprintln!("{id} goro FAILED: {e}");
-                std::process::exit(1);
+                eprintln!("{id} {sys} FAILED: {e}");
+                failed = true;
             }
         }
     }
+    std::process::exit(i32::from(failed));
 }
 
-fn size(o: &Opts, n: usize) -> usize {
-    if o.quick { n / QUICK_DIV } else { n }
+/// Go's `split`: part i of n in k parts covers `[lo[i], lo[i + 1])`.
+pub fn split(n: usize, k: usize) -> Vec<usize> {
+    (0..=k).map(|i| i * n / k).collect()
 }
 
-/// W1: spawn n tasks, each only signals completion; main waits for all.
-fn w1(o: &Opts) -> Result<String, String> {
-    let n = size(o, 1_000_000);
-    let run = move |n: usize| -> Duration {
-        runtime::block_on(move || {
-            // Like Go's closure capturing &wg: each task gets plain references, so the only
-            // shared-memory traffic per task is the completion signal itself (no Arc
-            // refcounting). Leaked once per run: two small allocations.
-            let left: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(n)));
-            let main: &'static Waiter = Box::leak(Box::new(Waiter::current()));
-            let t0 = Instant::now();
-            for _ in 0..n {
-                runtime::go(move || {
-                    if left.fetch_sub(1, Ordering::AcqRel) == 1 {
-                        main.unpark();
-                    }
-                });
-            }
-            while left.load(Ordering::Acquire) != 0 {
-                runtime::park(WaitReason::WaitGroupWait);
-            }
-            t0.elapsed()
-        })
-    };
-    run(n / QUICK_DIV); // warm-up, as the Go side does
-    let d = run(n);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while runtime::num_goroutine() > 0 {
-        if Instant::now() > deadline {
-            return Err(format!("{} goroutines still alive", runtime::num_goroutine()));
-        }
-        std::thread::sleep(Duration::from_millis(1));
+/// The sum of the integers in `[lo, hi)`.
+pub fn sum_range(lo: usize, hi: usize) -> u64 {
+    if hi <= lo {
+        return 0;
     }
-    Ok(format!("ns_per_task={:.1}", d.as_nanos() as f64 / n as f64))
+    let (a, b) = (lo as u64, hi as u64);
+    (a + b - 1) * (b - a) / 2
 }
 
-fn rss_bytes() -> i64 {
-    let s = std::fs::read_to_string("/proc/self/statm").expect("statm");
-    let pages: i64 = s.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096
+/// The size of the untimed warm-up pass (Go's `warmN`).
+pub fn warm_n(n: usize) -> usize {
+    (n / 20).max(1)
 }
 
-/// One task's wake-up cell: stands in for an unbuffered channel until goro's chan exists.
-#[derive(Default)]
-struct Cell1 {
-    released: AtomicBool,
-    waiter: Mutex<Option<Waiter>>,
+/// Go's `withWarmup`: runs `f` at warm-up size (result verified, time discarded), then at
+/// `n`, returning the measured run's duration.
+pub fn with_warmup(
+    n: usize,
+    mut f: impl FnMut(usize) -> Result<Duration, String>,
+) -> Result<Duration, String> {
+    f(warm_n(n)).map_err(|e| format!("warm-up: {e}"))?;
+    f(n)
 }
 
-/// W10: n tasks each blocked on its own wake-up cell; RSS growth per task, then release.
-fn w10(o: &Opts) -> Result<String, String> {
-    let n = size(o, 1_000_000);
-    let rss0 = rss_bytes();
-    let cells: Arc<Vec<Cell1>> = Arc::new((0..n).map(|_| Cell1::default()).collect());
-    let parked = Arc::new(AtomicUsize::new(0));
-    let exited = Arc::new(AtomicUsize::new(0));
-    let t0 = Instant::now();
-    // Spawned from a goroutine, as Go's main goroutine does.
-    let (c2, p2, e2) = (cells.clone(), parked.clone(), exited.clone());
-    runtime::block_on(move || {
-        for i in 0..n {
-            let (cells, parked, exited) = (c2.clone(), p2.clone(), e2.clone());
-            runtime::go(move || {
-                let c = &cells[i];
-                *c.waiter.lock().unwrap() = Some(Waiter::current());
-                parked.fetch_add(1, Ordering::Release);
-                while !c.released.load(Ordering::Acquire) {
-                    runtime::park(WaitReason::ChanReceive);
-                }
-                exited.fetch_add(1, Ordering::Release);
-            });
-        }
-    });
-    while parked.load(Ordering::Acquire) != n {
-        std::thread::sleep(Duration::from_micros(100));
+/// Checks a received count and sum against `n` messages `0..n`.
+pub fn check_sum(cnt: u64, sum: u64, n: usize) -> Result<(), String> {
+    let want = sum_range(0, n);
+    if cnt != n as u64 || sum != want {
+        return Err(format!(
+            "received {cnt} msgs sum {sum}, want {n} sum {want}"
+        ));
     }
-    let spawn = t0.elapsed();
-    std::thread::sleep(Duration::from_millis(10)); // the last ones reach their park
-    let rss1 = rss_bytes();
-    // One million guarded stacks must fit under vm.max_map_count (65530 by default).
-    let maps = std::fs::read_to_string("/proc/self/maps").map_or(0, |m| m.lines().count());
-    if exited.load(Ordering::Acquire) != 0 {
-        return Err("tasks got past their wait before release".into());
-    }
-    for c in cells.iter() {
-        c.released.store(true, Ordering::Release);
-        if let Some(w) = c.waiter.lock().unwrap().take() {
-            w.unpark();
-        }
-    }
-    while exited.load(Ordering::Acquire) != n {
-        std::thread::sleep(Duration::from_micros(100));
-    }
-    let per = (rss1 - rss0) as f64 / n as f64;
-    Ok(format!(
-        "bytes_per_task={per:.0} spawn_ms={:.1} mappings={maps}",
-        spawn.as_secs_f64() * 1e3
-    ))
+    Ok(())
+}
+
+/// `d / count` in nanoseconds, one decimal.
+pub fn ns_per(d: Duration, count: usize) -> String {
+    format!("{:.1}", d.as_nanos() as f64 / count as f64)
 }

@@ -1,0 +1,35 @@
+//! Test support: a watchdog so no test can hang.
+
+#![allow(dead_code)]
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Runs `f`; if it has not finished after `secs` seconds, prints a goroutine dump and exits
+/// the test process with a failure, instead of hanging CI.
+pub fn watchdog<T>(secs: u64, f: impl FnOnce() -> T) -> T {
+    let (tx, rx) = mpsc::channel::<()>();
+    let name = std::thread::current()
+        .name()
+        .unwrap_or("<unnamed test>")
+        .to_string();
+    std::thread::spawn(move || {
+        if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(secs)) {
+            eprintln!(
+                "\nwatchdog: test `{name}` still running after {secs}s; goroutines:\n{}",
+                runtime::stack_dump()
+            );
+            std::process::exit(101);
+        }
+    });
+    let r = f();
+    drop(tx);
+    r
+}
+
+/// Polls `cond` (yielding) until it holds; the watchdog bounds how long.
+pub fn wait_until(mut cond: impl FnMut() -> bool) {
+    while !cond() {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
