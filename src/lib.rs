@@ -1,13 +1,15 @@
 //! # goro — Go's concurrency model, in Rust
 //!
-//! Goroutines on a GMP scheduler, and (as the other crates land) channels, `select!`, `sync`
-//! and `context`, so that a Go program ports line for line.
+//! Goroutines on a GMP scheduler, channels with Go's semantics, a select engine, `time`
+//! channels and `context` (with `select!` and `sync` to come), so that a Go program ports
+//! line for line.
 //!
 //! ```
-//! use goro::go;
-//! let (tx, rx) = std::sync::mpsc::channel();
-//! go!(move || tx.send("hello from a goroutine").unwrap());
-//! assert_eq!(rx.recv().unwrap(), "hello from a goroutine");
+//! use goro::{chan, go};
+//! let ch = chan::make::<&str>(0); // ch := make(chan string)
+//! let tx = ch.clone();
+//! go!(move || tx.send("hello from a goroutine"));
+//! assert_eq!(ch.recv(), Some("hello from a goroutine"));
 //! ```
 //!
 //! Read [`runtime`]'s crate docs for the migration contract: what must not be held across a

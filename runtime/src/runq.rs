@@ -35,12 +35,19 @@ pub struct RunQueue<T> {
     /// Next slot to fill. Written only by the owner.
     tail: AtomicU32,
     buf: Box<[AtomicPtr<T>]>,
+    /// `runnext` and its sequence, on their own cache line: the owner writes them on every
+    /// channel handoff, while idle Ms poll `head`/`tail` to look for stealable work.
+    next: RunNext<T>,
+}
+
+#[cfg_attr(not(loom), repr(align(128)))]
+struct RunNext<T> {
     /// The next element to run, ahead of the ring; null if empty.
-    runnext: AtomicPtr<T>,
+    ptr: AtomicPtr<T>,
     /// Bumped by the owner on every put into `runnext`, so a thief can tell "the same
     /// element is still there" from "a different put left the same element there again"
     /// (two goroutines ping-ponging through runnext alternate the same two pointers).
-    runnext_seq: AtomicU32,
+    seq: AtomicU32,
 }
 
 // SAFETY: the queue only moves raw pointers between threads; whether the pointees may be
@@ -64,8 +71,10 @@ impl<T> RunQueue<T> {
             buf: (0..RUNQ_SIZE)
                 .map(|_| AtomicPtr::new(ptr::null_mut()))
                 .collect(),
-            runnext: AtomicPtr::new(ptr::null_mut()),
-            runnext_seq: AtomicU32::new(0),
+            next: RunNext {
+                ptr: AtomicPtr::new(ptr::null_mut()),
+                seq: AtomicU32::new(0),
+            },
         }
     }
 
@@ -85,11 +94,18 @@ impl<T> RunQueue<T> {
         debug_assert!(!item.is_null(), "runqput: null element");
         if next {
             // Owner-only counter: a plain increment; thieves only compare it.
-            self.runnext_seq.store(
-                self.runnext_seq.load(Ordering::Relaxed).wrapping_add(1),
+            self.next.seq.store(
+                self.next.seq.load(Ordering::Relaxed).wrapping_add(1),
                 Ordering::Relaxed,
             );
-            let old = self.runnext.swap(item, Ordering::SeqCst);
+            // Fast path: an empty runnext cannot change under us (thieves only CAS a
+            // non-null runnext to null), so a release store publishes `item` without a
+            // locked instruction. The common case in a channel ping-pong.
+            if self.next.ptr.load(Ordering::Relaxed).is_null() {
+                self.next.ptr.store(item, Ordering::Release);
+                return;
+            }
+            let old = self.next.ptr.swap(item, Ordering::SeqCst);
             if old.is_null() {
                 return;
             }
@@ -158,11 +174,12 @@ impl<T> RunQueue<T> {
     /// Must be called only by the queue's owner.
     pub unsafe fn get(&self, take_next: bool) -> Option<(*mut T, bool)> {
         if take_next {
-            let next = self.runnext.load(Ordering::Relaxed);
+            let next = self.next.ptr.load(Ordering::Relaxed);
             // Acquire: pairs with the AcqRel swap in `put` that published the element.
             if !next.is_null()
                 && self
-                    .runnext
+                    .next
+                    .ptr
                     .compare_exchange(next, ptr::null_mut(), Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
             {
@@ -204,10 +221,11 @@ impl<T> RunQueue<T> {
             let n = n - n / 2;
             if n == 0 {
                 if steal_runnext {
-                    let next = self.runnext.load(Ordering::Acquire);
+                    let next = self.next.ptr.load(Ordering::Acquire);
                     if !next.is_null()
                         && self
-                            .runnext
+                            .next
+                            .ptr
                             .compare_exchange(
                                 next,
                                 ptr::null_mut(),
@@ -244,16 +262,17 @@ impl<T> RunQueue<T> {
     /// block will run it itself during the pause; stealing it would bounce it to another
     /// core). The element is read before the pause and taken by CAS against that value.
     pub fn steal_runnext_after(&self, pause: impl FnOnce()) -> Option<*mut T> {
-        let seq = self.runnext_seq.load(Ordering::Acquire);
-        let next = self.runnext.load(Ordering::Acquire);
+        let seq = self.next.seq.load(Ordering::Acquire);
+        let next = self.next.ptr.load(Ordering::Acquire);
         if next.is_null() {
             return None;
         }
         pause();
-        if self.runnext_seq.load(Ordering::Acquire) != seq {
+        if self.next.seq.load(Ordering::Acquire) != seq {
             return None; // The owner moved on (ran it, or readied another G).
         }
-        self.runnext
+        self.next
+            .ptr
             .compare_exchange(next, ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
             .ok()
     }
@@ -291,7 +310,7 @@ impl<T> RunQueue<T> {
 
     /// Any thread, approximate: is the queue (ring and runnext) empty?
     pub fn is_empty(&self) -> bool {
-        self.ring_len() == 0 && self.runnext.load(Ordering::Acquire).is_null()
+        self.ring_len() == 0 && self.next.ptr.load(Ordering::Acquire).is_null()
     }
 
     /// Any thread, approximate: elements in the ring (not counting runnext).
