@@ -132,6 +132,64 @@ fn select4_fed(iters: u64) -> Duration {
     })
 }
 
+/// W6's shape through the `select!` macro: a fresh 4-arm select per message.
+fn select4_fed_macro(iters: u64) -> Duration {
+    runtime::block_on(move || {
+        let chs: Vec<Chan<u64>> = (0..4).map(|_| chan::make::<u64>(128)).collect();
+        let t0 = Instant::now();
+        for (k, ch) in chs.iter().enumerate() {
+            let ch = ch.clone();
+            let (a, b) = (k as u64 * iters / 4, (k as u64 + 1) * iters / 4);
+            runtime::go(move || {
+                for i in a..b {
+                    ch.send(i);
+                }
+            });
+        }
+        let (c0, c1, c2, c3) = (&chs[0], &chs[1], &chs[2], &chs[3]);
+        for _ in 0..iters {
+            goro::select! {
+                v = <-c0 => { black_box(v); }
+                v = <-c1 => { black_box(v); }
+                v = <-c2 => { black_box(v); }
+                v = <-c3 => { black_box(v); }
+            }
+        }
+        t0.elapsed()
+    })
+}
+
+/// The same, calling the engine by hand the way the macro does (cases on the stack).
+fn select4_fed_engine(iters: u64) -> Duration {
+    use chan::select::{Case, RecvCase, run};
+    runtime::block_on(move || {
+        let chs: Vec<Chan<u64>> = (0..4).map(|_| chan::make::<u64>(128)).collect();
+        let t0 = Instant::now();
+        for (k, ch) in chs.iter().enumerate() {
+            let ch = ch.clone();
+            let (a, b) = (k as u64 * iters / 4, (k as u64 + 1) * iters / 4);
+            runtime::go(move || {
+                for i in a..b {
+                    ch.send(i);
+                }
+            });
+        }
+        for _ in 0..iters {
+            let mut r0 = RecvCase::new(&chs[0]);
+            let mut r1 = RecvCase::new(&chs[1]);
+            let mut r2 = RecvCase::new(&chs[2]);
+            let mut r3 = RecvCase::new(&chs[3]);
+            let mut cases: [&mut dyn Case; 4] = [&mut r0, &mut r1, &mut r2, &mut r3];
+            let Selected::Case(k) = run(&mut cases, false, None) else {
+                unreachable!()
+            };
+            let v = [&mut r0, &mut r1, &mut r2, &mut r3][k].out.take();
+            black_box(v);
+        }
+        t0.elapsed()
+    })
+}
+
 fn benches(c: &mut Criterion) {
     let _ = runtime::Builder::new().gomaxprocs(2).init();
     let mut g = c.benchmark_group("chan");
@@ -152,6 +210,12 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("select 4 cases fed by 4 senders (per message)", |b| {
         b.iter_custom(select4_fed)
+    });
+    g.bench_function("W6 via select! macro (per message)", |b| {
+        b.iter_custom(select4_fed_macro)
+    });
+    g.bench_function("W6 via the engine by hand (per message)", |b| {
+        b.iter_custom(select4_fed_engine)
     });
     g.finish();
 }

@@ -33,3 +33,5 @@ pub use runtime::{block_on, go, goroutine_local, gosched, scope, spawn};
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+pub use chan::select;

@@ -20,7 +20,6 @@ use crate::zero::{PACKET_CLOSED, Packet};
 use crate::{array, zero};
 use runtime::WaitReason;
 use std::any::TypeId;
-use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 /// What happened to one attempt at a case.
@@ -48,8 +47,6 @@ pub trait Case {
     fn unregister(&mut self, cx: &Cx);
     /// Finishes after this case claimed the select.
     fn complete(&mut self) -> Outcome;
-    /// Identifies the concrete case type (for the dynamic builder's typed accessors).
-    fn tag(&self) -> TypeId;
     /// The channel's change counter (0 for nil): equal before and after a poll proves the
     /// poll's "not ready" held throughout.
     fn version(&self) -> u128;
@@ -86,7 +83,7 @@ impl<'a, T> RecvCase<'a, T> {
 struct RecvTag<T>(std::marker::PhantomData<T>);
 struct SendTag<T>(std::marker::PhantomData<T>);
 
-impl<T: 'static> Case for RecvCase<'_, T> {
+impl<T> Case for RecvCase<'_, T> {
     fn is_nil(&self) -> bool {
         self.ch.inner.is_none()
     }
@@ -147,10 +144,6 @@ impl<T: 'static> Case for RecvCase<'_, T> {
         }
     }
 
-    fn tag(&self) -> TypeId {
-        TypeId::of::<RecvTag<T>>()
-    }
-
     fn version(&self) -> u128 {
         chan_version(self.ch)
     }
@@ -176,7 +169,7 @@ impl<'a, T> SendCase<'a, T> {
     }
 }
 
-impl<T: 'static> Case for SendCase<'_, T> {
+impl<T> Case for SendCase<'_, T> {
     fn is_nil(&self) -> bool {
         self.ch.inner.is_none()
     }
@@ -255,10 +248,6 @@ impl<T: 'static> Case for SendCase<'_, T> {
         }
     }
 
-    fn tag(&self) -> TypeId {
-        TypeId::of::<SendTag<T>>()
-    }
-
     fn version(&self) -> u128 {
         chan_version(self.ch)
     }
@@ -275,8 +264,9 @@ pub enum Selected {
     Timeout,
 }
 
+#[cfg(not(loom))]
 thread_local! {
-    static RNG: Cell<u64> = Cell::new({
+    static RNG: std::cell::Cell<u64> = std::cell::Cell::new({
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
@@ -285,6 +275,7 @@ thread_local! {
 }
 
 /// A random number below `n` (xorshift64*; per thread, never held across a park).
+#[cfg(not(loom))]
 fn rand_below(n: usize) -> usize {
     RNG.with(|c| {
         let mut x = c.get();
@@ -294,6 +285,14 @@ fn rand_below(n: usize) -> usize {
         c.set(x);
         ((x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as usize * n) >> 32
     })
+}
+
+/// Under loom the poll order must be the same in every execution (loom replays schedules;
+/// a seed from the clock would change the program between replays): always 0, which makes
+/// the order of two cases `[1, 0]`.
+#[cfg(loom)]
+fn rand_below(_n: usize) -> usize {
+    0
 }
 
 /// Runs a select over `cases`: see the module docs. `has_default` makes it non-blocking;
@@ -410,9 +409,9 @@ fn wait(cx: &Cx, deadline: Option<Instant>, ncases: usize) -> Option<usize> {
             };
         }
         match deadline {
-            None => runtime::park(reason),
+            None => crate::shim::park(reason),
             Some(d) => {
-                if runtime::park_until(reason, d) && cx.selected().is_none() {
+                if crate::shim::park_until(reason, d) && cx.selected().is_none() {
                     return cx.try_abort();
                 }
             }
@@ -469,6 +468,8 @@ impl<T, C: AsChan<T> + ?Sized> AsChan<T> for &C {
 /// ```
 pub struct Select<'a> {
     cases: Vec<Box<dyn Case + 'a>>,
+    /// The concrete type of each case, for the typed accessors (`recv_value`, `unsent`).
+    tags: Vec<TypeId>,
     has_default: bool,
     deadline: Option<Instant>,
 }
@@ -484,6 +485,7 @@ impl<'a> Select<'a> {
     pub fn new() -> Self {
         Select {
             cases: Vec::new(),
+            tags: Vec::new(),
             has_default: false,
             deadline: None,
         }
@@ -492,6 +494,7 @@ impl<'a> Select<'a> {
     /// Adds a receive case on a [`Chan`] or [`Receiver`]; returns its index.
     pub fn recv<T: 'static, C: AsChan<T> + ?Sized>(&mut self, ch: &'a C) -> usize {
         self.cases.push(Box::new(RecvCase::new(ch.as_chan())));
+        self.tags.push(TypeId::of::<RecvTag<T>>());
         self.cases.len() - 1
     }
 
@@ -499,6 +502,7 @@ impl<'a> Select<'a> {
     /// case is chosen, the value can be taken back with [`Select::unsent`].
     pub fn send<T: 'static, C: AsChan<T> + ?Sized>(&mut self, ch: &'a C, v: T) -> usize {
         self.cases.push(Box::new(SendCase::new(ch.as_chan(), v)));
+        self.tags.push(TypeId::of::<SendTag<T>>());
         self.cases.len() - 1
     }
 
@@ -533,12 +537,12 @@ impl<'a> Select<'a> {
     /// The result of receive case `index` after it was chosen: `Some(v)`, or `None` if the
     /// channel was closed. Panics if `index` is not a receive case of `T` or was not chosen.
     pub fn recv_value<T: 'static>(&mut self, index: usize) -> Option<T> {
-        let c = &mut self.cases[index];
         assert!(
-            c.tag() == TypeId::of::<RecvTag<T>>(),
+            self.tags[index] == TypeId::of::<RecvTag<T>>(),
             "select case {index} is not a receive of {}",
             std::any::type_name::<T>()
         );
+        let c = &mut self.cases[index];
         // SAFETY: the tag proves the box holds a RecvCase<'a, T>.
         let rc = unsafe { &mut *(&mut **c as *mut dyn Case as *mut RecvCase<'a, T>) };
         rc.out
@@ -549,12 +553,12 @@ impl<'a> Select<'a> {
     /// The value of send case `index` if it was not sent. Panics if `index` is not a send
     /// case of `T`.
     pub fn unsent<T: 'static>(&mut self, index: usize) -> Option<T> {
-        let c = &mut self.cases[index];
         assert!(
-            c.tag() == TypeId::of::<SendTag<T>>(),
+            self.tags[index] == TypeId::of::<SendTag<T>>(),
             "select case {index} is not a send of {}",
             std::any::type_name::<T>()
         );
+        let c = &mut self.cases[index];
         // SAFETY: the tag proves the box holds a SendCase<'a, T>.
         let sc = unsafe { &mut *(&mut **c as *mut dyn Case as *mut SendCase<'a, T>) };
         sc.value.take()

@@ -16,8 +16,7 @@
 //! before releasing the lock. So no waker ever touches a frame that has returned.
 
 use crate::lock::{SpinGuard, SpinLock};
-use runtime::Waiter;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::shim::{AtomicBool, AtomicUsize, Ordering, Waiter};
 
 /// `Cx::selected` while nobody has claimed the waiter.
 pub(crate) const WAITING: usize = 0;
@@ -101,6 +100,11 @@ impl WaitQueue {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    #[cfg(all(test, loom))]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
     }
 
     /// Removes the entry of `cx` (if still there).

@@ -10,11 +10,11 @@
 //! core.
 
 use crate::lock::{SpinGuard, SpinLock};
+use crate::shim::Waiter;
+use crate::shim::{AtomicU8, AtomicU64, Ordering, UnsafeCell};
 use crate::waitq::{Cx, Entry, WaitQueue};
-use runtime::{WaitReason, Waiter};
-use std::cell::UnsafeCell;
+use runtime::WaitReason;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Instant;
 
 const EMPTY: u8 = 0;
@@ -38,6 +38,7 @@ impl<T> Packet<T> {
     /// Waits until the claiming partner has finished with the packet, and returns how it
     /// ended (`DONE` or `CLOSED`). The partner completes it right after claiming, under the
     /// channel lock, so this rarely spins.
+    #[cfg(not(loom))]
     pub(crate) fn wait_done(&self) -> u8 {
         let mut i = 0u32;
         loop {
@@ -46,11 +47,25 @@ impl<T> Packet<T> {
                 return s;
             }
             if i < 64 {
-                std::hint::spin_loop();
+                crate::shim::spin_loop();
             } else {
-                runtime::gosched();
+                crate::shim::gosched();
             }
             i += 1;
+        }
+    }
+
+    /// Under loom, blocks instead of spinning (a spin loop makes loom's search diverge, see
+    /// `shim`): the claimer unparks the packet's owner after marking the packet, so a park
+    /// here is always followed by a wakeup.
+    #[cfg(loom)]
+    pub(crate) fn wait_done(&self) -> u8 {
+        loop {
+            let s = self.state.load(Ordering::Acquire);
+            if s != EMPTY {
+                return s;
+            }
+            crate::shim::model::block();
         }
     }
 
@@ -60,7 +75,26 @@ impl<T> Packet<T> {
     /// Only the packet's owner, after the packet is done or its registration removed.
     pub(crate) unsafe fn take(&self) -> Option<T> {
         // SAFETY: per the contract nobody else touches `msg` now.
-        unsafe { (*self.msg.get()).take() }
+        unsafe { self.with_msg(Option::take) }
+    }
+
+    /// Runs `f` on the value slot.
+    ///
+    /// # Safety
+    /// The caller has exclusive access to the slot: it owns the packet and nobody else can
+    /// reach it (see [`Packet::take`]), or it claimed the packet's `Cx` under the channel lock.
+    #[cfg(not(loom))]
+    #[inline(always)]
+    unsafe fn with_msg<R>(&self, f: impl FnOnce(&mut Option<T>) -> R) -> R {
+        // SAFETY: per the contract.
+        f(unsafe { &mut *self.msg.get() })
+    }
+
+    /// Under loom the access is tracked: an unsynchronised one is reported as a data race.
+    #[cfg(loom)]
+    unsafe fn with_msg<R>(&self, f: impl FnOnce(&mut Option<T>) -> R) -> R {
+        // SAFETY: per the contract (and loom checks it).
+        self.msg.with_mut(|m| f(unsafe { &mut *m }))
     }
 
     pub(crate) fn as_entry_ptr(&self) -> *mut () {
@@ -148,7 +182,7 @@ impl<T> Zero<T> {
                     (p, e.cx().waiter.clone())
                 };
                 // SAFETY: we claimed the receiver; nobody else writes its packet.
-                unsafe { *p.msg.get() = Some(msg) };
+                unsafe { p.with_msg(|m| *m = Some(msg)) };
                 p.state.store(DONE, Ordering::Release);
                 Ok(w)
             }
@@ -166,7 +200,7 @@ impl<T> Zero<T> {
             (p, e.cx().waiter.clone())
         };
         // SAFETY: we claimed the sender; its packet holds its value.
-        let msg = unsafe { (*p.msg.get()).take() }.expect("zero: sender packet without a value");
+        let msg = unsafe { p.with_msg(Option::take) }.expect("zero: sender packet without a value");
         p.state.store(DONE, Ordering::Release);
         Some((msg, w))
     }
@@ -280,9 +314,9 @@ impl<T> Zero<T> {
                 return Some(s - 1);
             }
             match deadline {
-                None => runtime::park(reason),
+                None => crate::shim::park(reason),
                 Some(d) => {
-                    if runtime::park_until(reason, d) && cx.selected().is_none() {
+                    if crate::shim::park_until(reason, d) && cx.selected().is_none() {
                         if let Some(case) = cx.try_abort() {
                             return Some(case);
                         }
@@ -361,6 +395,17 @@ impl<T> Zero<T> {
         if a || b {
             self.bump();
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+impl<T> Zero<T> {
+    /// How many registrations (senders, receivers) the queues hold: the models check that
+    /// none is left behind once every operation has returned (a stale one would point into
+    /// a dead stack frame).
+    pub(crate) fn registrations(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.senders.len(), inner.receivers.len())
     }
 }
 

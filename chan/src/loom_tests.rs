@@ -1,0 +1,474 @@
+//! Loom models of the channel core: the unbuffered handoff ([`crate::zero`]) and select's
+//! claim/withdraw of a shared [`Cx`] ([`crate::waitq`], [`crate::select`]).
+//!
+//! Under `--cfg loom`, [`crate::shim`] swaps in loom's atomics and cells for the channel lock,
+//! the wait queues' `Cx::selected` word and the packets (value slot and state), and loom's
+//! thread park/unpark for the runtime's `Waiter`/`park`/`park_until`. The code under test is
+//! the production code: `Zero::send`/`recv`/`close`, `select::run`, `Cx::try_abort`, with
+//! two loom-only substitutions: the lock's contended path and `Packet::wait_done` block on
+//! loom park instead of spinning (spin loops make loom's search diverge, see `shim`).
+//!
+//! Run with:
+//! ```text
+//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+//!     cargo test -p goro-chan --release --lib loom_
+//! ```
+//! Every model runs under a preemption bound (see `builder`) so that the set finishes in
+//! seconds; `LOOM_MAX_PREEMPTIONS` overrides it.
+//!
+//! Besides the explicit assertions, the models lean on loom's causality checking: the value
+//! slot of every packet and the data behind the channel lock are `loom::cell::UnsafeCell`s,
+//! so a value written by one thread and read by another without a happens-before edge (a
+//! packet marked done too weakly, a claim that does not exclude the withdrawing owner, a lock
+//! that does not publish) is reported by loom as a data race. A waiter that is never woken
+//! (a lost unpark, a handoff that never completes) is reported by loom as a deadlock.
+//! Deadlines come from the model's clock ([`Execution::clock`]): a thread of the model sets
+//! it, so loom explores the deadline passing at every point of the race.
+//!
+//! Each model counts the outcomes it reached across executions and asserts at the end that
+//! every interesting one was reached (as `runtime/src/loom_tests.rs` does), so a bound that
+//! is too tight, or a change that makes a path unreachable, fails instead of passing vacuously.
+
+use crate::chan::{Chan, Flavor};
+use crate::select::{self, Case, RecvCase, Selected};
+use crate::shim::model::Execution;
+use crate::waitq::{ABORTED, Cx};
+use crate::zero::{Blocked, Packet, TrySend, Zero};
+use loom::sync::Arc;
+use loom::thread;
+use runtime::WaitReason;
+use std::sync::Arc as StdArc;
+use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
+use std::time::Instant;
+
+/// A loom checker with at most `bound` preemptions per execution, unless
+/// `LOOM_MAX_PREEMPTIONS` says otherwise.
+fn builder(bound: usize) -> loom::model::Builder {
+    let mut b = loom::model::Builder::new();
+    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
+        b.preemption_bound = Some(bound);
+    }
+    b
+}
+
+/// Outcome counters kept across the executions of one model (plain std atomics: outside the
+/// model, only read after `check` returns).
+struct Coverage {
+    model: &'static str,
+    names: &'static [&'static str],
+    executions: StdAtomicUsize,
+    hits: Vec<StdAtomicUsize>,
+}
+
+impl Coverage {
+    fn new(model: &'static str, names: &'static [&'static str]) -> StdArc<Coverage> {
+        StdArc::new(Coverage {
+            model,
+            names,
+            executions: StdAtomicUsize::new(0),
+            hits: names.iter().map(|_| StdAtomicUsize::new(0)).collect(),
+        })
+    }
+
+    fn execution(&self) {
+        self.executions.fetch_add(1, StdOrdering::Relaxed);
+    }
+
+    fn hit(&self, outcome: usize) {
+        self.hits[outcome].fetch_add(1, StdOrdering::Relaxed);
+    }
+
+    /// Prints the counts and fails if an outcome was never reached.
+    fn assert_all_reached(&self) {
+        let counts: Vec<String> = self
+            .names
+            .iter()
+            .zip(&self.hits)
+            .map(|(n, h)| format!("{n} {}", h.load(StdOrdering::Relaxed)))
+            .collect();
+        eprintln!(
+            "{}: executions {}, {}",
+            self.model,
+            self.executions.load(StdOrdering::Relaxed),
+            counts.join(", ")
+        );
+        for (n, h) in self.names.iter().zip(&self.hits) {
+            assert!(
+                h.load(StdOrdering::Relaxed) > 0,
+                "{}: outcome not explored: {n}",
+                self.model
+            );
+        }
+    }
+}
+
+/// Every registration is gone once every operation on `z` has returned.
+fn assert_no_registrations<T>(z: &Zero<T>) {
+    assert_eq!(
+        z.registrations(),
+        (0, 0),
+        "a registration (senders, receivers) outlived its operation"
+    );
+}
+
+fn zero_of<T>(ch: &Chan<T>) -> &Zero<T> {
+    match ch.flavor() {
+        Some(Flavor::Zero(z)) => z,
+        _ => unreachable!("make(0) is unbuffered"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unbuffered handoff
+// ---------------------------------------------------------------------------------------------
+
+/// One sender, one receiver, no deadline: the value arrives exactly once and both return,
+/// whichever of them comes first.
+#[test]
+fn loom_zero_send_recv() {
+    const SENDER_PARKED: usize = 0;
+    const RECEIVER_PARKED: usize = 1;
+    const NOBODY_PARKED: usize = 2;
+    let cov = Coverage::new(
+        "loom_zero_send_recv",
+        &["sender parked", "receiver parked", "nobody parked"],
+    );
+    let c = cov.clone();
+    builder(3).check(move || {
+        c.execution();
+        let ex = Execution::new();
+        let z = Arc::new(Zero::<u64>::new());
+        let sender = {
+            let z = z.clone();
+            thread::spawn(move || z.send(7, None).is_ok())
+        };
+        let got = z.recv(None);
+        assert!(sender.join().expect("sender panicked"), "the send failed");
+        assert_eq!(got, Ok(Some(7)), "the value arrives exactly once");
+        assert_no_registrations(&z);
+        let (s, r) = (
+            ex.parked(WaitReason::ChanSend),
+            ex.parked(WaitReason::ChanReceive),
+        );
+        assert!(!(s && r), "both partners of one handoff parked");
+        if s {
+            c.hit(SENDER_PARKED);
+        }
+        if r {
+            c.hit(RECEIVER_PARKED);
+        }
+        if !s && !r {
+            c.hit(NOBODY_PARKED);
+        }
+    });
+    cov.assert_all_reached();
+}
+
+/// A receive with a deadline racing a plain send: either the receive gets the value, or it
+/// times out (withdrawn and unregistered) and the send is still pending, and a second receive
+/// gets the value. Never lost, never twice.
+#[test]
+fn loom_zero_recv_deadline_races_send() {
+    const RECEIVED: usize = 0;
+    const RECEIVED_AFTER_DEADLINE: usize = 1;
+    const TIMED_OUT: usize = 2;
+    let cov = Coverage::new(
+        "loom_zero_recv_deadline_races_send",
+        &[
+            "received before the deadline",
+            "received although the deadline passed (the claim beat the withdrawal)",
+            "timed out, value received later",
+        ],
+    );
+    let c = cov.clone();
+    builder(2).check(move || {
+        c.execution();
+        let ex = Execution::new();
+        let clock = ex.clock();
+        let z = Arc::new(Zero::<u64>::new());
+        let sender = {
+            let z = z.clone();
+            thread::spawn(move || z.send(7, None).is_ok())
+        };
+        let timer = thread::spawn(move || clock.fire());
+        match z.recv(Some(Instant::now())) {
+            Ok(Some(v)) => {
+                assert_eq!(v, 7);
+                c.hit(if ex.timed_out() {
+                    RECEIVED_AFTER_DEADLINE
+                } else {
+                    RECEIVED
+                });
+            }
+            Ok(None) => panic!("recv saw a close that never happened"),
+            Err(()) => {
+                // Withdrawn: the value must still be with the sender.
+                assert_eq!(z.recv(None), Ok(Some(7)), "the value was lost on timeout");
+                c.hit(TIMED_OUT);
+            }
+        }
+        assert!(sender.join().expect("sender panicked"), "the send failed");
+        timer.join().expect("timer panicked");
+        assert_no_registrations(&z);
+    });
+    cov.assert_all_reached();
+}
+
+/// A send and a receive, both with deadlines, racing each other and the clock: either the
+/// value is handed over (both succeed) or both time out and the sender gets its value back.
+#[test]
+fn loom_zero_send_deadline_races_recv_deadline() {
+    const HANDED_OFF: usize = 0;
+    const HANDED_OFF_AFTER_DEADLINE: usize = 1;
+    const BOTH_TIMED_OUT: usize = 2;
+    let cov = Coverage::new(
+        "loom_zero_send_deadline_races_recv_deadline",
+        &[
+            "handed off before the deadline",
+            "handed off although the deadline passed",
+            "both timed out, value handed back",
+        ],
+    );
+    let c = cov.clone();
+    builder(2).check(move || {
+        c.execution();
+        let ex = Execution::new();
+        let clock = ex.clock();
+        let z = Arc::new(Zero::<u64>::new());
+        let sender = {
+            let z = z.clone();
+            thread::spawn(move || match z.send(7, Some(Instant::now())) {
+                Ok(()) => None,
+                Err(Blocked::Timeout(v)) => Some(v),
+                Err(Blocked::Closed(_)) => panic!("send saw a close that never happened"),
+            })
+        };
+        let timer = thread::spawn(move || clock.fire());
+        let got = z.recv(Some(Instant::now()));
+        let back = sender.join().expect("sender panicked");
+        timer.join().expect("timer panicked");
+        match (got, back) {
+            (Ok(Some(7)), None) => c.hit(if ex.timed_out() {
+                HANDED_OFF_AFTER_DEADLINE
+            } else {
+                HANDED_OFF
+            }),
+            (Err(()), Some(7)) => c.hit(BOTH_TIMED_OUT),
+            (got, back) => {
+                panic!("value lost or duplicated: received {got:?}, handed back {back:?}")
+            }
+        }
+        assert_no_registrations(&z);
+    });
+    cov.assert_all_reached();
+}
+
+/// Close racing a sender and a receiver: either the handoff happened (both succeed) or the
+/// close came first: the receiver gets `None` and the sender its value back (`Closed`),
+/// whether they were parked (woken by the close) or arrived after it.
+#[test]
+fn loom_zero_close_races_send_and_recv() {
+    const HANDED_OFF: usize = 0;
+    const CLOSE_WOKE_SENDER: usize = 1;
+    const CLOSE_WOKE_RECEIVER: usize = 2;
+    const CLOSED_FIRST: usize = 3;
+    let cov = Coverage::new(
+        "loom_zero_close_races_send_and_recv",
+        &[
+            "handed off, then closed",
+            "close released a parked sender",
+            "close released a parked receiver",
+            "closed before either blocked",
+        ],
+    );
+    let c = cov.clone();
+    builder(2).check(move || {
+        c.execution();
+        let ex = Execution::new();
+        let z = Arc::new(Zero::<u64>::new());
+        let sender = {
+            let z = z.clone();
+            thread::spawn(move || match z.send(7, None) {
+                Ok(()) => None,
+                Err(Blocked::Closed(v)) => Some(v),
+                Err(Blocked::Timeout(_)) => panic!("timeout without a deadline"),
+            })
+        };
+        let receiver = {
+            let z = z.clone();
+            thread::spawn(move || z.recv(None))
+        };
+        assert!(z.close(), "first close");
+        let back = sender.join().expect("sender panicked");
+        let got = receiver.join().expect("receiver panicked");
+        match (got, back) {
+            (Ok(Some(7)), None) => c.hit(HANDED_OFF),
+            (Ok(None), Some(7)) => {
+                let (s, r) = (
+                    ex.parked(WaitReason::ChanSend),
+                    ex.parked(WaitReason::ChanReceive),
+                );
+                if s {
+                    c.hit(CLOSE_WOKE_SENDER);
+                }
+                if r {
+                    c.hit(CLOSE_WOKE_RECEIVER);
+                }
+                if !s && !r {
+                    c.hit(CLOSED_FIRST);
+                }
+            }
+            (got, back) => {
+                panic!("value lost or duplicated: received {got:?}, handed back {back:?}")
+            }
+        }
+        assert!(!z.close(), "second close");
+        assert_no_registrations(&z);
+    });
+    cov.assert_all_reached();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Select: one Cx, several cases
+// ---------------------------------------------------------------------------------------------
+
+/// `select::run` over receives on two unbuffered channels, each with a sender: exactly one
+/// case completes with its own channel's value; the other sender's value is not consumed (it
+/// is still pending, and a plain receive gets it afterwards).
+#[test]
+fn loom_select_two_recv_cases() {
+    const CASE_A: usize = 0;
+    const CASE_B: usize = 1;
+    const SELECT_PARKED: usize = 2;
+    const LOSER_PARKED: usize = 3;
+    let cov = Coverage::new(
+        "loom_select_two_recv_cases",
+        &[
+            "case a chosen",
+            "case b chosen",
+            "select parked, then claimed",
+            "a sender parked",
+        ],
+    );
+    let c = cov.clone();
+    builder(2).check(move || {
+        c.execution();
+        let ex = Execution::new();
+        let (a, b) = (crate::make::<u64>(0), crate::make::<u64>(0));
+        let senders: Vec<_> = [(a.clone(), 1), (b.clone(), 2)]
+            .into_iter()
+            .map(|(ch, v)| thread::spawn(move || zero_of(&ch).send(v, None).is_ok()))
+            .collect();
+        let mut ca = RecvCase::new(&a);
+        let mut cb = RecvCase::new(&b);
+        let chosen = {
+            let mut cases: [&mut dyn Case; 2] = [&mut ca, &mut cb];
+            select::run(&mut cases, false, None)
+        };
+        let (got, other, later) = match chosen {
+            Selected::Case(0) => {
+                c.hit(CASE_A);
+                assert!(cb.out.is_none(), "the other case completed too");
+                (ca.out.take(), 2, zero_of(&b).recv(None))
+            }
+            Selected::Case(1) => {
+                c.hit(CASE_B);
+                assert!(ca.out.is_none(), "the other case completed too");
+                (cb.out.take(), 1, zero_of(&a).recv(None))
+            }
+            other => panic!("select returned {other:?}"),
+        };
+        let want = 3 - other;
+        assert_eq!(got, Some(Some(want)), "the chosen case's value");
+        assert_eq!(later, Ok(Some(other)), "the other sender's value");
+        for s in senders {
+            assert!(s.join().expect("sender panicked"), "a send failed");
+        }
+        assert_no_registrations(zero_of(&a));
+        assert_no_registrations(zero_of(&b));
+        if ex.parked(WaitReason::Select) {
+            c.hit(SELECT_PARKED);
+        }
+        if ex.parked(WaitReason::ChanSend) {
+            c.hit(LOSER_PARKED);
+        }
+    });
+    cov.assert_all_reached();
+}
+
+/// The claim/withdraw race itself: one `Cx` registered (as a select does) for receive cases on
+/// two unbuffered channels; a `try_send` on each channel tries to claim it while its owner
+/// withdraws (`try_abort`, as on a timeout). Exactly one of the three wins; a packet holds a
+/// value iff its claimer won; the losers' values stay with them (`Full`).
+#[test]
+fn loom_cx_withdraw_races_two_claimers() {
+    const WITHDRAWN: usize = 0;
+    const CLAIMED_A: usize = 1;
+    const CLAIMED_B: usize = 2;
+    let cov = Coverage::new(
+        "loom_cx_withdraw_races_two_claimers",
+        &["withdrawal won", "claimer a won", "claimer b won"],
+    );
+    let c = cov.clone();
+    builder(3).check(move || {
+        c.execution();
+        let za = Arc::new(Zero::<u64>::new());
+        let zb = Arc::new(Zero::<u64>::new());
+        let cx = Cx::new();
+        let pa = Packet::new(None);
+        let pb = Packet::new(None);
+        assert!(!za.register_recv(&cx, 0, &pa), "nobody sends yet");
+        assert!(!zb.register_recv(&cx, 1, &pb), "nobody sends yet");
+        let claimers: Vec<_> = [(za.clone(), 10), (zb.clone(), 20)]
+            .into_iter()
+            .map(|(z, v)| {
+                thread::spawn(move || match z.try_send(v, std::ptr::null()) {
+                    Ok(()) => None,
+                    Err(TrySend::Full(v)) => Some(v),
+                    Err(TrySend::Closed(_)) => panic!("not closed"),
+                })
+            })
+            .collect();
+        let chosen = cx.try_abort();
+        // As select::run: unregister every case, then complete the chosen one. From here on
+        // the packets are ours again (loom checks the claimer's write happened before).
+        za.unregister(&cx);
+        zb.unregister(&cx);
+        if let Some(case) = chosen {
+            let p = if case == 0 { &pa } else { &pb };
+            assert_eq!(p.wait_done(), 1, "claimed packet marked DONE");
+        }
+        // SAFETY: unregistered from both channels: nobody else can reach the packets.
+        let (va, vb) = unsafe { (pa.take(), pb.take()) };
+        let back: Vec<Option<u64>> = claimers
+            .into_iter()
+            .map(|t| t.join().expect("claimer panicked"))
+            .collect();
+        match chosen {
+            None => {
+                c.hit(WITHDRAWN);
+                assert_eq!((va, vb), (None, None), "a packet written after withdrawal");
+                assert_eq!(back, [Some(10), Some(20)], "a claimer lost its value");
+            }
+            Some(0) => {
+                c.hit(CLAIMED_A);
+                assert_eq!((va, vb), (Some(10), None));
+                assert_eq!(back, [None, Some(20)]);
+            }
+            Some(1) => {
+                c.hit(CLAIMED_B);
+                assert_eq!((va, vb), (None, Some(20)));
+                assert_eq!(back, [Some(10), None]);
+            }
+            Some(other) => panic!("claimed for case {other}"),
+        }
+        assert_eq!(
+            cx.selected(),
+            Some(chosen.map_or(ABORTED, |case| case + 1)),
+            "the selected word changed after it was decided"
+        );
+        assert_no_registrations(&za);
+        assert_no_registrations(&zb);
+    });
+    cov.assert_all_reached();
+}

@@ -1,0 +1,7 @@
+fn main() {
+    let ch = chan::make::<i32>(0);
+    let tx = ch.sender();
+    chan::select! {
+        v = <-tx => drop(v),
+    }
+}
