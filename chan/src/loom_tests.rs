@@ -2,19 +2,22 @@
 //! claim/withdraw of a shared [`Cx`] ([`crate::waitq`], [`crate::select`]).
 //!
 //! Under `--cfg loom`, [`crate::shim`] swaps in loom's atomics and cells for the channel lock,
-//! the wait queues' `Cx::selected` word and the packets (value slot and state), and loom's
-//! thread park/unpark for the runtime's `Waiter`/`park`/`park_until`. The code under test is
-//! the production code: `Zero::send`/`recv`/`close`, `select::run`, `Cx::try_abort`, with
-//! two loom-only substitutions: the lock's contended path and `Packet::wait_done` block on
-//! loom park instead of spinning (spin loops make loom's search diverge, see `shim`).
+//! the wait queues' `Cx::selected` word and the packets (value slot and state), and a
+//! per-thread `loom::sync::Notify` for the runtime's `Waiter`/`park`/`park_until`. The code
+//! under test is the production code: `Zero::send`/`recv`/`close`, `select::run`,
+//! `Cx::try_abort`, with two loom-only substitutions: the lock's contended path and
+//! `Packet::wait_done` block (on that parker) instead of spinning (spin loops make loom's
+//! search diverge, see `shim`), and select's poll order is fixed (`[1, 0]` for two cases).
 //!
 //! Run with:
 //! ```text
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
 //!     cargo test -p goro-chan --release --lib loom_
 //! ```
-//! Every model runs under a preemption bound (see `builder`) so that the set finishes in
-//! seconds; `LOOM_MAX_PREEMPTIONS` overrides it.
+//! `loom_zero_send_recv` is explored exhaustively; the others run under a preemption bound
+//! (3 or 4, see each model) so that the set finishes in well under a minute on two cores;
+//! `LOOM_MAX_PREEMPTIONS` overrides it (at 4 for every model the set takes ~100 s run one
+//! test at a time, most of it the two select models).
 //!
 //! Besides the explicit assertions, the models lean on loom's causality checking: the value
 //! slot of every packet and the data behind the channel lock are `loom::cell::UnsafeCell`s,
@@ -30,7 +33,7 @@
 //! is too tight, or a change that makes a path unreachable, fails instead of passing vacuously.
 
 use crate::chan::{Chan, Flavor};
-use crate::select::{self, Case, RecvCase, Selected};
+use crate::select::{self, Case, RecvCase, Selected, SendCase};
 use crate::shim::model::Execution;
 use crate::waitq::{ABORTED, Cx};
 use crate::zero::{Blocked, Packet, TrySend, Zero};
@@ -41,12 +44,19 @@ use std::sync::Arc as StdArc;
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 use std::time::Instant;
 
+/// No preemption bound: the model is explored exhaustively.
+const UNBOUNDED: Option<usize> = None;
+
+/// The bound for the select models, the largest (a select takes each channel lock three
+/// times): with 3, ~80k executions and ~6 s each; with 4, ~750k and ~50 s each.
+const SELECT_BOUND: Option<usize> = Some(3);
+
 /// A loom checker with at most `bound` preemptions per execution, unless
 /// `LOOM_MAX_PREEMPTIONS` says otherwise.
-fn builder(bound: usize) -> loom::model::Builder {
+fn builder(bound: Option<usize>) -> loom::model::Builder {
     let mut b = loom::model::Builder::new();
     if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
-        b.preemption_bound = Some(bound);
+        b.preemption_bound = bound;
     }
     b
 }
@@ -134,7 +144,7 @@ fn loom_zero_send_recv() {
         &["sender parked", "receiver parked", "nobody parked"],
     );
     let c = cov.clone();
-    builder(3).check(move || {
+    builder(UNBOUNDED).check(move || {
         c.execution();
         let ex = Execution::new();
         let z = Arc::new(Zero::<u64>::new());
@@ -181,7 +191,7 @@ fn loom_zero_recv_deadline_races_send() {
         ],
     );
     let c = cov.clone();
-    builder(2).check(move || {
+    builder(Some(3)).check(move || {
         c.execution();
         let ex = Execution::new();
         let clock = ex.clock();
@@ -230,7 +240,7 @@ fn loom_zero_send_deadline_races_recv_deadline() {
         ],
     );
     let c = cov.clone();
-    builder(2).check(move || {
+    builder(Some(3)).check(move || {
         c.execution();
         let ex = Execution::new();
         let clock = ex.clock();
@@ -282,7 +292,7 @@ fn loom_zero_close_races_send_and_recv() {
         ],
     );
     let c = cov.clone();
-    builder(2).check(move || {
+    builder(Some(4)).check(move || {
         c.execution();
         let ex = Execution::new();
         let z = Arc::new(Zero::<u64>::new());
@@ -334,24 +344,28 @@ fn loom_zero_close_races_send_and_recv() {
 
 /// `select::run` over receives on two unbuffered channels, each with a sender: exactly one
 /// case completes with its own channel's value; the other sender's value is not consumed (it
-/// is still pending, and a plain receive gets it afterwards).
+/// is still pending, and a plain receive gets it afterwards). Outcomes: each case chosen; the
+/// select parked and claimed, or never parked (the poll, or a registration, found a sender);
+/// the losing sender parked.
 #[test]
 fn loom_select_two_recv_cases() {
     const CASE_A: usize = 0;
     const CASE_B: usize = 1;
     const SELECT_PARKED: usize = 2;
-    const LOSER_PARKED: usize = 3;
+    const SELECT_NOT_PARKED: usize = 3;
+    const LOSER_PARKED: usize = 4;
     let cov = Coverage::new(
         "loom_select_two_recv_cases",
         &[
             "case a chosen",
             "case b chosen",
             "select parked, then claimed",
+            "select never parked",
             "a sender parked",
         ],
     );
     let c = cov.clone();
-    builder(2).check(move || {
+    builder(SELECT_BOUND).check(move || {
         c.execution();
         let ex = Execution::new();
         let (a, b) = (crate::make::<u64>(0), crate::make::<u64>(0));
@@ -386,11 +400,83 @@ fn loom_select_two_recv_cases() {
         }
         assert_no_registrations(zero_of(&a));
         assert_no_registrations(zero_of(&b));
-        if ex.parked(WaitReason::Select) {
-            c.hit(SELECT_PARKED);
-        }
+        c.hit(if ex.parked(WaitReason::Select) {
+            SELECT_PARKED
+        } else {
+            SELECT_NOT_PARKED
+        });
         if ex.parked(WaitReason::ChanSend) {
             c.hit(LOSER_PARKED);
+        }
+    });
+    cov.assert_all_reached();
+}
+
+/// `select::run` over sends on two unbuffered channels, each with a receiver: exactly one case
+/// completes; the other case's value is handed back to the select (`SendCase::value`), and a
+/// plain send of it afterwards reaches the other receiver. Each value arrives exactly once.
+/// Outcomes as in `loom_select_two_recv_cases`.
+#[test]
+fn loom_select_two_send_cases() {
+    const CASE_A: usize = 0;
+    const CASE_B: usize = 1;
+    const SELECT_PARKED: usize = 2;
+    const SELECT_NOT_PARKED: usize = 3;
+    const RECEIVER_PARKED: usize = 4;
+    let cov = Coverage::new(
+        "loom_select_two_send_cases",
+        &[
+            "case a chosen",
+            "case b chosen",
+            "select parked, then claimed",
+            "select never parked",
+            "a receiver parked",
+        ],
+    );
+    let c = cov.clone();
+    builder(SELECT_BOUND).check(move || {
+        c.execution();
+        let ex = Execution::new();
+        let (a, b) = (crate::make::<u64>(0), crate::make::<u64>(0));
+        let receivers: Vec<_> = [a.clone(), b.clone()]
+            .into_iter()
+            .map(|ch| thread::spawn(move || zero_of(&ch).recv(None)))
+            .collect();
+        let mut ca = SendCase::new(&a, 1);
+        let mut cb = SendCase::new(&b, 2);
+        let chosen = {
+            let mut cases: [&mut dyn Case; 2] = [&mut ca, &mut cb];
+            select::run(&mut cases, false, None)
+        };
+        let (other, unsent) = match chosen {
+            Selected::Case(0) => {
+                c.hit(CASE_A);
+                assert_eq!(ca.value, None, "the chosen case kept its value");
+                (&b, cb.value.take())
+            }
+            Selected::Case(1) => {
+                c.hit(CASE_B);
+                assert_eq!(cb.value, None, "the chosen case kept its value");
+                (&a, ca.value.take())
+            }
+            other => panic!("select returned {other:?}"),
+        };
+        let unsent = unsent.expect("the other case's value was not handed back");
+        assert!(zero_of(other).send(unsent, None).is_ok(), "second send");
+        let got: Vec<_> = receivers
+            .into_iter()
+            .map(|r| r.join().expect("receiver panicked"))
+            .collect();
+        assert_eq!(got, [Ok(Some(1)), Ok(Some(2))], "each value exactly once");
+        assert_no_registrations(zero_of(&a));
+        assert_no_registrations(zero_of(&b));
+        c.hit(if ex.parked(WaitReason::Select) {
+            SELECT_PARKED
+        } else {
+            SELECT_NOT_PARKED
+        });
+        if ex.parked(WaitReason::ChanReceive) {
+            c.hit(RECEIVER_PARKED);
         }
     });
     cov.assert_all_reached();
@@ -410,7 +496,7 @@ fn loom_cx_withdraw_races_two_claimers() {
         &["withdrawal won", "claimer a won", "claimer b won"],
     );
     let c = cov.clone();
-    builder(3).check(move || {
+    builder(Some(4)).check(move || {
         c.execution();
         let za = Arc::new(Zero::<u64>::new());
         let zb = Arc::new(Zero::<u64>::new());
@@ -436,7 +522,7 @@ fn loom_cx_withdraw_races_two_claimers() {
         zb.unregister(&cx);
         if let Some(case) = chosen {
             let p = if case == 0 { &pa } else { &pb };
-            assert_eq!(p.wait_done(), 1, "claimed packet marked DONE");
+            assert_eq!(p.wait_done(), 1, "claimed packet marked DONE (1)");
         }
         // SAFETY: unregistered from both channels: nobody else can reach the packets.
         let (va, vb) = unsafe { (pa.take(), pb.take()) };

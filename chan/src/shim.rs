@@ -144,8 +144,10 @@ pub(crate) mod model {
     }
 
     /// Makes every deadline pass: sets the clock and wakes the threads waiting with one.
+    #[cfg(test)]
     pub(crate) struct Clock(Arc<AtomicBool>);
 
+    #[cfg(test)]
     impl Clock {
         pub(crate) fn fire(&self) {
             self.0.store(true, Ordering::Relaxed);
@@ -157,8 +159,10 @@ pub(crate) mod model {
 
     /// One execution's view of waiting: create one at the start of each execution (it resets
     /// the records), read it at the end. Dropping it removes the clock.
+    #[cfg(test)]
     pub(crate) struct Execution(());
 
+    #[cfg(test)]
     impl Execution {
         pub(crate) fn new() -> Execution {
             PARKED.with(|p| p.set(0));
@@ -186,6 +190,7 @@ pub(crate) mod model {
         }
     }
 
+    #[cfg(test)]
     impl Drop for Execution {
         fn drop(&mut self) {
             CLOCK.with(|c| *c.borrow_mut() = None);
