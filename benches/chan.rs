@@ -103,21 +103,27 @@ fn select4_ready(iters: u64) -> Duration {
     })
 }
 
+/// Starts one sender goroutine per channel, together sending `iters` values.
+fn feed(chs: &[Chan<u64>], iters: u64) {
+    let n = chs.len() as u64;
+    for (k, ch) in chs.iter().enumerate() {
+        let ch = ch.clone();
+        let (a, b) = (k as u64 * iters / n, (k as u64 + 1) * iters / n);
+        runtime::go(move || {
+            for i in a..b {
+                ch.send(i);
+            }
+        });
+    }
+}
+
 /// 4 senders each on its own cap-128 channel, one receiver selecting over the 4 (W6's
 /// shape), `iters` messages in all.
 fn select4_fed(iters: u64) -> Duration {
     runtime::block_on(move || {
         let chs: Vec<Chan<u64>> = (0..4).map(|_| chan::make::<u64>(128)).collect();
         let t0 = Instant::now();
-        for (k, ch) in chs.iter().enumerate() {
-            let ch = ch.clone();
-            let (a, b) = (k as u64 * iters / 4, (k as u64 + 1) * iters / 4);
-            runtime::go(move || {
-                for i in a..b {
-                    ch.send(i);
-                }
-            });
-        }
+        feed(&chs, iters);
         let mut sel = Select::new();
         for ch in &chs {
             sel.recv(ch);
@@ -137,15 +143,7 @@ fn select4_fed_macro(iters: u64) -> Duration {
     runtime::block_on(move || {
         let chs: Vec<Chan<u64>> = (0..4).map(|_| chan::make::<u64>(128)).collect();
         let t0 = Instant::now();
-        for (k, ch) in chs.iter().enumerate() {
-            let ch = ch.clone();
-            let (a, b) = (k as u64 * iters / 4, (k as u64 + 1) * iters / 4);
-            runtime::go(move || {
-                for i in a..b {
-                    ch.send(i);
-                }
-            });
-        }
+        feed(&chs, iters);
         let (c0, c1, c2, c3) = (&chs[0], &chs[1], &chs[2], &chs[3]);
         for _ in 0..iters {
             goro::select! {
@@ -165,15 +163,7 @@ fn select4_fed_engine(iters: u64) -> Duration {
     runtime::block_on(move || {
         let chs: Vec<Chan<u64>> = (0..4).map(|_| chan::make::<u64>(128)).collect();
         let t0 = Instant::now();
-        for (k, ch) in chs.iter().enumerate() {
-            let ch = ch.clone();
-            let (a, b) = (k as u64 * iters / 4, (k as u64 + 1) * iters / 4);
-            runtime::go(move || {
-                for i in a..b {
-                    ch.send(i);
-                }
-            });
-        }
+        feed(&chs, iters);
         for _ in 0..iters {
             let mut r0 = RecvCase::new(&chs[0]);
             let mut r1 = RecvCase::new(&chs[1]);

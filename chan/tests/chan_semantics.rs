@@ -6,6 +6,7 @@
 //! Every test that can wait runs under [`common::watchdog`], which fails it with a goroutine
 //! dump instead of hanging.
 
+#[path = "../../runtime/tests/common/mod.rs"]
 mod common;
 
 use chan::{Chan, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};

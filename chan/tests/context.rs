@@ -1,5 +1,6 @@
 //! `context`: cancellation trees, deadlines, values (Go's context package semantics).
 
+#[path = "../../runtime/tests/common/mod.rs"]
 mod common;
 use chan::context::{self, Context, ContextError};
 use chan::{Select, Selected, TryRecvError};

@@ -14,6 +14,7 @@
 //! sequence order (per-sender FIFO); and the program finishes (a watchdog fails the test
 //! with a goroutine dump otherwise).
 
+#[path = "../../runtime/tests/common/mod.rs"]
 mod common;
 
 use chan::{Chan, Select, Selected, SendTimeoutError, TrySendError};

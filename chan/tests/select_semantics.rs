@@ -6,6 +6,7 @@
 //!
 //! Every test that can wait runs under [`common::watchdog`].
 
+#[path = "../../runtime/tests/common/mod.rs"]
 mod common;
 
 use chan::{Chan, Select, Selected};

@@ -1,5 +1,6 @@
 //! Timer channels: `time::after`, `tick`, `Timer`, `Ticker` (Go 1.23 semantics).
 
+#[path = "../../runtime/tests/common/mod.rs"]
 mod common;
 use chan::time::{self, Ticker, Timer};
 use chan::{Select, Selected, TryRecvError};
