@@ -42,17 +42,7 @@ unsafe impl<T: Send> Send for Array<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send> Sync for Array<T> {}
 
-/// Why a non-blocking send failed.
-pub(crate) enum TrySend<T> {
-    Full(T),
-    Closed(T),
-}
-
-/// Why a non-blocking receive failed.
-pub(crate) enum TryRecv {
-    Empty,
-    Closed,
-}
+pub(crate) use crate::err::{TryRecv, TrySend};
 
 impl<T> Array<T> {
     pub(crate) fn new(cap: usize) -> Array<T> {

@@ -279,14 +279,8 @@ impl<T> Chan<T> {
             return Err(TrySendError::Full(v));
         };
         match f {
-            Flavor::Zero(z) => z.try_send(v, std::ptr::null()).map_err(|e| match e {
-                zero::TrySend::Full(v) => TrySendError::Full(v),
-                zero::TrySend::Closed(v) => TrySendError::Closed(v),
-            }),
-            Flavor::Array(a) => a.try_send(v).map_err(|e| match e {
-                array::TrySend::Full(v) => TrySendError::Full(v),
-                array::TrySend::Closed(v) => TrySendError::Closed(v),
-            }),
+            Flavor::Zero(z) => z.try_send(v, std::ptr::null()).map_err(Into::into),
+            Flavor::Array(a) => a.try_send(v).map_err(Into::into),
         }
     }
 
@@ -296,14 +290,8 @@ impl<T> Chan<T> {
             return Err(TryRecvError::Empty);
         };
         match f {
-            Flavor::Zero(z) => z.try_recv(std::ptr::null()).map_err(|e| match e {
-                zero::TryRecv::Empty => TryRecvError::Empty,
-                zero::TryRecv::Closed => TryRecvError::Closed,
-            }),
-            Flavor::Array(a) => a.try_recv().map_err(|e| match e {
-                array::TryRecv::Empty => TryRecvError::Empty,
-                array::TryRecv::Closed => TryRecvError::Closed,
-            }),
+            Flavor::Zero(z) => z.try_recv(std::ptr::null()).map_err(Into::into),
+            Flavor::Array(a) => a.try_recv().map_err(Into::into),
         }
     }
 

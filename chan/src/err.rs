@@ -98,3 +98,34 @@ impl fmt::Display for RecvTimeoutError {
 }
 
 impl std::error::Error for RecvTimeoutError {}
+
+/// Why a flavour's non-blocking send failed (both flavours share it; the public
+/// [`TrySendError`] is built from it).
+pub(crate) enum TrySend<T> {
+    Full(T),
+    Closed(T),
+}
+
+/// Why a flavour's non-blocking receive failed.
+pub(crate) enum TryRecv {
+    Empty,
+    Closed,
+}
+
+impl<T> From<TrySend<T>> for TrySendError<T> {
+    fn from(e: TrySend<T>) -> Self {
+        match e {
+            TrySend::Full(v) => TrySendError::Full(v),
+            TrySend::Closed(v) => TrySendError::Closed(v),
+        }
+    }
+}
+
+impl From<TryRecv> for TryRecvError {
+    fn from(e: TryRecv) -> Self {
+        match e {
+            TryRecv::Empty => TryRecvError::Empty,
+            TryRecv::Closed => TryRecvError::Closed,
+        }
+    }
+}

@@ -102,16 +102,7 @@ impl<T> Packet<T> {
     }
 }
 
-/// What became of a non-blocking attempt.
-pub(crate) enum TrySend<T> {
-    Full(T),
-    Closed(T),
-}
-
-pub(crate) enum TryRecv {
-    Empty,
-    Closed,
-}
+pub(crate) use crate::err::{TryRecv, TrySend};
 
 /// How a blocking operation with a deadline ended.
 pub(crate) enum Blocked<T> {

@@ -8,74 +8,18 @@
 
 #[path = "../../runtime/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use chan::{Chan, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use common::{wait_until, watchdog};
-use std::any::Any;
 use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::{Counted, expect_panic, panic_message, quiet_expected_panics};
 
 // ---- helpers -----------------------------------------------------------------------------
-
-/// The message of a panic payload (`&str` or `String`), for asserting on it.
-fn panic_message(p: &(dyn Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_string()
-    }
-}
-
-/// Runs `f`, expecting it to panic with exactly `msg`.
-fn expect_panic<R>(msg: &str, f: impl FnOnce() -> R) {
-    quiet_expected_panics();
-    match panic::catch_unwind(AssertUnwindSafe(f)) {
-        Ok(_) => panic!("expected a panic `{msg}`, but the operation returned"),
-        Err(p) => assert_eq!(panic_message(&*p), msg, "wrong panic message"),
-    }
-}
-
-/// The panics these tests provoke on purpose would otherwise print a backtrace note per
-/// occurrence (hundreds in the close-race tests); keep the hook for every other panic.
-fn quiet_expected_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let prev = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            let msg = panic_message(info.payload());
-            if !matches!(
-                msg.as_str(),
-                "send on closed channel" | "close of closed channel" | "close of nil channel"
-            ) {
-                prev(info);
-            }
-        }));
-    });
-}
-
-/// A value that counts its drops, to check that none is lost, duplicated or leaked.
-struct Counted {
-    drops: Arc<AtomicUsize>,
-}
-
-impl Counted {
-    fn new(drops: &Arc<AtomicUsize>) -> Counted {
-        Counted {
-            drops: drops.clone(),
-        }
-    }
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.drops.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 /// Where a participant runs.
 #[derive(Clone, Copy, Debug)]

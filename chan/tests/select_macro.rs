@@ -9,6 +9,8 @@
 
 #[path = "../../runtime/tests/common/mod.rs"]
 mod common;
+mod support;
+use support::chi_squared;
 
 use chan::{Chan, Receiver, Sender, make, select};
 use common::watchdog;
@@ -48,16 +50,6 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 
 fn allocations() -> usize {
     ALLOCATIONS.with(Cell::get)
-}
-
-/// Pearson's chi-squared statistic of `counts` against a uniform distribution.
-fn chi_squared(counts: &[usize]) -> f64 {
-    let total: usize = counts.iter().sum();
-    let expected = total as f64 / counts.len() as f64;
-    counts
-        .iter()
-        .map(|&c| (c as f64 - expected).powi(2) / expected)
-        .sum()
 }
 
 /// A value that records its drop.

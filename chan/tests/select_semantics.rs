@@ -8,52 +8,18 @@
 
 #[path = "../../runtime/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use chan::{Chan, Select, Selected};
 use common::watchdog;
-use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
+use support::{Counted, chi_squared, panic_message, quiet_expected_panics};
 
 // ---- helpers -----------------------------------------------------------------------------
-
-fn panic_message(p: &(dyn Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_string()
-    }
-}
-
-/// Silences the panic hook for the panics these tests provoke on purpose.
-fn quiet_expected_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let prev = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if panic_message(info.payload()) != "send on closed channel" {
-                prev(info);
-            }
-        }));
-    });
-}
-
-/// A value that counts its drops.
-struct Counted {
-    drops: Arc<AtomicUsize>,
-    id: u32,
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.drops.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 const TICK: Duration = Duration::from_millis(30);
 const LONG: Duration = Duration::from_secs(10);
@@ -73,16 +39,6 @@ fn select_send<T: 'static>(ch: &Chan<T>, v: T) {
     let i = sel.send(ch, v);
     sel.timeout(LONG);
     assert_eq!(sel.wait(), Selected::Case(i), "select_send timed out");
-}
-
-/// Pearson's chi-squared statistic of `counts` against a uniform distribution.
-fn chi_squared(counts: &[usize]) -> f64 {
-    let total: usize = counts.iter().sum();
-    let expected = total as f64 / counts.len() as f64;
-    counts
-        .iter()
-        .map(|&o| (o as f64 - expected).powi(2) / expected)
-        .sum()
 }
 
 // ---- default, timeout, nil -----------------------------------------------------------------
