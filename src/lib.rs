@@ -27,6 +27,10 @@ pub use chan::time;
 /// Go's `context`: cancellation, deadlines and values down a call tree.
 pub use chan::context;
 
+/// Go's `sync` (and `x/sync`): `WaitGroup`, `Once`, `Mutex`, `RwMutex`, `Pool`, `Cond`,
+/// `Semaphore`, `ErrGroup`.
+pub use sync;
+
 pub use runtime::{block_on, go, goroutine_local, gosched, scope, spawn};
 
 /// The README's examples, compiled and run as doctests so they cannot rot.

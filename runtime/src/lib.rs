@@ -65,6 +65,7 @@ mod shim;
 mod signal;
 mod spawn;
 mod stack;
+mod syncsupport;
 mod timer;
 
 #[cfg(all(test, loom))]
@@ -79,6 +80,7 @@ pub use sched::{MAX_PROCS, gomaxprocs};
 pub use scope::{Scope, ScopedJoinHandle, scope};
 pub use spawn::{Goexit, JoinHandle, block_on, go, goexit, gosched, spawn};
 pub use stack::{DEFAULT_STACK_SIZE, GuardMode, MIN_STACK_SIZE, guard_mode};
+pub use syncsupport::{ACTIVE_SPIN, SPIN_ROUND, can_spin, current_proc, do_spin};
 pub use timer::{AfterFunc, CallbackTimer, after_func};
 
 /// Starts a goroutine: `go!(move || work())`, or `go!({ work() })` for a block (wrapped in a

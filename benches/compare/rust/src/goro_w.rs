@@ -28,7 +28,8 @@ pub fn run(id: &str, o: &Opts) -> Res {
         "W5" => w5(o),
         "W6" => w6(o),
         "W10" => w10(o),
-        "W9" | "W13" => Ok("n/a needs goro's sync crate".to_string()),
+        "W9" => w9(o),
+        "W13" => w13(o),
         _ => Ok("n/a not ported to goro yet".to_string()),
     }
 }
@@ -353,4 +354,89 @@ fn w10(o: &Opts) -> Res {
             spawn.as_secs_f64() * 1e3
         ))
     })
+}
+
+// ---------------------------------------------------------------- W9 mutex
+
+/// W9: 8 goroutines increment one counter under goro's Mutex, n increments in all.
+fn w9(o: &Opts) -> Res {
+    let n = o.size(4_000_000);
+    let d = runtime::block_on(move || {
+        with_warmup(n, |n| {
+            const TASKS: usize = 8;
+            let lo = split(n, TASKS);
+            let mu: &'static goro::sync::Mutex<usize> =
+                Box::leak(Box::new(goro::sync::Mutex::new(0)));
+            let wg = goro::sync::WaitGroup::new();
+            let t0 = Instant::now();
+            wg.add(TASKS as isize);
+            for k in 0..TASKS {
+                let (m, wg) = (lo[k + 1] - lo[k], wg.clone());
+                runtime::go(move || {
+                    for _ in 0..m {
+                        *mu.lock() += 1;
+                    }
+                    wg.done();
+                });
+            }
+            wg.wait();
+            let d = t0.elapsed();
+            let got = *mu.lock();
+            if got != n {
+                return Err(format!("counter {got}, want {n}"));
+            }
+            Ok(d)
+        })
+    })?;
+    Ok(format!("ns_per_incr={}", ns_per(d, n)))
+}
+
+// ---------------------------------------------------------------- W13 rwmutex
+
+/// W13: 8 goroutines, n ops in all, op i a write-lock increment when i % 10 == 0, else a
+/// read-lock read of the counter.
+fn w13(o: &Opts) -> Res {
+    let n = o.size(4_000_000);
+    let d = runtime::block_on(move || {
+        with_warmup(n, |n| {
+            const TASKS: usize = 8;
+            let lo = split(n, TASKS);
+            let mu: &'static goro::sync::RwMutex<u64> =
+                Box::leak(Box::new(goro::sync::RwMutex::new(0)));
+            let reads: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+            let sink: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+            let want_writes: usize = (0..TASKS).map(|k| (lo[k + 1] - lo[k]).div_ceil(10)).sum();
+            let wg = goro::sync::WaitGroup::new();
+            let t0 = Instant::now();
+            wg.add(TASKS as isize);
+            for k in 0..TASKS {
+                let (m, wg) = (lo[k + 1] - lo[k], wg.clone());
+                runtime::go(move || {
+                    let (mut seen, mut r) = (0u64, 0usize);
+                    for i in 0..m {
+                        if i % 10 == 0 {
+                            *mu.lock() += 1;
+                        } else {
+                            seen = seen.wrapping_add(*mu.rlock());
+                            r += 1;
+                        }
+                    }
+                    reads.fetch_add(r, Ordering::Relaxed);
+                    sink.fetch_add(seen as usize, Ordering::Relaxed);
+                    wg.done();
+                });
+            }
+            wg.wait();
+            let d = t0.elapsed();
+            let (writes, got_reads) = (*mu.rlock() as usize, reads.load(Ordering::Relaxed));
+            if writes != want_writes || got_reads + want_writes != n {
+                return Err(format!(
+                    "counter {writes} (want {want_writes}), reads {got_reads} (want {})",
+                    n - want_writes
+                ));
+            }
+            Ok(d)
+        })
+    })?;
+    Ok(format!("ns_per_op={}", ns_per(d, n)))
 }

@@ -1,0 +1,297 @@
+//! `RwMutex<T>`: Go's `sync.RWMutex`, holding the data it guards.
+//!
+//! `reader_count` counts the readers in (or waiting to get in). A writer first takes `w` (a
+//! [`RawMutex`] serialising writers), then subtracts [`MAX_READERS`], which makes the count
+//! negative: every later `rlock` sees that and waits on `reader_sem`, so a waiting writer is
+//! never starved by a stream of readers. The writer then waits on `writer_sem` for the readers
+//! already inside to leave (`reader_wait` of them; the last one to leave releases it). Its
+//! unlock adds `MAX_READERS` back and releases each reader that queued meanwhile.
+//!
+//! A reader's lock and unlock are one atomic add each when no writer is around.
+
+use crate::mutex::RawMutex;
+use crate::sema;
+use crate::shim::{AtomicI32, AtomicU32, Ordering};
+use runtime::WaitReason;
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+
+/// More readers than this at once is a bug (Go's `rwmutexMaxReaders`).
+const MAX_READERS: i32 = 1 << 30;
+
+/// A reader-writer lock around `T` for goroutines and threads alike (Go's `sync.RWMutex`).
+///
+/// Any number of readers, or one writer. Once a writer is waiting, new readers wait too, so
+/// writers are not starved; as in Go, a reader must therefore not take the read lock again
+/// while it holds it (a writer queued between the two would deadlock both). Waiting goroutines
+/// park; threads block on a futex. No poisoning, as in Go.
+///
+/// ```
+/// use std::sync::Arc;
+/// let cfg = Arc::new(sync::RwMutex::new(vec![1, 2, 3]));
+/// let wg = sync::WaitGroup::new();
+/// for _ in 0..4 {
+///     let cfg = cfg.clone();
+///     wg.go(move || assert!(cfg.rlock().len() >= 3));
+/// }
+/// cfg.lock().push(4);
+/// wg.wait();
+/// assert_eq!(*cfg.rlock(), [1, 2, 3, 4]);
+/// ```
+pub struct RwMutex<T: ?Sized> {
+    w: RawMutex,
+    writer_sem: AtomicU32,
+    reader_sem: AtomicU32,
+    reader_count: AtomicI32,
+    reader_wait: AtomicI32,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: writers get `&mut T` one at a time (T: Send to move between their threads); readers
+// share `&T` across threads at once (T: Sync).
+unsafe impl<T: ?Sized + Send> Send for RwMutex<T> {}
+// SAFETY: as above.
+unsafe impl<T: ?Sized + Send + Sync> Sync for RwMutex<T> {}
+
+impl<T> RwMutex<T> {
+    /// A new unlocked lock holding `value`.
+    #[cfg(not(loom))]
+    pub const fn new(value: T) -> RwMutex<T> {
+        RwMutex {
+            w: RawMutex::new(),
+            writer_sem: AtomicU32::new(0),
+            reader_sem: AtomicU32::new(0),
+            reader_count: AtomicI32::new(0),
+            reader_wait: AtomicI32::new(0),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// A new unlocked lock holding `value`.
+    #[cfg(loom)]
+    pub fn new(value: T) -> RwMutex<T> {
+        RwMutex {
+            w: RawMutex::new(),
+            writer_sem: AtomicU32::new(0),
+            reader_sem: AtomicU32::new(0),
+            reader_count: AtomicI32::new(0),
+            reader_wait: AtomicI32::new(0),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// Consumes the lock and returns the value.
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl<T: ?Sized> RwMutex<T> {
+    /// Takes the read lock (Go's `RLock`), waiting while a writer holds the lock or waits for
+    /// it. The guard releases it on drop.
+    #[doc(alias = "read")]
+    #[inline]
+    pub fn rlock(&self) -> RwMutexReadGuard<'_, T> {
+        // SeqCst: the writer's subtraction and this add must be totally ordered with the
+        // reader_wait handshake (Go's atomics are sequentially consistent).
+        if self.reader_count.fetch_add(1, Ordering::SeqCst) < 0 {
+            // A writer is pending: wait for it to let us in.
+            sema::acquire(&self.reader_sem, false, WaitReason::RwMutexRLock);
+        }
+        RwMutexReadGuard { lock: self }
+    }
+
+    /// Takes the read lock if that needs no waiting (Go's `TryRLock`).
+    ///
+    /// ```
+    /// let l = sync::RwMutex::new(0);
+    /// let r = l.try_rlock().unwrap();
+    /// assert!(l.try_lock().is_none());
+    /// assert!(l.try_rlock().is_some());
+    /// drop(r);
+    /// assert!(l.try_lock().is_some());
+    /// ```
+    #[inline]
+    pub fn try_rlock(&self) -> Option<RwMutexReadGuard<'_, T>> {
+        let mut c = self.reader_count.load(Ordering::SeqCst);
+        loop {
+            if c < 0 {
+                return None;
+            }
+            match self.reader_count.compare_exchange_weak(
+                c,
+                c + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return Some(RwMutexReadGuard { lock: self }),
+                Err(cur) => c = cur,
+            }
+        }
+    }
+
+    #[inline]
+    fn runlock(&self) {
+        let r = self.reader_count.fetch_sub(1, Ordering::SeqCst) - 1;
+        if r < 0 {
+            self.runlock_slow(r);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn runlock_slow(&self, r: i32) {
+        if r + 1 == 0 || r + 1 == -MAX_READERS {
+            panic!("sync: RUnlock of unlocked RWMutex");
+        }
+        // A writer is pending: the last reader it waits for lets it in.
+        if self.reader_wait.fetch_sub(1, Ordering::SeqCst) - 1 == 0 {
+            sema::release(&self.writer_sem, false);
+        }
+    }
+
+    /// Takes the write lock (Go's `Lock`), waiting for other writers and for the readers
+    /// inside to leave. New readers wait from the moment this call starts waiting.
+    #[doc(alias = "write")]
+    #[inline]
+    pub fn lock(&self) -> RwMutexWriteGuard<'_, T> {
+        self.w.lock_for(WaitReason::RwMutexLock);
+        // Announce the writer; r is how many readers are inside.
+        let r = self.reader_count.fetch_sub(MAX_READERS, Ordering::SeqCst);
+        if r != 0 && self.reader_wait.fetch_add(r, Ordering::SeqCst) + r != 0 {
+            sema::acquire(&self.writer_sem, false, WaitReason::RwMutexLock);
+        }
+        RwMutexWriteGuard { lock: self }
+    }
+
+    /// Takes the write lock if that needs no waiting (Go's `TryLock`).
+    #[inline]
+    pub fn try_lock(&self) -> Option<RwMutexWriteGuard<'_, T>> {
+        if !self.w.try_lock() {
+            return None;
+        }
+        if self
+            .reader_count
+            .compare_exchange(0, -MAX_READERS, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            // SAFETY: we took `w` just above.
+            unsafe { self.w.unlock() };
+            return None;
+        }
+        Some(RwMutexWriteGuard { lock: self })
+    }
+
+    fn unlock(&self) {
+        // Let the readers in: r of them queued while we held the lock.
+        let r = self.reader_count.fetch_add(MAX_READERS, Ordering::SeqCst) + MAX_READERS;
+        if r >= MAX_READERS {
+            panic!("sync: Unlock of unlocked RWMutex");
+        }
+        for _ in 0..r {
+            sema::release(&self.reader_sem, false);
+        }
+        // SAFETY: the write guard holds `w`.
+        unsafe { self.w.unlock() };
+    }
+
+    /// The value, through a unique borrow: no locking needed.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+}
+
+impl<T: Default> Default for RwMutex<T> {
+    fn default() -> RwMutex<T> {
+        RwMutex::new(T::default())
+    }
+}
+
+impl<T> From<T> for RwMutex<T> {
+    fn from(value: T) -> RwMutex<T> {
+        RwMutex::new(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwMutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("RwMutex");
+        match self.try_rlock() {
+            Some(g) => d.field("data", &&*g),
+            None => d.field("data", &format_args!("<locked>")),
+        };
+        d.finish_non_exhaustive()
+    }
+}
+
+/// Shared access to an [`RwMutex`]'s value; releases the read lock on drop.
+#[must_use = "the read lock is released as soon as the guard is dropped"]
+pub struct RwMutexReadGuard<'a, T: ?Sized> {
+    lock: &'a RwMutex<T>,
+}
+
+// SAFETY: a read guard only gives `&T`: sending or sharing it needs T: Sync.
+unsafe impl<T: ?Sized + Sync> Send for RwMutexReadGuard<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: ?Sized + Sync> Sync for RwMutexReadGuard<'_, T> {}
+
+impl<T: ?Sized> Deref for RwMutexReadGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the read lock is held: only shared references to the data exist.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for RwMutexReadGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.runlock();
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwMutexReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// Exclusive access to an [`RwMutex`]'s value; releases the write lock on drop.
+#[must_use = "the write lock is released as soon as the guard is dropped"]
+pub struct RwMutexWriteGuard<'a, T: ?Sized> {
+    lock: &'a RwMutex<T>,
+}
+
+// SAFETY: the guard gives `&mut T` wherever it goes (T: Send) and `&T` to sharers (T: Sync).
+unsafe impl<T: ?Sized + Send> Send for RwMutexWriteGuard<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: ?Sized + Sync> Sync for RwMutexWriteGuard<'_, T> {}
+
+impl<T: ?Sized> Deref for RwMutexWriteGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the write lock is held: no other reference to the data exists.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for RwMutexWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the write lock is held: no other reference to the data exists.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for RwMutexWriteGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.unlock();
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwMutexWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}

@@ -1,0 +1,135 @@
+//! The primitives the sync core is written against: `std` and the runtime normally, loom's
+//! model-checked types under `--cfg loom` (see `loom_tests.rs`), so the Mutex state word, the
+//! runtime semaphore and the WaitGroup run unchanged inside loom models.
+//!
+//! Under loom, waiting is chan's model parker (a per-thread `loom::sync::Notify`: a waiter that
+//! is never woken is reported as a deadlock), spinning is off, and the starvation clock is a
+//! switch the model sets ([`starving_after`]).
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::Mutex as BucketLock;
+#[cfg(not(loom))]
+pub(crate) use std::sync::Mutex as BucketLock;
+
+#[cfg(not(loom))]
+pub(crate) use runtime::{Waiter, park};
+#[cfg(loom)]
+pub(crate) use {loom_park::Waiter, loom_park::park};
+
+#[cfg(loom)]
+mod loom_park {
+    use loom::sync::Notify;
+    use runtime::WaitReason;
+    use std::sync::Arc;
+
+    loom::thread_local! {
+        static PARKER: Arc<Notify> = Arc::new(Notify::new());
+    }
+
+    /// `runtime::Waiter` for the models: a handle to a loom thread's one-token parker.
+    #[derive(Clone)]
+    pub(crate) struct Waiter(Arc<Notify>);
+
+    impl Waiter {
+        pub(crate) fn current() -> Waiter {
+            Waiter(PARKER.with(Arc::clone))
+        }
+        pub(crate) fn unpark(&self) {
+            self.0.notify();
+        }
+    }
+
+    /// Blocks until unparked (loom may also wake it spuriously once).
+    pub(crate) fn park(_reason: WaitReason) {
+        Waiter::current().0.wait();
+    }
+}
+
+/// Whether a lock waiter in spin round `iter` should spin (never under loom: the models
+/// explore interleavings, not timing).
+#[inline]
+pub(crate) fn can_spin(iter: u32) -> bool {
+    #[cfg(not(loom))]
+    {
+        runtime::can_spin(iter)
+    }
+    #[cfg(loom)]
+    {
+        let _ = iter;
+        false
+    }
+}
+
+/// One spin round.
+#[inline]
+pub(crate) fn do_spin() {
+    #[cfg(not(loom))]
+    runtime::do_spin();
+}
+
+/// Gives the rest of the caller's time slice to the goroutine it just readied (Go's
+/// `goyield` after a handoff). A no-op on a plain thread, under loom, and while the caller
+/// unwinds a panic (the unlock may run in a guard's drop, and a goroutine must not switch
+/// threads mid-unwind: std counts panics per thread).
+#[inline]
+pub(crate) fn handoff_yield() {
+    #[cfg(not(loom))]
+    if runtime::current_proc().is_some() && !std::thread::panicking() {
+        runtime::gosched();
+    }
+}
+
+/// A waiter's clock: the time it first queued.
+#[cfg(not(loom))]
+pub(crate) type WaitStart = Option<std::time::Instant>;
+#[cfg(loom)]
+pub(crate) type WaitStart = Option<()>;
+
+/// Starts (or keeps) the waiter's clock.
+#[inline]
+pub(crate) fn wait_start(start: &mut WaitStart) {
+    #[cfg(not(loom))]
+    if start.is_none() {
+        *start = Some(std::time::Instant::now());
+    }
+    #[cfg(loom)]
+    if start.is_none() {
+        *start = Some(());
+    }
+}
+
+/// Whether a waiter that first queued at `start` has waited longer than `threshold`. Under
+/// loom the model decides: [`loom_clock::set_starving`] makes every woken waiter starving.
+pub(crate) fn starving_after(start: WaitStart, threshold: std::time::Duration) -> bool {
+    #[cfg(not(loom))]
+    {
+        start.is_some_and(|t| t.elapsed() > threshold)
+    }
+    #[cfg(loom)]
+    {
+        let _ = threshold;
+        start.is_some() && loom_clock::starving()
+    }
+}
+
+#[cfg(loom)]
+pub(crate) mod loom_clock {
+    use std::cell::Cell;
+    thread_local! {
+        // Shared by all loom threads of a model (they run on the test's OS thread).
+        static STARVING: Cell<bool> = const { Cell::new(false) };
+    }
+    pub(crate) fn starving() -> bool {
+        STARVING.with(Cell::get)
+    }
+    /// Whether every waiter that has been woken once counts as having waited over 1 ms.
+    #[cfg(test)]
+    pub(crate) fn set_starving(on: bool) {
+        STARVING.with(|s| s.set(on));
+    }
+}
