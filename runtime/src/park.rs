@@ -53,8 +53,11 @@ thread_local! {
     static THREAD_NOTE: Arc<Note> = Arc::new(Note::new());
 }
 
-fn thread_note() -> Arc<Note> {
-    THREAD_NOTE.with(Arc::clone)
+/// The thread's note; `None` while thread-locals are being destroyed (a destructor that
+/// waits on a goro lock). Then a `Waiter` gets a throwaway note and `park` only yields: waiting
+/// degrades to polling (park may return spuriously), but nothing panics or sleeps forever.
+fn thread_note() -> Option<Arc<Note>> {
+    THREAD_NOTE.try_with(Arc::clone).ok()
 }
 
 impl Waiter {
@@ -65,7 +68,9 @@ impl Waiter {
                 g,
                 generation: g.park.generation(),
             }),
-            None => Waiter(Kind::Thread(thread_note())),
+            None => Waiter(Kind::Thread(
+                thread_note().unwrap_or_else(|| Arc::new(Note::new())),
+            )),
         }
     }
 
@@ -141,7 +146,12 @@ pub fn park(reason: WaitReason) {
     match m::current_g() {
         Some(g) => park_g(g, reason),
         None => {
-            thread_note().park(None);
+            match thread_note() {
+                Some(n) => {
+                    n.park(None);
+                }
+                None => std::thread::yield_now(),
+            }
         }
     }
 }
@@ -160,7 +170,12 @@ fn park_g(g: &'static G, reason: WaitReason) {
 /// passed (the caller may still have been unparked as well).
 pub fn park_until(reason: WaitReason, deadline: Instant) -> bool {
     let Some(g) = m::current_g() else {
-        thread_note().park(Some(deadline));
+        match thread_note() {
+            Some(n) => {
+                n.park(Some(deadline));
+            }
+            None => std::thread::yield_now(),
+        }
         return Instant::now() >= deadline;
     };
     let when = clock::to_nanos(deadline);

@@ -81,11 +81,22 @@ impl Cond {
     /// Unlocks the guard's mutex, waits for a `signal` or `broadcast`, locks it again and
     /// returns the guard.
     pub fn wait<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        /// Locks the mutex again when dropped, even if the wait unwinds, so the caller's
+        /// guard never unlocks a mutex it does not hold.
+        struct Relock<'g, 'a, T: ?Sized>(&'g MutexGuard<'a, T>);
+        impl<T: ?Sized> Drop for Relock<'_, '_, T> {
+            fn drop(&mut self) {
+                MutexGuard::relock_raw(self.0);
+            }
+        }
         let ticket = self.wait.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: the guard is not used until relocked below, and not dropped in between.
+        // SAFETY: the guard is not used until `relock` relocks below (on every path, unwinding
+        // included), and not dropped in between.
         unsafe { MutexGuard::unlock_raw(&guard) };
-        self.wait_ticket(ticket);
-        MutexGuard::relock_raw(&guard);
+        {
+            let _relock = Relock(&guard);
+            self.wait_ticket(ticket);
+        }
         guard
     }
 

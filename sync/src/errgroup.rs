@@ -341,22 +341,30 @@ impl<E: Send + 'static> ErrGroup<E> {
         };
         let group = self.clone();
         runtime::go(move || {
-            // Dropped last, on every path: after the outcome is recorded, so that `wait`
-            // sees it.
-            let _member = member;
-            match panic::catch_unwind(AssertUnwindSafe(f)) {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => group.fail(Some(e)),
+            let payload = match panic::catch_unwind(AssertUnwindSafe(f)) {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => {
+                    group.fail(Some(e));
+                    None
+                }
                 Err(payload) => {
                     // `runtime::goexit` is how a goroutine ends early, not a failure (Go's
                     // `Goexit` runs the deferred `done` and records nothing).
                     if !payload.is::<runtime::Goexit>() {
                         group.fail(None);
                     }
-                    drop(group);
-                    // The panic hook has reported it already; let it end the goroutine.
-                    panic::resume_unwind(payload);
+                    Some(payload)
                 }
+            };
+            // The bookkeeping (token, done, maybe the context's cancellation) may yield
+            // this goroutine, so it runs before the unwind resumes, never during it (std
+            // counts panics per thread; see the migration contract). After the outcome is
+            // recorded, so that `wait` sees it.
+            drop(member);
+            drop(group);
+            if let Some(payload) = payload {
+                // The panic hook has reported it already; let it end the goroutine.
+                panic::resume_unwind(payload);
             }
         });
     }

@@ -357,7 +357,9 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 /// Access to a [`Mutex`]'s value; unlocks on drop.
 ///
 /// The guard may be sent to another goroutine or thread and dropped there (Go lets any
-/// goroutine unlock a Mutex).
+/// goroutine unlock a Mutex). Dropping it is a park point in one case: in starvation mode the
+/// unlock hands the lock to the first waiter and yields to it (as Go's does), so the goroutine
+/// may resume on another thread (except while a panic unwinds: then it does not yield).
 #[must_use = "the mutex unlocks as soon as the guard is dropped"]
 pub struct MutexGuard<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,

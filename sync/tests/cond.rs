@@ -133,3 +133,47 @@ fn no_lost_wakeups_in_a_bounded_queue() {
         assert!(q.0.lock().is_empty());
     });
 }
+
+thread_local! {
+    static ON_EXIT: std::cell::RefCell<LockOnExit> = const { std::cell::RefCell::new(LockOnExit(None)) };
+}
+
+struct LockOnExit(Option<Arc<Mutex<u32>>>);
+
+impl Drop for LockOnExit {
+    fn drop(&mut self) {
+        if let Some(m) = &self.0 {
+            // Thread-locals are being destroyed: the thread's park note is gone, so this
+            // wait must fall back to polling instead of panicking or sleeping forever.
+            *m.lock() += 1;
+        }
+    }
+}
+
+#[test]
+fn a_thread_local_destructor_can_wait_for_a_goro_lock() {
+    watchdog(30, || {
+        // Thread-local destruction order is unspecified: set up the thread's park note (which
+        // `Waiter::current` creates) both before and after the destructor that waits.
+        for note_first in [false, true] {
+            let m = Arc::new(Mutex::new(0));
+            let held = m.lock();
+            let t = {
+                let m = m.clone();
+                std::thread::spawn(move || {
+                    if note_first {
+                        drop(runtime::Waiter::current());
+                    }
+                    ON_EXIT.with(|c| c.borrow_mut().0 = Some(m));
+                    if !note_first {
+                        drop(runtime::Waiter::current());
+                    }
+                })
+            };
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            drop(held);
+            t.join().unwrap();
+            assert_eq!(*m.lock(), 1);
+        }
+    });
+}

@@ -120,6 +120,10 @@ fn a_waiting_writer_blocks_new_thread_readers() {
 
 #[test]
 fn try_variants() {
+    watchdog(30, try_variants_body);
+}
+
+fn try_variants_body() {
     let l = RwMutex::new(vec![1]);
     {
         let w = l.try_lock().unwrap();

@@ -224,10 +224,13 @@ fn acquire_ctx_larger_than_size_waits_for_the_context_without_blocking_others() 
     watchdog(30, || {
         let sem = Arc::new(Semaphore::new(2));
         let (ctx, _cancel) =
-            context::with_timeout(&context::background(), Duration::from_millis(20));
+            context::with_timeout(&context::background(), Duration::from_millis(200));
         let s = sem.clone();
         let h = runtime::spawn(move || s.acquire_ctx(&ctx, 3));
-        // It does not queue, so it does not block a request that fits.
+        // Let it start waiting: it does not queue, so it does not block a request that fits.
+        common::wait_until(|| runtime::num_goroutine() >= 1);
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(sem.waiting(), 0);
         assert!(sem.try_acquire(2));
         sem.release(2);
         assert_eq!(h.join().unwrap(), Err(ContextError::DeadlineExceeded));
