@@ -1,8 +1,7 @@
 //! # goro — Go's concurrency model, in Rust
 //!
-//! Goroutines on a GMP scheduler, channels with Go's semantics, a select engine, `time`
-//! channels and `context` (with `select!` and `sync` to come), so that a Go program ports
-//! line for line.
+//! Goroutines on a GMP scheduler, channels with Go's semantics, `select!`, `time` channels,
+//! `context` and Go's `sync`, so that a Go program ports line for line.
 //!
 //! ```
 //! use goro::{chan, go};

@@ -11,7 +11,7 @@
 //! A goroutine may resume on another OS thread after any park point (channel operation,
 //! lock, sleep, `gosched`). Do not hold across a park point a `thread_local!` borrow, a value
 //! tied to its thread (e.g. `rand::ThreadRng`), or a `std::sync` guard: use
-//! [`crate::goroutine_local!`], goro's `sync` locks, or [`crate::lock_os_thread`]-free designs.
+//! [`crate::goroutine_local!`] or goro's `sync` locks instead.
 
 use crate::g::{G, Status, WaitReason};
 use crate::m::{self, SW_EXIT, SW_GOSCHED};
