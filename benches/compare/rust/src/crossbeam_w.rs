@@ -1,149 +1,93 @@
 //! The "crossbeam + threads" system of shared/bench/ANCHORS.md: crossbeam-channel 0.5 over
 //! std threads (one OS thread per Go goroutine), each workload shaped as its Go version.
 //! `bounded(0)` is the unbuffered (rendezvous) channel; dropping the last sender is Go's
-//! `close`.
+//! `close`. The channel workloads are [`threads_w`]'s, shared with flume; W6 (select) is
+//! here. The workloads without a channel (W1, W9, W11, W13) are "std threads" workloads:
+//! they run here only (flume's column points here). W9 and W13 time std's `Mutex`/`RwLock`
+//! and, as a second variant on the same line, parking_lot's (`ns_per_op.parking_lot=`).
 
-use crate::{Opts, Res, check_sum, ns_per, split, sum_range, with_warmup};
-use crossbeam_channel::{Select, bounded};
+use crate::threads_w::{self, Countdown, Kit, fails_ok, join, num_threads, spawn};
+use crate::{Opts, Res, check_sum, ms_of, ns_per, split, with_warmup};
+use crossbeam_channel::{Receiver, Select, Sender, bounded};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// crossbeam-channel as a [`Kit`].
+pub struct Crossbeam;
+
+impl Kit for Crossbeam {
+    const THREADS: bool = true;
+    type Join<T: Send + 'static> = std::thread::JoinHandle<T>;
+    fn go<T: Send + 'static>(
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<Self::Join<T>, String> {
+        threads_w::spawn(f)
+    }
+    fn join<T: Send + 'static>(h: Self::Join<T>) -> Result<T, String> {
+        threads_w::join(h)
+    }
+    type Tx<T: Send + 'static> = Sender<T>;
+    type Rx<T: Send + 'static> = Receiver<T>;
+    fn bounded<T: Send + 'static>(cap: usize) -> (Sender<T>, Receiver<T>) {
+        bounded(cap)
+    }
+    fn send<T: Send + 'static>(tx: &Sender<T>, v: T) -> Result<(), ()> {
+        tx.send(v).map_err(|_| ())
+    }
+    fn recv<T: Send + 'static>(rx: &Receiver<T>) -> Option<T> {
+        rx.recv().ok()
+    }
+}
+
 pub fn run(id: &str, o: &Opts) -> Res {
     match id {
-        "W2" => w2(o),
-        "W3" => w3(o),
-        "W4" => w4(o),
-        "W5" => w5(o),
+        "W1" => fails_ok(w1(o)),
+        "W2" => threads_w::w2::<Crossbeam>(o),
+        "W3" => threads_w::w3::<Crossbeam>(o),
+        "W4" => threads_w::w4::<Crossbeam>(o),
+        "W5" => threads_w::w5::<Crossbeam>(o),
         "W6" => w6(o),
-        "W1" | "W7" | "W8" | "W10" | "W11" | "W12" => {
-            Ok("n/a one OS thread per task: not run at this size".to_string())
-        }
-        _ => Ok("n/a not a channel workload (not ported)".to_string()),
+        "W7" => fails_ok(threads_w::w7::<Crossbeam>(o)),
+        "W8" => fails_ok(threads_w::w8::<Crossbeam>(o)),
+        "W9" => w9(o),
+        "W10" => fails_ok(threads_w::w10::<Crossbeam>(o)),
+        "W11" => fails_ok(w11(o)),
+        "W12" => threads_w::w12::<Crossbeam>(o),
+        "W13" => w13(o),
+        _ => Err(format!("unknown workload {id}")),
     }
 }
 
-fn join<T>(h: thread::JoinHandle<T>) -> Result<T, String> {
-    h.join().map_err(|_| "a thread panicked".to_string())
-}
+// ---------------------------------------------------------------- W1 spawn
 
-/// W2: a round trip wakes a parked thread twice (about 55 us on these VMs), so the full
-/// million would take a minute: this runs 1/50 of it (ns per round trip is unaffected).
-fn w2(o: &Opts) -> Res {
-    let n = o.size(1_000_000) / 50;
-    let n = n.max(1);
+/// W1: one thread per task, each only signals completion. A thread spawn costs tens of
+/// microseconds here, so this spawns 1/100 of the million (ns per task is unaffected;
+/// threads exit as they go, so few are alive at once).
+fn w1(o: &Opts) -> Res {
+    let n = (o.size(1_000_000) / 100).max(1);
     let d = with_warmup(n, |n| {
-        let (ping_tx, ping_rx) = bounded::<u64>(0);
-        let (pong_tx, pong_rx) = bounded::<u64>(0);
+        let base = num_threads();
+        let wg = Countdown::leak(n);
         let t0 = Instant::now();
-        let echo = thread::spawn(move || {
-            for v in ping_rx {
-                pong_tx.send(v + 1).expect("pong");
-            }
-        });
-        let driver = thread::spawn(move || {
-            let mut s = 0u64;
-            for i in 0..n {
-                ping_tx.send(i as u64).expect("ping");
-                s += pong_rx.recv().expect("pong closed");
-            }
-            drop(ping_tx); // close(ping)
-            s
-        });
-        join(echo)?;
-        let got = join(driver)?;
+        for _ in 0..n {
+            spawn(move || wg.done())?;
+        }
+        wg.wait();
         let d = t0.elapsed();
-        let want = sum_range(1, n + 1);
-        if got != want {
-            return Err(format!("sum of replies {got}, want {want}"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while num_threads() > base {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{} threads still alive (baseline {base})",
+                    num_threads()
+                ));
+            }
+            thread::sleep(Duration::from_millis(1));
         }
         Ok(d)
     })?;
-    Ok(format!("ns_per_op={}", ns_per(d, n)))
-}
-
-fn w3(o: &Opts) -> Res {
-    let n = o.size(10_000_000);
-    let d = with_warmup(n, |n| {
-        let (tx, rx) = bounded::<u64>(128);
-        let t0 = Instant::now();
-        let sender = thread::spawn(move || {
-            for i in 0..n {
-                tx.send(i as u64).expect("send");
-            }
-        });
-        let receiver = thread::spawn(move || {
-            let (mut s, mut c) = (0u64, 0u64);
-            for v in rx {
-                s += v;
-                c += 1;
-            }
-            (s, c)
-        });
-        join(sender)?;
-        let (sum, cnt) = join(receiver)?;
-        let d = t0.elapsed();
-        check_sum(cnt, sum, n)?;
-        Ok(d)
-    })?;
-    Ok(format!("ns_per_msg={}", ns_per(d, n)))
-}
-
-fn mpmc(n: usize, cap: usize) -> Result<Duration, String> {
-    const SENDERS: usize = 4;
-    const RECEIVERS: usize = 4;
-    let (tx, rx) = bounded::<u64>(cap);
-    let lo = split(n, SENDERS);
-    let t0 = Instant::now();
-    let receivers: Vec<_> = (0..RECEIVERS)
-        .map(|_| {
-            let rx = rx.clone();
-            thread::spawn(move || {
-                let (mut s, mut c) = (0u64, 0u64);
-                for v in rx {
-                    s += v;
-                    c += 1;
-                }
-                (s, c)
-            })
-        })
-        .collect();
-    drop(rx);
-    let senders: Vec<_> = (0..SENDERS)
-        .map(|k| {
-            let tx = tx.clone();
-            let (a, b) = (lo[k], lo[k + 1]);
-            thread::spawn(move || {
-                for i in a..b {
-                    tx.send(i as u64).expect("send");
-                }
-            })
-        })
-        .collect();
-    for h in senders {
-        join(h)?;
-    }
-    drop(tx); // close(ch): the senders' clones are gone with their threads
-    let (mut sum, mut cnt) = (0u64, 0u64);
-    for h in receivers {
-        let (s, c) = join(h)?;
-        sum += s;
-        cnt += c;
-    }
-    let d = t0.elapsed();
-    check_sum(cnt, sum, n)?;
-    Ok(d)
-}
-
-fn w4(o: &Opts) -> Res {
-    let n = o.size(10_000_000);
-    let d = with_warmup(n, |n| mpmc(n, 128))?;
-    Ok(format!("ns_per_msg={}", ns_per(d, n)))
-}
-
-fn w5(o: &Opts) -> Res {
-    let n = o.size(1_000_000);
-    let d = with_warmup(n, |n| mpmc(n, 0))?;
-    Ok(format!("ns_per_msg={}", ns_per(d, n)))
+    Ok(format!("ns_per_task={}", ns_per(d, n)))
 }
 
 fn w6(o: &Opts) -> Res {
@@ -191,4 +135,170 @@ fn w6(o: &Opts) -> Res {
         Ok(d)
     })?;
     Ok(format!("ns_per_msg={}", ns_per(d, n)))
+}
+
+// ---------------------------------------------------------------- W9 mutex
+
+/// W9's body for one lock type: 8 threads, n increments in all.
+fn mutex_run<L: Sync + 'static>(
+    n: usize,
+    new: impl Fn() -> L,
+    incr: fn(&L),
+    get: fn(&L) -> usize,
+) -> Result<Duration, String> {
+    const TASKS: usize = 8;
+    let lo = split(n, TASKS);
+    let mu: &'static L = Box::leak(Box::new(new()));
+    let t0 = Instant::now();
+    let hs: Vec<_> = (0..TASKS)
+        .map(|k| {
+            let m = lo[k + 1] - lo[k];
+            thread::spawn(move || {
+                for _ in 0..m {
+                    incr(mu);
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        join(h)?;
+    }
+    let d = t0.elapsed();
+    let got = get(mu);
+    if got != n {
+        return Err(format!("counter {got}, want {n}"));
+    }
+    Ok(d)
+}
+
+fn w9(o: &Opts) -> Res {
+    let n = o.size(4_000_000);
+    let std_d = with_warmup(n, |n| {
+        mutex_run(
+            n,
+            || std::sync::Mutex::new(0usize),
+            |m| *m.lock().unwrap() += 1,
+            |m| *m.lock().unwrap(),
+        )
+    })?;
+    let pl_d = with_warmup(n, |n| {
+        mutex_run(
+            n,
+            || parking_lot::Mutex::new(0usize),
+            |m| *m.lock() += 1,
+            |m| *m.lock(),
+        )
+    })?;
+    Ok(format!(
+        "ns_per_op={} ns_per_op.parking_lot={}",
+        ns_per(std_d, n),
+        ns_per(pl_d, n)
+    ))
+}
+
+// ---------------------------------------------------------------- W11 timers
+
+/// W11: one thread per task, each sleeps 10 ms then signals. Threads end as they go
+/// (a few hundred alive at once), so the full 100,000 run.
+fn w11(o: &Opts) -> Res {
+    const SLEEP: Duration = Duration::from_millis(10);
+    let n = o.size(100_000);
+    let d = with_warmup(n, |n| {
+        let done: &'static [AtomicBool] =
+            Box::leak((0..n).map(|_| AtomicBool::new(false)).collect());
+        let wg = Countdown::leak(n);
+        let t0 = Instant::now();
+        for flag in done {
+            spawn(move || {
+                thread::sleep(SLEEP);
+                flag.store(true, Ordering::Relaxed);
+                wg.done();
+            })?;
+        }
+        wg.wait();
+        let d = t0.elapsed();
+        if let Some(i) = done.iter().position(|f| !f.load(Ordering::Relaxed)) {
+            return Err(format!("task {i} did not signal"));
+        }
+        if d < SLEEP {
+            return Err(format!(
+                "all done after {d:?}, less than the {SLEEP:?} sleep"
+            ));
+        }
+        Ok(d)
+    })?;
+    Ok(format!("ms={}", ms_of(d)))
+}
+
+// ---------------------------------------------------------------- W13 rwmutex
+
+/// W13's body for one lock type: 8 threads, n ops, op i a write when i % 10 == 0.
+fn rw_run<L: Sync + 'static>(
+    n: usize,
+    new: impl Fn() -> L,
+    write: fn(&L),
+    read: fn(&L) -> u64,
+) -> Result<Duration, String> {
+    const TASKS: usize = 8;
+    let lo = split(n, TASKS);
+    let mu: &'static L = Box::leak(Box::new(new()));
+    let reads: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+    let sink: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+    let want_writes: usize = (0..TASKS).map(|k| (lo[k + 1] - lo[k]).div_ceil(10)).sum();
+    let t0 = Instant::now();
+    let hs: Vec<_> = (0..TASKS)
+        .map(|k| {
+            let m = lo[k + 1] - lo[k];
+            thread::spawn(move || {
+                let (mut seen, mut r) = (0u64, 0usize);
+                for i in 0..m {
+                    if i % 10 == 0 {
+                        write(mu);
+                    } else {
+                        seen = seen.wrapping_add(read(mu));
+                        r += 1;
+                    }
+                }
+                reads.fetch_add(r, Ordering::Relaxed);
+                sink.fetch_add(seen as usize, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    for h in hs {
+        join(h)?;
+    }
+    let d = t0.elapsed();
+    let (writes, got_reads) = (read(mu) as usize, reads.load(Ordering::Relaxed));
+    if writes != want_writes || got_reads + want_writes != n {
+        return Err(format!(
+            "counter {writes} (want {want_writes}), reads {got_reads} (want {})",
+            n - want_writes
+        ));
+    }
+    Ok(d)
+}
+
+fn w13(o: &Opts) -> Res {
+    let n = o.size(4_000_000);
+    let std_d = with_warmup(n, |n| {
+        rw_run(
+            n,
+            || std::sync::RwLock::new(0u64),
+            |m| *m.write().unwrap() += 1,
+            |m| *m.read().unwrap(),
+        )
+    })?;
+    let pl_d = with_warmup(n, |n| {
+        rw_run(
+            n,
+            || parking_lot::RwLock::new(0u64),
+            |m| *m.write() += 1,
+            |m| *m.read(),
+        )
+    })?;
+    Ok(format!(
+        "ns_per_op={} ns_per_op.parking_lot={}",
+        ns_per(std_d, n),
+        ns_per(pl_d, n)
+    ))
 }

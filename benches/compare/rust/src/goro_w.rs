@@ -1,15 +1,17 @@
 //! goro's workloads: goroutines started from the main goroutine inside `runtime::block_on`,
 //! over goro's channels, each mirroring its Go version in benches/compare/go/workloads.go.
 //!
-//! Go's `sync.WaitGroup` is written as join handles (W2-W5), a `done` channel (W6, as Go
-//! does), or [`Wg`], an atomic countdown whose last `done` unparks the waiting goroutine
-//! (W1, W10: a million tasks, where a join handle's allocation per task would be counted),
-//! until goro's sync crate lands.
+//! Go's `sync.WaitGroup` is goro's `sync::WaitGroup` (W1, W8-W13; a leaked `&'static` one
+//! where Go's closures capture `&wg` for a million tasks), or join handles (W2-W5, where Go
+//! waits for a fixed two or eight goroutines), or a `done` channel (W6, as Go does).
 
-use crate::{Opts, Res, check_sum, ns_per, split, sum_range, with_warmup};
+use crate::{
+    Opts, Res, check_sum, first_primes, ms_of, ns_per, rss_bytes, split, sum_range, with_warmup,
+};
 use goro::chan::{self, Chan, Select, Selected};
-use goro::runtime::{self, WaitReason, Waiter};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use goro::runtime;
+use goro::sync::WaitGroup;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub fn init(o: &Opts) {
@@ -27,39 +29,24 @@ pub fn run(id: &str, o: &Opts) -> Res {
         "W4" => w4(o),
         "W5" => w5(o),
         "W6" => w6(o),
-        "W10" => w10(o),
+        "W7" => w7(o),
+        "W8" => w8(o),
         "W9" => w9(o),
+        "W10" => w10(o),
+        "W11" => w11(o),
+        "W12" => w12(o),
         "W13" => w13(o),
-        _ => Ok("n/a not ported to goro yet".to_string()),
+        _ => Err(format!("unknown workload {id}")),
     }
 }
 
-/// A WaitGroup for one waiting goroutine: `n` calls to `done`, the last of which unparks
-/// the goroutine that made it.
-struct Wg {
-    left: AtomicUsize,
-    waiter: Waiter,
-}
-
-impl Wg {
-    /// Made by the goroutine that will `wait`. Leaked: tasks hold plain `&'static`
-    /// references, as Go's closures capture `&wg` (no refcount traffic per task).
-    fn leak(n: usize) -> &'static Wg {
-        Box::leak(Box::new(Wg {
-            left: AtomicUsize::new(n),
-            waiter: Waiter::current(),
-        }))
-    }
-    fn done(&self) {
-        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.waiter.unpark();
-        }
-    }
-    fn wait(&self) {
-        while self.left.load(Ordering::Acquire) != 0 {
-            runtime::park(WaitReason::WaitGroupWait);
-        }
-    }
+/// A `sync.WaitGroup` that tasks reach through a plain `&'static` reference, as Go's
+/// closures capture `&wg` (no refcount traffic per task, no clone per task). Leaked: one per
+/// run, a few dozen bytes.
+fn leak_wg(n: usize) -> &'static WaitGroup {
+    let wg: &'static WaitGroup = Box::leak(Box::new(WaitGroup::new()));
+    wg.add(n as isize);
+    wg
 }
 
 fn join<T>(h: runtime::JoinHandle<T>) -> Result<T, String> {
@@ -73,7 +60,7 @@ fn w1(o: &Opts) -> Res {
     let n = o.size(1_000_000);
     let d = runtime::block_on(move || {
         with_warmup(n, |n| {
-            let wg = Wg::leak(n);
+            let wg = leak_wg(n);
             let t0 = Instant::now();
             for _ in 0..n {
                 runtime::go(move || wg.done());
@@ -302,12 +289,6 @@ fn w6(o: &Opts) -> Res {
 
 // ---------------------------------------------------------------- W10 parked
 
-fn rss_bytes() -> i64 {
-    let s = std::fs::read_to_string("/proc/self/statm").expect("statm");
-    let pages: i64 = s.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096
-}
-
 /// W10: n tasks each blocked receiving on its own unbuffered channel; RSS growth per task,
 /// then release all by sending. No warm-up (it would leave Gs and stacks cached).
 fn w10(o: &Opts) -> Res {
@@ -315,8 +296,8 @@ fn w10(o: &Opts) -> Res {
     runtime::block_on(move || {
         let rss0 = rss_bytes();
         let mut chans: Vec<Chan<()>> = Vec::with_capacity(n); // one handle per task, as Go's
-        let parked = Wg::leak(n);
-        let exited = Wg::leak(n);
+        let parked = leak_wg(n);
+        let exited = leak_wg(n);
         let released: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
         let t0 = Instant::now();
         for _ in 0..n {
@@ -388,7 +369,7 @@ fn w9(o: &Opts) -> Res {
             Ok(d)
         })
     })?;
-    Ok(format!("ns_per_incr={}", ns_per(d, n)))
+    Ok(format!("ns_per_op={}", ns_per(d, n)))
 }
 
 // ---------------------------------------------------------------- W13 rwmutex
@@ -439,4 +420,207 @@ fn w13(o: &Opts) -> Res {
         })
     })?;
     Ok(format!("ns_per_op={}", ns_per(d, n)))
+}
+
+// ---------------------------------------------------------------- W7 sieve
+
+/// W7: Go's concurrent prime sieve. The generator and filter goroutines stay blocked for
+/// ever once main stops reading (as in Go's original); they die with the child process.
+fn w7(o: &Opts) -> Res {
+    let n = o.size(3_000);
+    let d = runtime::block_on(move || {
+        with_warmup(n, |n| {
+            let mut primes = vec![0u64; n];
+            let t0 = Instant::now();
+            let mut ch = chan::make::<u64>(0);
+            {
+                let ch = ch.clone();
+                runtime::go(move || {
+                    let mut i = 2u64;
+                    loop {
+                        ch.send(i);
+                        i += 1;
+                    }
+                });
+            }
+            for p in primes.iter_mut() {
+                let prime = ch.recv().expect("sieve channel closed");
+                *p = prime;
+                let ch1 = chan::make::<u64>(0);
+                let (input, out) = (ch, ch1.clone());
+                runtime::go(move || {
+                    loop {
+                        let i = input.recv().expect("sieve channel closed");
+                        if i % prime != 0 {
+                            out.send(i);
+                        }
+                    }
+                });
+                ch = ch1;
+            }
+            let d = t0.elapsed();
+            check_primes(&primes)?;
+            Ok(d)
+        })
+    })?;
+    Ok(format!("ms={}", ms_of(d)))
+}
+
+/// Compares `got` with the first `got.len()` primes computed sequentially.
+pub fn check_primes(got: &[u64]) -> Result<(), String> {
+    let want = first_primes(got.len());
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        if g != w {
+            return Err(format!("prime #{} is {g}, want {w}", i + 1));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- W8 daisy
+
+/// W8: Pike's daisy chain: n goroutines, each `left <- 1 + <-right`.
+fn w8(o: &Opts) -> Res {
+    let n = o.size(100_000);
+    let d = runtime::block_on(move || {
+        with_warmup(n, |n| {
+            let t0 = Instant::now();
+            let leftmost = chan::make::<u64>(0);
+            let mut left = leftmost.clone();
+            let mut right = leftmost.clone();
+            for _ in 0..n {
+                right = chan::make::<u64>(0);
+                let (l, r) = (left, right.clone());
+                runtime::go(move || l.send(1 + r.recv().expect("daisy channel closed")));
+                left = right.clone();
+            }
+            runtime::go(move || right.send(1));
+            let got = leftmost.recv().expect("daisy channel closed");
+            let d = t0.elapsed();
+            if got != n as u64 + 1 {
+                return Err(format!("daisy chain returned {got}, want {}", n + 1));
+            }
+            Ok(d)
+        })
+    })?;
+    Ok(format!("ms={}", ms_of(d)))
+}
+
+// ---------------------------------------------------------------- W11 timers
+
+/// W11: n goroutines each sleep 10 ms, then mark themselves done; main waits.
+fn w11(o: &Opts) -> Res {
+    const SLEEP: Duration = Duration::from_millis(10);
+    let n = o.size(100_000);
+    let d = runtime::block_on(move || {
+        with_warmup(n, |n| {
+            let done: &'static [AtomicBool] =
+                Box::leak((0..n).map(|_| AtomicBool::new(false)).collect());
+            let wg = leak_wg(0);
+            let t0 = Instant::now();
+            wg.add(n as isize);
+            for flag in done {
+                runtime::go(move || {
+                    runtime::sleep(SLEEP);
+                    flag.store(true, Ordering::Relaxed);
+                    wg.done();
+                });
+            }
+            wg.wait();
+            let d = t0.elapsed();
+            if let Some(i) = done.iter().position(|f| !f.load(Ordering::Relaxed)) {
+                return Err(format!("task {i} did not signal"));
+            }
+            if d < SLEEP {
+                return Err(format!(
+                    "all done after {d:?}, less than the {SLEEP:?} sleep"
+                ));
+            }
+            Ok(d)
+        })
+    })?;
+    Ok(format!("ms={}", ms_of(d)))
+}
+
+// ---------------------------------------------------------------- W12 pipeline
+
+/// Pipeline, fan-out and fan-in as in the Go blog post "Go Concurrency Patterns: Pipelines
+/// and cancellation" (unbuffered channels throughout).
+fn pipe_gen(n: usize) -> Chan<u64> {
+    let out = chan::make::<u64>(0);
+    let tx = out.clone();
+    runtime::go(move || {
+        for i in 1..=n as u64 {
+            tx.send(i);
+        }
+        tx.close();
+    });
+    out
+}
+
+fn pipe_sq(input: Chan<u64>) -> Chan<u64> {
+    let out = chan::make::<u64>(0);
+    let tx = out.clone();
+    runtime::go(move || {
+        for v in &input {
+            tx.send(v * v);
+        }
+        tx.close();
+    });
+    out
+}
+
+fn pipe_merge(cs: Vec<Chan<u64>>) -> Chan<u64> {
+    let wg = WaitGroup::new();
+    let out = chan::make::<u64>(0);
+    wg.add(cs.len() as isize);
+    for c in cs {
+        let (out, wg) = (out.clone(), wg.clone());
+        runtime::go(move || {
+            for v in &c {
+                out.send(v);
+            }
+            wg.done();
+        });
+    }
+    {
+        let out = out.clone();
+        runtime::go(move || {
+            wg.wait();
+            out.close();
+        });
+    }
+    out
+}
+
+/// W12: generate 1..=n -> 8 squarers sharing one input -> merge -> sum.
+fn w12(o: &Opts) -> Res {
+    let n = o.size(1_000_000);
+    let d = runtime::block_on(move || {
+        with_warmup(n, |n| {
+            const WORKERS: usize = 8;
+            let t0 = Instant::now();
+            let input = pipe_gen(n);
+            let outs: Vec<Chan<u64>> = (0..WORKERS).map(|_| pipe_sq(input.clone())).collect();
+            let (mut sum, mut cnt) = (0u64, 0u64);
+            for v in &pipe_merge(outs) {
+                sum += v;
+                cnt += 1;
+            }
+            let d = t0.elapsed();
+            check_squares(cnt, sum, n)?;
+            Ok(d)
+        })
+    })?;
+    Ok(format!("ns_per_item={}", ns_per(d, n)))
+}
+
+/// W12's check: `n` items summing to 1² + ... + n².
+pub fn check_squares(cnt: u64, sum: u64, n: usize) -> Result<(), String> {
+    let big = n as u64;
+    let want = big * (big + 1) * (2 * big + 1) / 6;
+    if cnt != big || sum != want {
+        return Err(format!("got {cnt} items sum {sum}, want {big} sum {want}"));
+    }
+    Ok(())
 }

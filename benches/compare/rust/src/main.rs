@@ -1,23 +1,46 @@
 //! The Rust side of the anchor workloads (shared/bench/WORKLOADS.md): one line per workload,
 //! `<ID> <system> <metric>=<value>`, each checking its own result (exit 1 if wrong).
 //!
-//! Usage: `goro-compare [-sys goro|crossbeam] [-w W1,W10] [-quick] [-procs N]`. Every
-//! workload runs in a fresh child process (as the Go program does), so runtime state cached
-//! by one workload cannot distort another.
+//! Usage: `goro-compare [-sys goro|crossbeam|flume|tokio|may] [-w W1,W10] [-quick] [-procs N]
+//! [-timeout S]` (S: seconds per workload; 600, or 120 with `-quick`).
+//! Every workload runs in a fresh child process (as the Go program does), so runtime state
+//! cached by one workload cannot distort another, and a system that crashes on a workload
+//! (may past ~32.7k coroutines) yields a `<ID> <sys> fails: ...` line instead of ending the
+//! run. A workload a system cannot express prints `<ID> <sys> n/a <reason>`; one that needs
+//! more than this machine allows (100k live OS threads) prints `<ID> <sys> fails: <reason>`.
 //!
-//! Two systems live here:
-//! - `goro` (default, [`goro_w`]): goroutines on goro's runtime and goro's channels, each
-//!   workload written as benches/compare/go/workloads.go writes it (same structure, warm-up
-//!   and checks; `sync.WaitGroup` becomes join handles or a park-based counter until goro's
-//!   sync crate lands). W1, W2-W6 and W10 so far; the rest print `n/a`.
-//! - `crossbeam` ([`crossbeam_w`]): crossbeam-channel 0.5 over std threads, the "crossbeam +
-//!   threads" column of shared/bench/ANCHORS.md. W2-W6; the rest print `n/a`.
+//! The systems, one module each, every workload shaped as benches/compare/go/workloads.go
+//! shapes it (same N, warm-up and checks):
+//! - `goro` ([`goro_w`]): goroutines on goro's runtime, goro's channels and `goro::sync`.
+//! - `tokio` ([`tokio_w`]): tasks on tokio's multi-thread runtime (`procs` workers),
+//!   `tokio::sync` channels and locks.
+//! - `may` ([`may_w`]): may's stackful coroutines (`procs` workers), may's channels and locks.
+//! - `crossbeam` ([`crossbeam_w`]): crossbeam-channel over std threads (one OS thread per Go
+//!   goroutine), std's Mutex/RwLock and parking_lot's for W9/W13.
+//! - `flume` ([`flume_w`]): flume over std threads; the channel workloads only.
+//!
+//! flume, tokio and may are built with `--features all-systems` only (run.sh builds with it;
+//! CI's goro smoke run builds without, to stay cheap).
+//!
+//! [`threads_w`] holds the channel workloads both thread systems share, generic over the
+//! channel crate.
 
 mod crossbeam_w;
+#[cfg(feature = "all-systems")]
+mod flume_w;
 mod goro_w;
+#[cfg(feature = "all-systems")]
+mod may_w;
+mod threads_w;
+#[cfg(feature = "all-systems")]
+mod tokio_w;
 
-use std::process::Command;
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::Duration;
+
+/// The systems this program runs (`-sys`).
+pub const SYSTEMS: &[&str] = &["goro", "crossbeam", "flume", "tokio", "may"];
 
 /// `-quick` scales every N down this much (as the Go program's quickDiv).
 pub const QUICK_DIV: usize = 20;
@@ -48,6 +71,7 @@ fn main() {
     let mut procs = 2usize;
     let mut child = false;
     let mut sys = "goro".to_string();
+    let mut timeout: Option<u64> = None;
     let mut i = 1;
     while i < args.len() {
         match args[i].as_str() {
@@ -69,22 +93,35 @@ fn main() {
                 sys = args[i].clone();
             }
             "-child" => child = true,
+            "-timeout" => {
+                i += 1;
+                timeout = Some(args[i].parse().expect("-timeout SECONDS"));
+            }
             other => panic!("unknown argument {other}"),
         }
         i += 1;
     }
-    if sys != "goro" && sys != "crossbeam" {
-        eprintln!("unknown system {sys} (goro, crossbeam)");
+    if !SYSTEMS.contains(&sys.as_str()) {
+        eprintln!("unknown system {sys} ({})", SYSTEMS.join(", "));
+        std::process::exit(2);
+    }
+    if !cfg!(feature = "all-systems") && !["goro", "crossbeam"].contains(&sys.as_str()) {
+        eprintln!("system {sys} needs a build with `--features all-systems` (run.sh does that)");
         std::process::exit(2);
     }
     if ids.is_empty() {
         ids = (1..=13).map(|n| format!("W{n}")).collect();
     }
-    if !child && ids.len() > 1 {
-        // Parent: one fresh process per workload.
+    // Per workload child: a hung child (may after a failed stack allocation) is killed.
+    let timeout = timeout.unwrap_or(if quick { 120 } else { 600 });
+    if !child {
+        // Parent: one fresh process per workload. A child that dies (a crash, a panic, a
+        // failed check) without printing its line gets a `fails:` line here, so the table
+        // shows it; the exit status still says something failed.
         let mut failed = false;
+        let exe = std::env::current_exe().expect("own path");
         for id in &ids {
-            let mut cmd = Command::new(std::env::current_exe().unwrap());
+            let mut cmd = Command::new(&exe);
             cmd.args([
                 "-child",
                 "-sys",
@@ -97,24 +134,54 @@ fn main() {
             if quick {
                 cmd.arg("-quick");
             }
-            let st = cmd.status().expect("spawn child");
-            if !st.success() {
-                eprintln!("{id} {sys} FAILED (child process: {st})");
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+            let (status, stdout, stderr) = run_child(cmd, Duration::from_secs(timeout));
+            print!("{stdout}");
+            eprint!("{stderr}");
+            let ok = matches!(status, Some(st) if st.success());
+            if !ok {
                 failed = true;
+                if !stdout.lines().any(|l| l.starts_with(&format!("{id} "))) {
+                    let why = stderr
+                        .lines()
+                        .rev()
+                        .find(|l| {
+                            !l.trim().is_empty()
+                                && !l.contains("RUST_BACKTRACE")
+                                && !l.starts_with("stack backtrace")
+                        })
+                        .unwrap_or("")
+                        .trim();
+                    let why: String = why.chars().take(160).collect();
+                    match status {
+                        Some(st) => println!("{id} {sys} fails: child {st}: {why}"),
+                        None => println!("{id} {sys} fails: timed out after {timeout} s: {why}"),
+                    }
+                }
             }
+            std::io::stdout().flush().ok();
         }
         std::process::exit(i32::from(failed));
     }
     let o = Opts { quick, procs };
-    if sys == "goro" {
-        goro_w::init(&o);
+    match sys.as_str() {
+        "goro" => goro_w::init(&o),
+        #[cfg(feature = "all-systems")]
+        "may" => may_w::init(&o),
+        _ => {}
     }
     let mut failed = false;
     for id in ids {
-        let r = if sys == "goro" {
-            goro_w::run(&id, &o)
-        } else {
-            crossbeam_w::run(&id, &o)
+        let r = match sys.as_str() {
+            "goro" => goro_w::run(&id, &o),
+            "crossbeam" => crossbeam_w::run(&id, &o),
+            #[cfg(feature = "all-systems")]
+            "flume" => flume_w::run(&id, &o),
+            #[cfg(feature = "all-systems")]
+            "tokio" => tokio_w::run(&id, &o),
+            #[cfg(feature = "all-systems")]
+            "may" => may_w::run(&id, &o),
+            _ => unreachable!(),
         };
         match r {
             Ok(metric) => println!("{id} {sys} {metric}"),
@@ -125,6 +192,43 @@ fn main() {
         }
     }
     std::process::exit(i32::from(failed));
+}
+
+/// Runs a child, killing it after `limit`; its exit status (`None`: killed for time), stdout
+/// and stderr.
+fn run_child(
+    mut cmd: Command,
+    limit: Duration,
+) -> (Option<std::process::ExitStatus>, String, String) {
+    use std::io::Read;
+    let mut ch = cmd.spawn().expect("spawn child");
+    let mut out = ch.stdout.take().unwrap();
+    let mut err = ch.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        out.read_to_end(&mut b).ok();
+        b
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        err.read_to_end(&mut b).ok();
+        b
+    });
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(st) = ch.try_wait().expect("wait child") {
+            break Some(st);
+        }
+        if std::time::Instant::now() > deadline {
+            ch.kill().ok();
+            ch.wait().ok();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
+    let err = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
+    (status, out, err)
 }
 
 /// Go's `split`: part i of n in k parts covers `[lo[i], lo[i + 1])`.
@@ -165,6 +269,43 @@ pub fn check_sum(cnt: u64, sum: u64, n: usize) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// `d` in milliseconds, one decimal (Go's `msOf`).
+pub fn ms_of(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e3)
+}
+
+/// The resident set size, from /proc/self/statm.
+pub fn rss_bytes() -> i64 {
+    let s = std::fs::read_to_string("/proc/self/statm").expect("statm");
+    let pages: i64 = s.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// The first `n` primes, computed sequentially (Go's `firstPrimes`), for W7's check.
+pub fn first_primes(n: usize) -> Vec<u64> {
+    let mut limit = 64usize;
+    loop {
+        let mut comp = vec![false; limit];
+        let mut ps = Vec::with_capacity(n);
+        let mut i = 2;
+        while i < limit && ps.len() < n {
+            if !comp[i] {
+                ps.push(i as u64);
+                let mut j = i * i;
+                while j < limit {
+                    comp[j] = true;
+                    j += i;
+                }
+            }
+            i += 1;
+        }
+        if ps.len() == n {
+            return ps;
+        }
+        limit *= 2;
+    }
 }
 
 /// `d / count` in nanoseconds, one decimal.

@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Tables of benches/compare/run.sh's results (standard library only).
+
+Reads the raw lines run.sh collects, `<round> <ID> <system> <metric>=<value> ...` or
+`<round> <ID> <system> n/a <reason>` or `<round> <ID> <system> fails: <reason>`, and prints
+one row per workload and metric, one column per system: `median (min-max) xRATIO`, the
+ratio being the median over rounds of system/Go within the same round (lower is better).
+
+A metric written `<metric>.<variant>=` (crossbeam's `ns_per_op.parking_lot=` for W9/W13)
+becomes its own column, `<variant>`, compared with Go's `<metric>`.
+
+    report.py --results R --systems go,goro,... [--meta M] [--markdown docs/BENCHMARKS.md]
+"""
+import argparse
+import collections
+import os
+import statistics
+
+NAMES = {
+    "W1": "spawn", "W2": "pingpong", "W3": "spsc", "W4": "mpmc", "W5": "mpmc0",
+    "W6": "select", "W7": "sieve", "W8": "daisy", "W9": "mutex", "W10": "parked",
+    "W11": "timers", "W12": "pipeline", "W13": "rwmutex",
+}
+
+# What each system is, for the document.
+SYSTEM_NOTES = {
+    "go": "Go (gc), goroutines, channels, sync.WaitGroup/Mutex/RWMutex: the reference "
+          "(benches/compare/go/).",
+    "goro": "goro: goroutines on goro's runtime, goro's channels and goro::sync, each "
+            "workload written as the Go one (rust/src/goro_w.rs).",
+    "crossbeam": "crossbeam-channel over std threads, one OS thread per goroutine; W9/W13 "
+                 "std Mutex/RwLock; W1/W9/W11/W13 use no channel and stand for \"std "
+                 "threads\" (rust/src/crossbeam_w.rs, threads_w.rs).",
+    "parking_lot": "std threads with parking_lot's Mutex/RwLock (W9/W13 only; printed by "
+                   "the crossbeam run).",
+    "flume": "flume over std threads; the channel workloads only (rust/src/flume_w.rs, "
+             "threads_w.rs).",
+    "tokio": "tokio multi-thread runtime, 2 workers; mpsc::channel(1) for unbuffered "
+             "channels, shared Receiver behind a tokio Mutex for several receivers "
+             "(W4/W5/W12), tokio::select!, tokio::sync Mutex/RwLock (rust/src/tokio_w.rs).",
+    "may": "may coroutines, 2 workers; may's unbounded mpmc channel plus a semaphore "
+           "for capacity (capacity 1 for unbuffered), may::sync WaitGroup/Mutex/RwLock "
+           "(rust/src/may_w.rs).",
+}
+
+
+class Results:
+    def __init__(self, path, systems):
+        self.vals = collections.defaultdict(dict)  # (wl, metric) -> {(sys, round): v}
+        self.na = {}  # (wl, sys) -> reason
+        self.fails = {}  # (wl, sys) -> reason
+        self.workloads = set()
+        seen_systems = []
+        for line in open(path):
+            parts = line.split()
+            if len(parts) < 4:
+                continue
+            rnd, wl, system = parts[0], parts[1], parts[2]
+            self.workloads.add(wl)
+            rest = line.split(None, 3)[3].strip()
+            if rest.startswith("n/a"):
+                self.na[(wl, system)] = rest[3:].strip()
+                continue
+            if rest.startswith("fails"):
+                self.fails[(wl, system)] = rest[len("fails"):].lstrip(": ").strip()
+                continue
+            for kv in parts[3:]:
+                if "=" not in kv:
+                    continue
+                k, v = kv.split("=", 1)
+                sys_name = system
+                if "." in k:
+                    k, variant = k.split(".", 1)
+                    sys_name = variant
+                    if variant not in seen_systems:
+                        seen_systems.append(variant)
+                try:
+                    self.vals[(wl, k)][(sys_name, rnd)] = float(v)
+                except ValueError:
+                    pass
+        # Variant columns go right after the system that printed them.
+        self.systems = []
+        for s in systems:
+            self.systems.append(s)
+            if s == "crossbeam":
+                self.systems += [v for v in seen_systems if v not in self.systems]
+
+    def rows(self):
+        """(wl, metric) pairs, in workload order; workloads with no value get one row."""
+        keys = sorted(self.vals, key=lambda x: (int(x[0][1:]), x[1] != first_metric(self, x[0]), x[1]))
+        have = {wl for wl, _ in keys}
+        for wl in self.workloads - have:
+            keys.append((wl, ""))
+        return sorted(keys, key=lambda x: (int(x[0][1:]), x[1] != first_metric(self, x[0]), x[1]))
+
+    def values(self, wl, metric, system):
+        return [v for (s, _), v in self.vals.get((wl, metric), {}).items() if s == system]
+
+    def ratio(self, wl, metric, system):
+        """Median over rounds of system/go for the same metric in the same round."""
+        vals = self.vals.get((wl, metric), {})
+        rs = [vals[(system, r)] / vals[("go", r)] for (s, r) in vals
+              if s == "go" and (system, r) in vals and vals[("go", r)] > 0]
+        return statistics.median(rs) if rs else None
+
+    def base_system(self, system):
+        """The system whose run printed `system`'s n/a or fails line."""
+        return "crossbeam" if system == "parking_lot" else system
+
+    def status(self, wl, system):
+        b = self.base_system(system)
+        if system == "parking_lot":
+            return "n/a"
+        if (wl, b) in self.fails:
+            return "fails"
+        if (wl, b) in self.na:
+            return "n/a"
+        return "—"
+
+
+def first_metric(res, wl):
+    """A workload's headline metric: the first Go printed (else any)."""
+    order = {"W10": "bytes_per_task"}
+    if wl in order:
+        return order[wl]
+    ms = sorted(k for (w, k) in res.vals if w == wl)
+    return ms[0] if ms else ""
+
+
+def fmt(v):
+    if v >= 1000:
+        return f"{v:,.0f}"
+    if v >= 100:
+        return f"{v:.0f}"
+    return f"{v:.1f}"
+
+
+def cell(res, wl, metric, system):
+    xs = res.values(wl, metric, system)
+    if not xs:
+        return res.status(wl, system)
+    s = fmt(statistics.median(xs))
+    if len(xs) > 1:
+        s += f" ({fmt(min(xs))}-{fmt(max(xs))})"
+    if system != "go":
+        r = res.ratio(wl, metric, system)
+        if r is not None:
+            s += f" ×{r:.2f}"
+    return s
+
+
+def table(res):
+    head = ["workload", "metric"] + res.systems
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for wl, metric in res.rows():
+        cols = [f"{wl} {NAMES.get(wl, '')}", metric or "—"]
+        cols += [cell(res, wl, metric, s) for s in res.systems]
+        lines.append("| " + " | ".join(cols) + " |")
+    return "\n".join(lines)
+
+
+def reasons(res):
+    out = []
+    for kind, d in (("fails", res.fails), ("n/a", res.na)):
+        for (wl, s), why in sorted(d.items(), key=lambda x: (int(x[0][0][1:]), x[0][1])):
+            out.append(f"- {wl} {s}: {kind} — {why}")
+    return "\n".join(out)
+
+
+def read_meta(path):
+    meta = {}
+    if path and os.path.exists(path):
+        for line in open(path):
+            if ":" in line:
+                k, v = line.split(":", 1)
+                meta[k.strip()] = v.strip()
+    return meta
+
+
+def markdown(res, meta, path):
+    quick = meta.get("quick", "")
+    doc = ["# Benchmarks: goro against Go, tokio, may and channel crates over threads", ""]
+    doc.append("Generated by `benches/compare/run.sh --report` (benches/compare/report.py and "
+               "plot.py); do not edit by hand. The workloads are shared/bench/WORKLOADS.md's, "
+               "each written per system as benches/compare/go/workloads.go writes it (same N, "
+               "warm-up and result checks), each in a fresh process.")
+    doc.append("")
+    if quick:
+        doc.append(f"**Smoke run (`--quick`: {quick}), not a measurement.** Regenerate with "
+                   "`benches/compare/run.sh --rounds 5 --report` on a quiet machine.")
+        doc.append("")
+    doc.append("## Machine and versions")
+    doc.append("")
+    for k in ("date", "cpu", "memory", "kernel", "limits", "procs", "go", "rustc", "crates",
+              "goro", "rounds", "command"):
+        if meta.get(k):
+            v = meta[k]
+            if k == "command":
+                v = f"`{v}`"
+            doc.append(f"- {k}: {v}")
+    doc.append("")
+    doc.append("## Results")
+    doc.append("")
+    doc.append("Each cell: median over rounds (min-max), then ×ratio to Go: the median over "
+               "rounds of system/Go measured in the same round. Lower is better for every "
+               "metric. The machine is noisy: compare ratios, not absolute figures across "
+               "runs.")
+    doc.append("")
+    doc.append(table(res))
+    doc.append("")
+    doc.append("![ratio to Go per workload and system](benchmarks.png)")
+    doc.append("")
+    doc.append("## Systems")
+    doc.append("")
+    for s in res.systems:
+        doc.append(f"- **{s}**: {SYSTEM_NOTES.get(s, '')}")
+    doc.append("")
+    r = reasons(res)
+    if r:
+        doc.append("## n/a and fails")
+        doc.append("")
+        doc.append(r)
+        doc.append("")
+    with open(path, "w") as f:
+        f.write("\n".join(doc))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--systems", required=True)
+    ap.add_argument("--meta")
+    ap.add_argument("--markdown")
+    a = ap.parse_args()
+    res = Results(a.results, a.systems.split(","))
+    meta = read_meta(a.meta)
+    if a.markdown:
+        markdown(res, meta, a.markdown)
+        return
+    print(table(res))
+    print()
+    if "go" in res.systems:
+        print("cells: median (min-max) ×ratio, the ratio being the median over rounds of "
+              "system/go within the same round; lower is better.")
+    r = reasons(res)
+    if r:
+        print(r)
+
+
+if __name__ == "__main__":
+    main()
