@@ -1,6 +1,6 @@
 //! criterion benches of goro's sync hot paths: an uncontended Mutex lock/unlock (on a
 //! goroutine and on a plain thread, beside std's Mutex), an uncontended RwMutex read
-//! lock/unlock, W9's contended shape (8 goroutines, one Mutex), a WaitGroup add/done pair, a
+//! lock/unlock (on a goroutine and on a thread), W9's contended shape (8 goroutines, one Mutex), a WaitGroup add/done pair, a
 //! Once that has run, and a Pool get/put.
 //!
 //! Run: `cargo bench --bench sync`. Cross-system comparisons (W9, W13) live in benches/compare.
@@ -18,6 +18,18 @@ fn mutex_uncontended(iters: u64) -> Duration {
         let t0 = Instant::now();
         for _ in 0..iters {
             *black_box(&m).lock() += 1;
+        }
+        t0.elapsed()
+    })
+}
+
+/// `iters` read lock/unlock pairs of an uncontended goro RwMutex, on a goroutine.
+fn rwmutex_read_uncontended(iters: u64) -> Duration {
+    runtime::block_on(move || {
+        let l = RwMutex::new(1u64);
+        let t0 = Instant::now();
+        for _ in 0..iters {
+            black_box(*black_box(&l).rlock());
         }
         t0.elapsed()
     })
@@ -55,6 +67,9 @@ fn sync(c: &mut Criterion) {
     g.bench_function("std_mutex_lock_unlock_thread", |b| {
         let m = std::sync::Mutex::new(0u64);
         b.iter(|| *black_box(&m).lock().unwrap() += 1)
+    });
+    g.bench_function("rwmutex_rlock_runlock_goroutine", |b| {
+        b.iter_custom(rwmutex_read_uncontended)
     });
     g.bench_function("rwmutex_rlock_runlock_thread", |b| {
         let l = RwMutex::new(1u64);

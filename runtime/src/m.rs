@@ -95,6 +95,13 @@ pub(crate) fn current_p() -> Option<&'static P> {
     current_m().and_then(|m| m.p.get())
 }
 
+/// The id of this thread's M's P, if any: `current_p().map(|p| p.id)` in one thread-local
+/// access (sync's per-P reader counts call it twice a read lock). Never inlined.
+#[inline(never)]
+pub(crate) fn current_p_id() -> Option<usize> {
+    CURRENT_M.with(|c| c.get().and_then(|m| m.p.get()).map(|p| p.id))
+}
+
 /// Starts a new M (OS thread) that will run with `p`.
 pub(crate) fn newm(p: &'static P, spinning: bool) {
     let n = SCHED.mcount.fetch_add(1, Ordering::SeqCst) + 1;

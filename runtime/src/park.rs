@@ -145,14 +145,12 @@ pub(crate) fn ready(g: &'static G) {
 pub fn park(reason: WaitReason) {
     match m::current_g() {
         Some(g) => park_g(g, reason),
-        None => {
-            match thread_note() {
-                Some(n) => {
-                    n.park(None);
-                }
-                None => std::thread::yield_now(),
+        None => match thread_note() {
+            Some(n) => {
+                n.park(None);
             }
-        }
+            None => std::thread::yield_now(),
+        },
     }
 }
 

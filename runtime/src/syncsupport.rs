@@ -81,8 +81,9 @@ fn spin_round_pauses() -> u32 {
 /// let i = runtime::block_on(runtime::current_proc).unwrap();
 /// assert!(i < runtime::MAX_PROCS);
 /// ```
+#[inline]
 pub fn current_proc() -> Option<usize> {
-    m::current_p().map(|p| p.id)
+    m::current_p_id()
 }
 
 fn ncpu() -> usize {

@@ -114,7 +114,13 @@ impl RawMutex {
                 {
                     awoke = true;
                 }
-                shim::do_spin();
+                if reason == WaitReason::RwMutexLock {
+                    // RwMutex's writer lock: the holder is often waiting for readers rather
+                    // than running, and writers are few; Go's short rounds measure better (W13).
+                    shim::do_spin_short();
+                } else {
+                    shim::do_spin();
+                }
                 iter += 1;
                 old = self.state.load(Ordering::Relaxed);
                 continue;

@@ -22,13 +22,17 @@
 //! the node's `ticket` (Release) and never touches the node again: the waiter returns (freeing
 //! its node) only after it reads a non-zero ticket, so the node outlives every access.
 
-use crate::shim::{AtomicU32, BucketLock, Ordering, Waiter, park};
+use crate::shim::{AtomicU32, BucketLock, Ordering, Waiter, dekker_fence, park};
 use runtime::WaitReason;
 use std::collections::VecDeque;
 use std::ptr::NonNull;
 
-/// Buckets in the waiter table (Go's `semTabSize`, a prime).
+/// Buckets in the waiter table (Go's `semTabSize`, a prime). One under loom: the models
+/// then also reach a bucket shared by several semaphores, and the table fits loom's stacks.
+#[cfg(not(loom))]
 const SEMTABLE_SIZE: usize = 251;
+#[cfg(loom)]
+const SEMTABLE_SIZE: usize = 1;
 
 /// The node's ticket before it is woken.
 const WAITING: u32 = 0;
@@ -125,6 +129,7 @@ pub(crate) fn acquire(sema: &AtomicU32, lifo: bool, reason: WaitReason) {
             let mut q = b.lock();
             // Count ourselves before the last look at `sema` (see the module docs).
             b.nwait.fetch_add(1, Ordering::SeqCst);
+            dekker_fence();
             if try_acquire(sema) {
                 b.nwait.fetch_sub(1, Ordering::SeqCst);
                 return;
@@ -158,6 +163,7 @@ pub(crate) fn acquire(sema: &AtomicU32, lifo: bool, reason: WaitReason) {
 /// `handoff`, the unit goes straight to that waiter and the caller yields to it.
 pub(crate) fn release(sema: &AtomicU32, handoff: bool) {
     sema.fetch_add(1, Ordering::SeqCst);
+    dekker_fence();
     let b = bucket(sema);
     if b.nwait.load(Ordering::SeqCst) == 0 {
         return;

@@ -50,6 +50,16 @@ mod loom_park {
     }
 }
 
+/// Orders a SeqCst write before a later SeqCst load of another location: the two halves of
+/// a Dekker pair (the waiter's count vs. the releaser's flag). Real SeqCst accesses already
+/// do; loom models SeqCst accesses as AcqRel (its documented limitation) but does model
+/// fences, so under loom this is a SeqCst fence and elsewhere nothing.
+#[inline(always)]
+pub(crate) fn dekker_fence() {
+    #[cfg(loom)]
+    loom::sync::atomic::fence(Ordering::SeqCst);
+}
+
 /// Whether a lock waiter in spin round `iter` should spin (never under loom: the models
 /// explore interleavings, not timing).
 #[inline]
@@ -65,11 +75,20 @@ pub(crate) fn can_spin(iter: u32) -> bool {
     }
 }
 
-/// One spin round.
+/// One spin round (~1.6 us: `runtime::SPIN_ROUND`).
 #[inline]
 pub(crate) fn do_spin() {
     #[cfg(not(loom))]
     runtime::do_spin();
+}
+
+/// One short spin round: Go's 30 `PAUSE`s.
+#[inline]
+pub(crate) fn do_spin_short() {
+    #[cfg(not(loom))]
+    for _ in 0..30 {
+        std::hint::spin_loop();
+    }
 }
 
 /// Gives the rest of the caller's time slice to the goroutine it just readied (Go's
