@@ -1,7 +1,8 @@
 //! criterion benches of goro's channel hot paths: a buffered send+recv on one goroutine, an
 //! unbuffered ping-pong round trip between two goroutines, mpmc over one buffered channel
-//! (W4's shape), and a 4-case select, both with a case ready and fed by 4 senders (W6's
-//! shape).
+//! (W4's shape), a 4-case select, both with a case ready and fed by 4 senders (W6's
+//! shape), and timers: a `Timer` made and stopped (the heap's add and lazy delete), and 1,000
+//! goroutines each waiting on `time::after(100 us)` (W11's shape, small).
 //!
 //! Run: `cargo bench --bench chan`. Cross-system comparisons live in benches/compare.
 
@@ -180,6 +181,43 @@ fn select4_fed_engine(iters: u64) -> Duration {
     })
 }
 
+/// `iters` timers made and stopped before they fire, on one goroutine.
+fn timer_new_stop(iters: u64) -> Duration {
+    runtime::block_on(move || {
+        let t0 = Instant::now();
+        for _ in 0..iters {
+            let t = goro::time::Timer::new(Duration::from_secs(3600));
+            black_box(t.stop());
+        }
+        t0.elapsed()
+    })
+}
+
+/// `iters` timers that fire: batches of 1,000 goroutines each receiving from its own
+/// `time::after(100 us)`; the time per timer includes the 100 us wait spread over the batch.
+fn timers_fire(iters: u64) -> Duration {
+    runtime::block_on(move || {
+        let t0 = Instant::now();
+        let mut left = iters;
+        while left > 0 {
+            let batch = left.min(1000);
+            let done = chan::make::<()>(batch as usize);
+            for _ in 0..batch {
+                let done = done.clone();
+                runtime::go(move || {
+                    goro::time::after(Duration::from_micros(100)).recv();
+                    done.send(());
+                });
+            }
+            for _ in 0..batch {
+                done.recv();
+            }
+            left -= batch;
+        }
+        t0.elapsed()
+    })
+}
+
 fn benches(c: &mut Criterion) {
     let _ = runtime::Builder::new().gomaxprocs(2).init();
     let mut g = c.benchmark_group("chan");
@@ -206,6 +244,12 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("W6 via the engine by hand (per message)", |b| {
         b.iter_custom(select4_fed_engine)
+    });
+    g.bench_function("Timer new+stop (per timer)", |b| {
+        b.iter_custom(timer_new_stop)
+    });
+    g.bench_function("after(100us) x 1000 goroutines (per timer)", |b| {
+        b.iter_custom(timers_fire)
     });
     g.finish();
 }

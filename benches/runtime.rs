@@ -97,7 +97,7 @@ fn benches(c: &mut Criterion) {
     g.bench_function("park/unpark round trip (2 Ps)", |b| {
         b.iter_custom(|iters| park_pingpong(iters.max(1) as u32))
     });
-    g.bench_function("sleep(0) via the timer heap", |b| {
+    g.bench_function("park_until a passed deadline (no timer armed)", |b| {
         b.iter_custom(|iters| {
             runtime::block_on(move || {
                 let t0 = Instant::now();
