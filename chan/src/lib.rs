@@ -32,6 +32,8 @@ pub mod waitq;
 mod zero;
 
 #[cfg(all(test, loom))]
+mod loom_support;
+#[cfg(all(test, loom))]
 mod loom_tests;
 
 pub use chan::{Chan, IntoIter, Iter, Receiver, Sender, make};

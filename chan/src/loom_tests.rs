@@ -33,6 +33,7 @@
 //! is too tight, or a change that makes a path unreachable, fails instead of passing vacuously.
 
 use crate::chan::{Chan, Flavor};
+use crate::loom_support::{Coverage, builder};
 use crate::select::{self, Case, RecvCase, Selected, SendCase};
 use crate::shim::model::Execution;
 use crate::waitq::{ABORTED, Cx};
@@ -40,8 +41,6 @@ use crate::zero::{Blocked, Packet, TrySend, Zero};
 use loom::sync::Arc;
 use loom::thread;
 use runtime::WaitReason;
-use std::sync::Arc as StdArc;
-use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 use std::time::Instant;
 
 /// No preemption bound: the model is explored exhaustively.
@@ -50,67 +49,6 @@ const UNBOUNDED: Option<usize> = None;
 /// The bound for the select models, the largest (a select takes each channel lock three
 /// times): with 3, ~80k executions and ~6 s each; with 4, ~750k and ~50 s each.
 const SELECT_BOUND: Option<usize> = Some(3);
-
-/// A loom checker with at most `bound` preemptions per execution, unless
-/// `LOOM_MAX_PREEMPTIONS` says otherwise.
-fn builder(bound: Option<usize>) -> loom::model::Builder {
-    let mut b = loom::model::Builder::new();
-    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
-        b.preemption_bound = bound;
-    }
-    b
-}
-
-/// Outcome counters kept across the executions of one model (plain std atomics: outside the
-/// model, only read after `check` returns).
-struct Coverage {
-    model: &'static str,
-    names: &'static [&'static str],
-    executions: StdAtomicUsize,
-    hits: Vec<StdAtomicUsize>,
-}
-
-impl Coverage {
-    fn new(model: &'static str, names: &'static [&'static str]) -> StdArc<Coverage> {
-        StdArc::new(Coverage {
-            model,
-            names,
-            executions: StdAtomicUsize::new(0),
-            hits: names.iter().map(|_| StdAtomicUsize::new(0)).collect(),
-        })
-    }
-
-    fn execution(&self) {
-        self.executions.fetch_add(1, StdOrdering::Relaxed);
-    }
-
-    fn hit(&self, outcome: usize) {
-        self.hits[outcome].fetch_add(1, StdOrdering::Relaxed);
-    }
-
-    /// Prints the counts and fails if an outcome was never reached.
-    fn assert_all_reached(&self) {
-        let counts: Vec<String> = self
-            .names
-            .iter()
-            .zip(&self.hits)
-            .map(|(n, h)| format!("{n} {}", h.load(StdOrdering::Relaxed)))
-            .collect();
-        eprintln!(
-            "{}: executions {}, {}",
-            self.model,
-            self.executions.load(StdOrdering::Relaxed),
-            counts.join(", ")
-        );
-        for (n, h) in self.names.iter().zip(&self.hits) {
-            assert!(
-                h.load(StdOrdering::Relaxed) > 0,
-                "{}: outcome not explored: {n}",
-                self.model
-            );
-        }
-    }
-}
 
 /// Every registration is gone once every operation on `z` has returned.
 fn assert_no_registrations<T>(z: &Zero<T>) {

@@ -40,6 +40,9 @@ mod shim;
 mod waitgroup;
 
 #[cfg(all(test, loom))]
+#[path = "../../chan/src/loom_support.rs"]
+mod loom_support;
+#[cfg(all(test, loom))]
 mod loom_tests;
 
 pub use cond::Cond;

@@ -49,6 +49,7 @@
 //! it is built to reach, and that they are reached within its bound was checked by counting
 //! them in an instrumented copy of the crate.
 
+use crate::loom_support::{Coverage, builder};
 use crate::sema;
 use crate::shim::{AtomicU32, Ordering, loom_clock};
 use crate::{Mutex, RwMutex, WaitGroup};
@@ -57,20 +58,9 @@ use loom::sync::Arc;
 use loom::thread;
 use runtime::WaitReason;
 use std::sync::Arc as StdArc;
-use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 
 /// No preemption bound: the model is explored exhaustively.
 const UNBOUNDED: Option<usize> = None;
-
-/// A loom checker with at most `bound` preemptions per execution, unless
-/// `LOOM_MAX_PREEMPTIONS` says otherwise.
-fn builder(bound: Option<usize>) -> loom::model::Builder {
-    let mut b = loom::model::Builder::new();
-    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
-        b.preemption_bound = bound;
-    }
-    b
-}
 
 /// Stack for every thread of a model, 256 KiB (loom hands the size to its coroutine library,
 /// which counts it in machine words). The semaphore table (a loom `lazy_static`, built once
@@ -95,57 +85,6 @@ fn model(bound: Option<usize>, body: impl Fn() + Send + Sync + 'static) {
         let body = body.clone();
         spawn(move || body()).join().expect("model body panicked");
     });
-}
-
-/// Outcome counters kept across the executions of one model (plain std atomics: outside the
-/// model, only read after `check` returns).
-struct Coverage {
-    model: &'static str,
-    names: &'static [&'static str],
-    executions: StdAtomicUsize,
-    hits: Vec<StdAtomicUsize>,
-}
-
-impl Coverage {
-    fn new(model: &'static str, names: &'static [&'static str]) -> StdArc<Coverage> {
-        StdArc::new(Coverage {
-            model,
-            names,
-            executions: StdAtomicUsize::new(0),
-            hits: names.iter().map(|_| StdAtomicUsize::new(0)).collect(),
-        })
-    }
-
-    fn execution(&self) {
-        self.executions.fetch_add(1, StdOrdering::Relaxed);
-    }
-
-    fn hit(&self, outcome: usize) {
-        self.hits[outcome].fetch_add(1, StdOrdering::Relaxed);
-    }
-
-    /// Prints the counts and fails if an outcome was never reached.
-    fn assert_all_reached(&self) {
-        let counts: Vec<String> = self
-            .names
-            .iter()
-            .zip(&self.hits)
-            .map(|(n, h)| format!("{n} {}", h.load(StdOrdering::Relaxed)))
-            .collect();
-        eprintln!(
-            "{}: executions {}, {}",
-            self.model,
-            self.executions.load(StdOrdering::Relaxed),
-            counts.join(", ")
-        );
-        for (n, h) in self.names.iter().zip(&self.hits) {
-            assert!(
-                h.load(StdOrdering::Relaxed) > 0,
-                "{}: outcome not explored: {n}",
-                self.model
-            );
-        }
-    }
 }
 
 /// A lock (or other synchroniser) and a log that must only be touched under it: each holder
