@@ -7,47 +7,22 @@
 
 #[path = "../runtime/tests/common/mod.rs"]
 mod common;
+#[path = "../chan/tests/support/mod.rs"]
+mod support;
 
 use common::{wait_until, watchdog};
 use goro::chan::{self, Chan, Receiver, Sender, TryRecvError, TrySendError};
-use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
+use support::{panic_message, quiet_expected_panics};
 
 /// The capacities every case runs with: unbuffered, one slot, a few slots.
 const CAPS: [usize; 4] = [0, 1, 2, 16];
 
 /// How long a blocked operation is given to (wrongly) complete before we conclude it blocks.
 const BLOCKED_FOR: Duration = Duration::from_millis(30);
-
-fn panic_message(p: &(dyn Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_string()
-    }
-}
-
-/// Go's channel panics provoked on purpose are not printed; every other panic still is.
-fn quiet_expected_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let prev = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            let msg = panic_message(info.payload());
-            if !matches!(
-                msg.as_str(),
-                "send on closed channel" | "close of closed channel" | "close of nil channel"
-            ) {
-                prev(info);
-            }
-        }));
-    });
-}
 
 /// Runs `f` on this thread, expecting a panic with exactly `msg`.
 fn expect_panic<R>(msg: &str, f: impl FnOnce() -> R) {

@@ -8,38 +8,20 @@
 
 #[path = "../runtime/tests/common/mod.rs"]
 mod common;
+#[path = "../chan/tests/support/mod.rs"]
+mod support;
 
 use common::watchdog;
 use goro::chan::{self, Chan, Select, Selected};
-use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-/// Pearson's chi-squared statistic of `counts` against the uniform distribution.
-fn chi_squared(counts: &[usize]) -> f64 {
-    let total: usize = counts.iter().sum();
-    let expected = total as f64 / counts.len() as f64;
-    counts
-        .iter()
-        .map(|&c| (c as f64 - expected).powi(2) / expected)
-        .sum()
-}
+use support::{chi_squared, panic_message};
 
 /// A bound on chi-squared with up to 3 degrees of freedom that a fair choice exceeds with
 /// probability below 1e-6 (the 1e-6 quantile is 23.9 for 1 dof, 32.6 for 3 dof).
 const CHI2_BOUND: f64 = 35.0;
-
-fn panic_message(p: &(dyn Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_string()
-    }
-}
 
 // Go's TestSelectFairness: two always-ready receives and two never-ready ones in one select;
 // the ready ones are chosen about equally often (and the others never).

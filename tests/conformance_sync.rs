@@ -7,6 +7,8 @@
 
 #[path = "../runtime/tests/common/mod.rs"]
 mod common;
+#[path = "../chan/tests/support/mod.rs"]
+mod support;
 
 use common::{wait_until, watchdog};
 use goro::chan;
@@ -14,21 +16,11 @@ use goro::context::{self, ContextError};
 use goro::sync::{
     Cond, ErrGroup, Mutex, Once, OnceValue, Pool, PoolGuard, RwMutex, Semaphore, WaitGroup,
 };
-use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
-
-fn panic_message(p: &(dyn Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_string()
-    }
-}
+use support::panic_message;
 
 /// Runs `f` on this thread and returns its panic message (it must panic).
 fn panics(f: impl FnOnce()) -> String {
