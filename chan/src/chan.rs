@@ -567,3 +567,29 @@ impl<'a, T> IntoIterator for &'a Receiver<T> {
         self.ch.iter()
     }
 }
+
+/// `for v in rx` on a receive-only channel that a function returned (Go's
+/// `for v := range merge(a, b)`): receives until the channel is closed and drained.
+///
+/// ```
+/// fn generate(n: u32) -> chan::Receiver<u32> {
+///     let ch = chan::make(0);
+///     let out = ch.clone();
+///     runtime::go(move || {
+///         for i in 0..n {
+///             ch.send(i);
+///         }
+///         ch.close();
+///     });
+///     out.into()
+/// }
+/// let sum: u32 = runtime::block_on(|| generate(4).into_iter().sum());
+/// assert_eq!(sum, 6);
+/// ```
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { ch: self.ch }
+    }
+}
