@@ -168,12 +168,16 @@ fn many_goroutines_parked_on_one_mutex_all_get_it() {
         let m = Arc::new(Mutex::new(0usize));
         let g = m.lock();
         let wg = WaitGroup::new();
+        let arrived = Arc::new(AtomicUsize::new(0));
         for _ in 0..1000 {
-            let m = m.clone();
-            wg.go(move || *m.lock() += 1);
+            let (m, arrived) = (m.clone(), arrived.clone());
+            wg.go(move || {
+                arrived.fetch_add(1, Ordering::SeqCst);
+                *m.lock() += 1;
+            });
         }
         // Let them all queue behind the held lock, then release it.
-        common::wait_until(|| runtime::num_goroutine() >= 1000);
+        common::wait_until(|| arrived.load(Ordering::SeqCst) == 1000);
         runtime::sleep(Duration::from_millis(5));
         drop(g);
         wg.wait();

@@ -148,13 +148,16 @@ fn many_readers_queued_behind_a_writer_all_get_in() {
         let w = l.lock();
         let wg = WaitGroup::new();
         let got = Arc::new(AtomicUsize::new(0));
+        let arrived = Arc::new(AtomicUsize::new(0));
         for _ in 0..500 {
-            let (l, got) = (l.clone(), got.clone());
+            let (l, got, arrived) = (l.clone(), got.clone(), arrived.clone());
             wg.go(move || {
+                arrived.fetch_add(1, Ordering::SeqCst);
                 got.fetch_add(*l.rlock(), Ordering::SeqCst);
             });
         }
-        wait_until(|| runtime::num_goroutine() >= 500);
+        wait_until(|| arrived.load(Ordering::SeqCst) == 500);
+        runtime::sleep(std::time::Duration::from_millis(5));
         let mut w = w;
         *w = 1;
         drop(w);
