@@ -54,11 +54,11 @@ fn mutual_exclusion_goroutines_and_threads() {
     });
 }
 
-/// Go's starvation mode: a waiter is not overtaken forever by lockers that re-lock at once.
-/// Two hot goroutines hold the lock for ~20 us and re-lock immediately; in normal mode a woken
-/// waiter (still waking up while the hot one is running) almost always loses the race. After
-/// 1 ms of waiting it must get the lock handed to it: well before the hot lockers have done
-/// 5,000 rounds (~100 ms).
+/// A waiter is served while two hot goroutines hold the lock for ~20 us and re-lock at once:
+/// it gets in before they have done 5,000 rounds (~100 ms; with starvation mode it takes about
+/// 1 ms). This end-to-end check also passes without starvation mode on this machine (the
+/// waiter sometimes wins a race within a few ms), so the mechanism itself is tested step by
+/// step in mutex.rs's unit test `a_starved_waiter_gets_the_lock_handed_over`.
 fn starvation_case(victim_is_thread: bool) {
     let m = Arc::new(Mutex::new(()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -93,10 +93,6 @@ fn starvation_case(victim_is_thread: bool) {
     };
     stop.store(true, Ordering::Relaxed);
     wg.wait();
-    eprintln!(
-        "waited {waited_rounds} of {}",
-        rounds.load(Ordering::Relaxed)
-    );
     assert!(
         waited_rounds < 5_000,
         "the waiter was overtaken {waited_rounds} times"
@@ -104,12 +100,12 @@ fn starvation_case(victim_is_thread: bool) {
 }
 
 #[test]
-fn starvation_mode_serves_a_waiting_goroutine() {
+fn a_goroutine_waiting_behind_hot_lockers_is_served() {
     watchdog(60, || starvation_case(false));
 }
 
 #[test]
-fn starvation_mode_serves_a_waiting_thread() {
+fn a_thread_waiting_behind_hot_lockers_is_served() {
     watchdog(60, || starvation_case(true));
 }
 

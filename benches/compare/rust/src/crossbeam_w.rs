@@ -6,9 +6,9 @@
 //! they run here only (flume's column points here). W9 and W13 time std's `Mutex`/`RwLock`
 //! and, as a second variant on the same line, parking_lot's (`ns_per_op.parking_lot=`).
 
-use crate::threads_w::{self, Countdown, Kit, fails_ok, join, num_threads, spawn};
+use crate::threads_w::{self, Countdown, fails_ok, join, num_threads, spawn};
 use crate::{Opts, Res, check_sum, ms_of, ns_per, split, with_warmup};
-use crossbeam_channel::{Receiver, Select, Sender, bounded};
+use crossbeam_channel::{Select, bounded};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -16,29 +16,7 @@ use std::time::{Duration, Instant};
 /// crossbeam-channel as a [`Kit`].
 pub struct Crossbeam;
 
-impl Kit for Crossbeam {
-    const THREADS: bool = true;
-    type Join<T: Send + 'static> = std::thread::JoinHandle<T>;
-    fn go<T: Send + 'static>(
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<Self::Join<T>, String> {
-        threads_w::spawn(f)
-    }
-    fn join<T: Send + 'static>(h: Self::Join<T>) -> Result<T, String> {
-        threads_w::join(h)
-    }
-    type Tx<T: Send + 'static> = Sender<T>;
-    type Rx<T: Send + 'static> = Receiver<T>;
-    fn bounded<T: Send + 'static>(cap: usize) -> (Sender<T>, Receiver<T>) {
-        bounded(cap)
-    }
-    fn send<T: Send + 'static>(tx: &Sender<T>, v: T) -> Result<(), ()> {
-        tx.send(v).map_err(|_| ())
-    }
-    fn recv<T: Send + 'static>(rx: &Receiver<T>) -> Option<T> {
-        rx.recv().ok()
-    }
-}
+threads_w::thread_channel_kit!(Crossbeam, crossbeam_channel);
 
 pub fn run(id: &str, o: &Opts) -> Res {
     match id {

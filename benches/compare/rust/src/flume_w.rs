@@ -4,38 +4,16 @@
 //! `close`. W1, W9, W11 and W13 use no channel: with std threads they are the same program
 //! whatever the channel crate, so they run once, in the crossbeam column.
 
-use crate::threads_w::{self, Kit, fails_ok, join};
+use crate::threads_w::{self, fails_ok, join};
 use crate::{Opts, Res, check_sum, ns_per, split, with_warmup};
-use flume::{Receiver, Selector, Sender, bounded};
+use flume::{Selector, bounded};
 use std::thread;
 use std::time::Instant;
 
 /// flume as a [`Kit`].
 pub struct Flume;
 
-impl Kit for Flume {
-    const THREADS: bool = true;
-    type Join<T: Send + 'static> = std::thread::JoinHandle<T>;
-    fn go<T: Send + 'static>(
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<Self::Join<T>, String> {
-        threads_w::spawn(f)
-    }
-    fn join<T: Send + 'static>(h: Self::Join<T>) -> Result<T, String> {
-        threads_w::join(h)
-    }
-    type Tx<T: Send + 'static> = Sender<T>;
-    type Rx<T: Send + 'static> = Receiver<T>;
-    fn bounded<T: Send + 'static>(cap: usize) -> (Sender<T>, Receiver<T>) {
-        bounded(cap)
-    }
-    fn send<T: Send + 'static>(tx: &Sender<T>, v: T) -> Result<(), ()> {
-        tx.send(v).map_err(|_| ())
-    }
-    fn recv<T: Send + 'static>(rx: &Receiver<T>) -> Option<T> {
-        rx.recv().ok()
-    }
-}
+threads_w::thread_channel_kit!(Flume, flume);
 
 pub fn run(id: &str, o: &Opts) -> Res {
     match id {

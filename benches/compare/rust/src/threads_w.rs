@@ -36,6 +36,38 @@ pub trait Kit {
     fn recv<T: Send + 'static>(rx: &Self::Rx<T>) -> Option<T>;
 }
 
+/// A [`Kit`] of OS threads over a channel crate whose API has crossbeam-channel's shape
+/// (`bounded(cap) -> (Sender, Receiver)`, `send`/`recv` returning `Result`): crossbeam-channel
+/// and flume.
+macro_rules! thread_channel_kit {
+    ($kit:ident, $krate:ident) => {
+        impl $crate::threads_w::Kit for $kit {
+            const THREADS: bool = true;
+            type Join<T: Send + 'static> = std::thread::JoinHandle<T>;
+            fn go<T: Send + 'static>(
+                f: impl FnOnce() -> T + Send + 'static,
+            ) -> Result<Self::Join<T>, String> {
+                $crate::threads_w::spawn(f)
+            }
+            fn join<T: Send + 'static>(h: Self::Join<T>) -> Result<T, String> {
+                $crate::threads_w::join(h)
+            }
+            type Tx<T: Send + 'static> = $krate::Sender<T>;
+            type Rx<T: Send + 'static> = $krate::Receiver<T>;
+            fn bounded<T: Send + 'static>(cap: usize) -> (Self::Tx<T>, Self::Rx<T>) {
+                $krate::bounded(cap)
+            }
+            fn send<T: Send + 'static>(tx: &Self::Tx<T>, v: T) -> Result<(), ()> {
+                tx.send(v).map_err(|_| ())
+            }
+            fn recv<T: Send + 'static>(rx: &Self::Rx<T>) -> Option<T> {
+                rx.recv().ok()
+            }
+        }
+    };
+}
+pub(crate) use thread_channel_kit;
+
 pub fn join<T>(h: thread::JoinHandle<T>) -> Result<T, String> {
     h.join().map_err(|_| "a thread panicked".to_string())
 }
