@@ -5,7 +5,8 @@
 
 Run with benches/compare/.venv/bin/python (run.sh --report installs matplotlib there).
 Bars below 1 beat Go. A workload a system cannot express (n/a) or cannot run (fails) has
-no bar, and a mark at the bottom says which.
+no bar, and a mark at the bottom says which. The anchor workloads only (HL has its own table
+in the document).
 """
 import argparse
 import math
@@ -19,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from report import NAMES, Results, first_metric, read_meta  # noqa: E402
+from report import LATENCY, NAMES, Results, first_metric, read_meta, wl_key  # noqa: E402
 
 
 def main():
@@ -32,7 +33,7 @@ def main():
     res = Results(a.results, a.systems.split(","))
     meta = read_meta(a.meta)
     systems = [s for s in res.systems if s != "go"]
-    wls = sorted(res.workloads, key=lambda w: int(w[1:]))
+    wls = sorted((w for w in res.workloads if w not in LATENCY), key=wl_key)
     fig, ax = plt.subplots(figsize=(max(10, 1.1 * len(wls) + 2), 5.5))
     width = 0.8 / max(1, len(systems))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]

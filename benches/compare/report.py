@@ -9,6 +9,10 @@ ratio being the median over rounds of system/Go within the same round (lower is 
 A metric written `<metric>.<variant>=` (crossbeam's `ns_per_op.parking_lot=` for W9/W13)
 becomes its own column, `<variant>`, compared with Go's `<metric>`.
 
+HL (the wake-up delay of a sleeping goroutine while every P runs a CPU hog; go and goro only)
+is not an anchor workload: it gets its own small table (p50/p99/max in µs, samples, and the
+ratio to Go of p99), not rows in the main one.
+
     report.py --results R --systems go,goro,... [--meta M] [--markdown docs/BENCHMARKS.md]
 """
 import argparse
@@ -19,8 +23,16 @@ import statistics
 NAMES = {
     "W1": "spawn", "W2": "pingpong", "W3": "spsc", "W4": "mpmc", "W5": "mpmc0",
     "W6": "select", "W7": "sieve", "W8": "daisy", "W9": "mutex", "W10": "parked",
-    "W11": "timers", "W12": "pipeline", "W13": "rwmutex",
+    "W11": "timers", "W12": "pipeline", "W13": "rwmutex", "HL": "hog latency",
 }
+
+# Latency measurements, each with its own table instead of rows in the main one.
+LATENCY = ("HL",)
+
+
+def wl_key(wl):
+    """Sort key: W1..W13 in numeric order, then the others (HL) by name."""
+    return (0, int(wl[1:]), "") if wl[1:].isdigit() else (1, 0, wl)
 
 # What each system is, for the document.
 SYSTEM_NOTES = {
@@ -86,12 +98,13 @@ class Results:
                 self.systems += [v for v in seen_systems if v not in self.systems]
 
     def rows(self):
-        """(wl, metric) pairs, in workload order; workloads with no value get one row."""
-        keys = sorted(self.vals, key=lambda x: (int(x[0][1:]), x[1] != first_metric(self, x[0]), x[1]))
+        """(wl, metric) pairs of the main table, in workload order (latency measurements
+        left out); workloads with no value get one row."""
+        keys = [k for k in self.vals if k[0] not in LATENCY]
         have = {wl for wl, _ in keys}
-        for wl in self.workloads - have:
+        for wl in self.workloads - have - set(LATENCY):
             keys.append((wl, ""))
-        return sorted(keys, key=lambda x: (int(x[0][1:]), x[1] != first_metric(self, x[0]), x[1]))
+        return sorted(keys, key=lambda x: (wl_key(x[0]), x[1] != first_metric(self, x[0]), x[1]))
 
     def values(self, wl, metric, system):
         return [v for (s, _), v in self.vals.get((wl, metric), {}).items() if s == system]
@@ -135,14 +148,14 @@ def fmt(v):
     return f"{v:.1f}"
 
 
-def cell(res, wl, metric, system):
+def cell(res, wl, metric, system, ratio=True, show=fmt):
     xs = res.values(wl, metric, system)
     if not xs:
         return res.status(wl, system)
-    s = fmt(statistics.median(xs))
+    s = show(statistics.median(xs))
     if len(xs) > 1:
-        s += f" ({fmt(min(xs))}-{fmt(max(xs))})"
-    if system != "go":
+        s += f" ({show(min(xs))}-{show(max(xs))})"
+    if ratio and system != "go":
         r = res.ratio(wl, metric, system)
         if r is not None:
             s += f" ×{r:.2f}"
@@ -159,10 +172,39 @@ def table(res):
     return "\n".join(lines)
 
 
+def latency_table(res, wl="HL"):
+    """HL's table: one row per system that ran it; "" if none did."""
+    systems = [s for s in res.systems if s in ("go", "goro")]
+    if wl not in res.workloads or not systems:
+        return ""
+    head = ["system", "p50 µs", "p99 µs", "max µs", "samples", "p99 ×Go"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in systems:
+        cols = [s] + [cell(res, wl, m, s, ratio=False)
+                      for m in ("p50_us", "p99_us", "max_us")]
+        cols.append(cell(res, wl, "samples", s, ratio=False, show=lambda v: f"{v:.0f}"))
+        r = res.ratio(wl, "p99_us", s) if s != "go" else None
+        cols.append(f"×{r:.2f}" if r is not None else "")
+        lines.append("| " + " | ".join(cols) + " |")
+    return "\n".join(lines)
+
+
+LATENCY_NOTE = (
+    "HL is not an anchor workload, and is measured for go and goro only: GOMAXPROCS (2) "
+    "hogs, tight loops of integer arithmetic that load an atomic stop flag and call nothing "
+    "the scheduler could use, hold every P; after 20 ms a sleeper goroutine takes up to 300 "
+    "samples of `t0 = now; sleep(1 ms); delay = now - t0 - 1 ms` (benches/compare/go/"
+    "workloads.go's hlHogLatency, rust/src/goro_w.rs's hl). The hogs stop by themselves 5 s "
+    "after they start and the sampling stops with them, so a scheduler that cannot preempt a "
+    "hog shows few samples of about 5 s each. Cells: median over rounds (min-max) of each "
+    "round's nearest-rank p50, p99 and max delay in µs, and of the number of samples; p99 "
+    "×Go: the median over rounds of system/Go p99 within the same round. Lower is better.")
+
+
 def reasons(res):
     out = []
     for kind, d in (("fails", res.fails), ("n/a", res.na)):
-        for (wl, s), why in sorted(d.items(), key=lambda x: (int(x[0][0][1:]), x[0][1])):
+        for (wl, s), why in sorted(d.items(), key=lambda x: (wl_key(x[0][0]), x[0][1])):
             out.append(f"- {wl} {s}: {kind} — {why}")
     return "\n".join(out)
 
@@ -206,10 +248,19 @@ def markdown(res, meta, path):
                "metric. The machine is noisy: compare ratios, not absolute figures across "
                "runs.")
     doc.append("")
-    doc.append(table(res))
-    doc.append("")
-    doc.append("![ratio to Go per workload and system](benchmarks.png)")
-    doc.append("")
+    if res.rows():
+        doc.append(table(res))
+        doc.append("")
+        doc.append("![ratio to Go per workload and system](benchmarks.png)")
+        doc.append("")
+    lat = latency_table(res)
+    if lat:
+        doc.append("## Latency under CPU hogs (HL)")
+        doc.append("")
+        doc.append(LATENCY_NOTE)
+        doc.append("")
+        doc.append(lat)
+        doc.append("")
     doc.append("## Systems")
     doc.append("")
     for s in res.systems:
@@ -237,8 +288,14 @@ def main():
     if a.markdown:
         markdown(res, meta, a.markdown)
         return
-    print(table(res))
-    print()
+    if res.rows():
+        print(table(res))
+        print()
+    lat = latency_table(res)
+    if lat:
+        print("HL: wake-up delay of a sleeping goroutine while every P runs a CPU hog")
+        print(lat)
+        print()
     if "go" in res.systems:
         print("cells: median (min-max) ×ratio, the ratio being the median over rounds of "
               "system/go within the same round; lower is better.")

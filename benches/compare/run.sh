@@ -4,13 +4,16 @@
 # rounds, and prints per workload and system the median, min and max, and the ratio to Go
 # (ratios taken pair by pair within a round, then the median of those).
 #
-#   benches/compare/run.sh [--quick] [--rounds N] [--workloads W1,W10]
+#   benches/compare/run.sh [--quick] [--rounds N] [--workloads W1,W10,HL]
 #                          [--systems go,goro,crossbeam,flume,tokio,may] [--report]
 #
-# Defaults: 5 rounds; all workloads W1-W13; all systems. --quick (CI smoke) scales every N
-# down 20x and runs 1 round unless --rounds follows it. --report also writes
-# docs/BENCHMARKS.md (table, machine, versions, date, command) and docs/benchmarks.png
-# (ratios to Go; needs matplotlib, installed into benches/compare/.venv on first use).
+# Defaults: 5 rounds; all workloads W1-W13 and HL; all systems. HL is not an anchor workload:
+# the wake-up delay of a sleeping goroutine while every P runs a CPU hog (p50/p99/max in µs,
+# go and goro only; the other systems skip it; about 5 s a round each). --quick (CI smoke)
+# scales every N down 20x (HL keeps its 300 samples) and runs 1 round unless --rounds follows
+# it. --report also writes docs/BENCHMARKS.md (table, machine, versions, date, command) and
+# docs/benchmarks.png (ratios to Go; needs matplotlib, installed into benches/compare/.venv on
+# first use).
 # The full regeneration is `benches/compare/run.sh --rounds 5 --report` (about an hour on
 # 2 cores: the thread systems' W7/W11/W12 take tens of seconds a round).
 #
@@ -25,7 +28,7 @@ all_systems="go,goro,crossbeam,flume,tokio,may"
 rounds=5
 quick=""
 report=""
-workloads="W1,W2,W3,W4,W5,W6,W7,W8,W9,W10,W11,W12,W13"
+workloads="W1,W2,W3,W4,W5,W6,W7,W8,W9,W10,W11,W12,W13,HL"
 systems="$all_systems"
 cmdline="benches/compare/run.sh $*"
 while [ $# -gt 0 ]; do
@@ -83,6 +86,16 @@ fi
   echo "command: $cmdline"
 } >> "$meta"
 
+# The requested workloads a system runs: HL only for go and goro.
+for_system() {
+  local w wl kept=()
+  IFS=, read -r -a wl <<< "$workloads"
+  for w in "${wl[@]}"; do
+    if [[ $1 == go || $1 == goro || ${w^^} != HL ]]; then kept+=("$w"); fi
+  done
+  (IFS=,; echo "${kept[*]}")
+}
+
 out="$here/.cache/results.txt"
 : > "$out"
 failed_core=""
@@ -91,10 +104,12 @@ for r in $(seq 1 "$rounds"); do
   # Rotate which system goes first, so none always runs on a warmer (or hotter) machine.
   for j in $(seq 0 $((n - 1))); do
     sys=${syslist[$(((r - 1 + j) % n))]}
+    wls=$(for_system "$sys")
+    [ -n "$wls" ] || continue
     if [ "$sys" = go ]; then
-      cmd=("$gobin" -w "$workloads" $quick -procs 2)
+      cmd=("$gobin" -w "$wls" $quick -procs 2)
     else
-      cmd=("$rustbin" -sys "$sys" -w "$workloads" $quick -procs 2)
+      cmd=("$rustbin" -sys "$sys" -w "$wls" $quick -procs 2)
     fi
     if ! "${cmd[@]}" | sed "s/^/$r /" >> "$out"; then
       echo "round $r: some $sys workload failed (see above)" >&2

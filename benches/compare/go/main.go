@@ -2,7 +2,10 @@
 //
 // Usage:
 //
-//	gobench [-w W1,W2,...] [-quick] [-procs N] [-fork=true|false]
+//	gobench [-w W1,W2,...,HL] [-quick] [-procs N] [-fork=true|false]
+//
+// Besides W1-W13 it runs HL, the wake-up delay of a sleeping goroutine while every P runs a
+// CPU hog (workloads.go's hlHogLatency); HL is measured for Go and goro only.
 //
 // Each workload prints exactly one line "<ID> go <metric>=<value>" on stdout. Each checks its
 // own result and, if wrong, reports on stderr and makes the program exit non-zero.
@@ -46,6 +49,8 @@ var workloads = []workload{
 	{"W11", "timers", 100_000, w11Timers},
 	{"W12", "pipeline", 1_000_000, w12Pipeline},
 	{"W13", "rwmutex", 4_000_000, w13RWMutex},
+	// Not an anchor workload: a latency measurement for go and goro only (n is unused).
+	{"HL", "hoglatency", hlSamples, hlHogLatency},
 }
 
 // quickDiv scales every N down for -quick smoke runs.
@@ -115,7 +120,7 @@ func selectWorkloads(spec string) ([]workload, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("unknown workload %q (known: W1..W%d)", id, len(workloads))
+			return nil, fmt.Errorf("unknown workload %q (known: W1..W13, HL)", id)
 		}
 	}
 	return out, nil

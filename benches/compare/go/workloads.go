@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -616,4 +618,81 @@ func w13RWMutex(n int) (string, error) {
 		return d, nil
 	})
 	return "ns_per_op=" + nsPer(d, n), err
+}
+
+// ---------------------------------------------------------------- HL hog latency
+
+// HL's parameters. The sample count is not scaled by -quick (a p99 needs them).
+const (
+	hlSamples    = 300
+	hlSleep      = time.Millisecond
+	hlWarm       = 20 * time.Millisecond // hogs run alone this long before the first sample
+	hlCap        = 10 * time.Second      // hogs stop by themselves this long after they start
+	hlClockEvery = 1 << 20               // hog iterations between two looks at the clock
+)
+
+// hlHog spins on integer arithmetic, loading stop every iteration (no call the scheduler
+// could use as a yield point, so asynchronous preemption takes its P away). Every
+// hlClockEvery iterations (about a millisecond) it looks at the clock and, past deadline,
+// sets stop itself.
+func hlHog(stop *atomic.Bool, deadline time.Time) uint64 {
+	x := uint64(1)
+	for i := 1; !stop.Load(); i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+		if i%hlClockEvery == 0 && time.Now().After(deadline) {
+			stop.Store(true)
+		}
+	}
+	return x
+}
+
+// HL: the wake-up delay of a sleeping goroutine while every P runs a CPU hog. Main starts
+// GOMAXPROCS hogs and busy-waits hlWarm (a sleep would itself wait for a free P), then a
+// sleeper goroutine takes samples: t0 := now; time.Sleep(1 ms); delay = now - t0 - 1 ms.
+// It stops after hlSamples, or early once the hogs have stopped by themselves at their cap
+// (later samples would not be under load); `samples` says how many it took. Prints the
+// nearest-rank p50 and p99 and the max of the delays, in microseconds.
+func hlHogLatency(int) (string, error) {
+	procs := runtime.GOMAXPROCS(0)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	sink := make([]uint64, procs)
+	deadline := time.Now().Add(hlCap)
+	wg.Add(procs)
+	for k := range procs {
+		go func() {
+			defer wg.Done()
+			sink[k] = hlHog(&stop, deadline)
+		}()
+	}
+	for t := time.Now(); time.Since(t) < hlWarm; {
+	}
+	result := make(chan []time.Duration)
+	go func() {
+		ds := make([]time.Duration, 0, hlSamples)
+		for len(ds) < hlSamples && !stop.Load() {
+			t0 := time.Now()
+			time.Sleep(hlSleep)
+			ds = append(ds, time.Since(t0)-hlSleep)
+		}
+		result <- ds
+	}()
+	ds := <-result
+	stop.Store(true)
+	wg.Wait()
+	if len(ds) == 0 {
+		return "", fmt.Errorf("no sample taken before the hogs' %v cap", hlCap)
+	}
+	slices.Sort(ds)
+	if ds[0] < 0 {
+		return "", fmt.Errorf("a %v sleep returned %v early", hlSleep, -ds[0])
+	}
+	return fmt.Sprintf("p50_us=%.1f p99_us=%.1f max_us=%.1f samples=%d",
+		hlQuantileUs(ds, 0.50), hlQuantileUs(ds, 0.99), hlQuantileUs(ds, 1), len(ds)), nil
+}
+
+// hlQuantileUs is the nearest-rank q-quantile of sorted, in microseconds.
+func hlQuantileUs(sorted []time.Duration, q float64) float64 {
+	i := max(int(math.Ceil(q*float64(len(sorted))))-1, 0)
+	return float64(sorted[i].Nanoseconds()) / 1e3
 }

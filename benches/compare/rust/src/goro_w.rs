@@ -4,6 +4,9 @@
 //! Go's `sync.WaitGroup` is goro's `sync::WaitGroup` (W1, W8-W13; a leaked `&'static` one
 //! where Go's closures capture `&wg` for a million tasks), or join handles (W2-W5, where Go
 //! waits for a fixed two or eight goroutines), or a `done` channel (W6, as Go does).
+//!
+//! HL is not an anchor workload: it measures how late a sleeping goroutine wakes while every
+//! P runs a CPU hog (Go's `hlHogLatency`).
 
 use crate::{
     Opts, Res, check_sum, first_primes, ms_of, ns_per, rss_bytes, split, sum_range, with_warmup,
@@ -36,6 +39,7 @@ pub fn run(id: &str, o: &Opts) -> Res {
         "W11" => w11(o),
         "W12" => w12(o),
         "W13" => w13(o),
+        "HL" => hl(o),
         _ => Err(format!("unknown workload {id}")),
     }
 }
@@ -623,4 +627,89 @@ pub fn check_squares(cnt: u64, sum: u64, n: usize) -> Result<(), String> {
         return Err(format!("got {cnt} items sum {sum}, want {big} sum {want}"));
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------- HL hog latency
+
+/// HL's sample count; not scaled by `-quick` (a p99 needs them).
+const HL_SAMPLES: usize = 300;
+/// The sleep each sample measures.
+const HL_SLEEP: Duration = Duration::from_millis(1);
+/// How long the hogs run alone before the first sample.
+const HL_WARM: Duration = Duration::from_millis(20);
+/// The hogs stop by themselves this long after they start, preempted or not.
+const HL_CAP: Duration = Duration::from_secs(10);
+/// Hog iterations between two looks at the clock.
+const HL_CLOCK_EVERY: u64 = 1 << 20;
+
+/// A CPU hog: integer arithmetic, loading `stop` every iteration and calling nothing the
+/// scheduler could use as a yield point (goro has none: a P is freed only by preemption).
+/// Every `HL_CLOCK_EVERY` iterations (about a millisecond) it looks at the clock and, past
+/// `deadline`, sets `stop` itself.
+fn hl_hog(stop: &AtomicBool, deadline: Instant) -> u64 {
+    let mut x = 1u64;
+    let mut i = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        i += 1;
+        if i.is_multiple_of(HL_CLOCK_EVERY) && Instant::now() > deadline {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
+    x
+}
+
+/// HL: the wake-up delay of a sleeping goroutine while every P runs a CPU hog. Main starts
+/// `o.procs` (GOMAXPROCS) hogs and busy-waits `HL_WARM` (a sleep would itself wait for a
+/// free P), then a sleeper goroutine takes samples: t0 = now; sleep 1 ms; delay = now - t0 -
+/// 1 ms. It stops after `HL_SAMPLES`, or early once the hogs have stopped by themselves at
+/// `HL_CAP` (later samples would not be under load); `samples` says how many it took.
+/// Prints the nearest-rank p50 and p99 and the max of the delays, in microseconds.
+fn hl(o: &Opts) -> Res {
+    let procs = o.procs;
+    runtime::block_on(move || {
+        let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+        let deadline = Instant::now() + HL_CAP;
+        let hogs: Vec<_> = (0..procs)
+            .map(|_| runtime::spawn(move || hl_hog(stop, deadline)))
+            .collect();
+        let t = Instant::now();
+        while t.elapsed() < HL_WARM {
+            std::hint::spin_loop();
+        }
+        let sleeper = runtime::spawn(move || {
+            let mut ds = Vec::with_capacity(HL_SAMPLES);
+            while ds.len() < HL_SAMPLES && !stop.load(Ordering::Relaxed) {
+                let t0 = Instant::now();
+                runtime::sleep(HL_SLEEP);
+                ds.push(t0.elapsed());
+            }
+            ds
+        });
+        let mut ds = join(sleeper)?;
+        stop.store(true, Ordering::Relaxed);
+        for h in hogs {
+            std::hint::black_box(join(h)?);
+        }
+        if ds.is_empty() {
+            return Err(format!("no sample taken before the hogs' {HL_CAP:?} cap"));
+        }
+        ds.sort();
+        if ds[0] < HL_SLEEP {
+            return Err(format!("a {HL_SLEEP:?} sleep returned after {:?}", ds[0]));
+        }
+        let q = |q: f64| {
+            let i = ((q * ds.len() as f64).ceil() as usize).saturating_sub(1);
+            (ds[i] - HL_SLEEP).as_secs_f64() * 1e6
+        };
+        Ok(format!(
+            "p50_us={:.1} p99_us={:.1} max_us={:.1} samples={}",
+            q(0.50),
+            q(0.99),
+            q(1.0),
+            ds.len()
+        ))
+    })
 }

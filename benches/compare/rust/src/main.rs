@@ -1,8 +1,10 @@
 //! The Rust side of the anchor workloads (shared/bench/WORKLOADS.md): one line per workload,
 //! `<ID> <system> <metric>=<value>`, each checking its own result (exit 1 if wrong).
 //!
-//! Usage: `goro-compare [-sys goro|crossbeam|flume|tokio|may] [-w W1,W10] [-quick] [-procs N]
-//! [-timeout S]` (S: seconds per workload; 600, or 120 with `-quick`).
+//! Usage: `goro-compare [-sys goro|crossbeam|flume|tokio|may] [-w W1,W10,HL] [-quick]
+//! [-procs N] [-timeout S]` (S: seconds per workload; 600, or 120 with `-quick`).
+//! Besides W1-W13, goro runs HL, the wake-up delay of a sleeping goroutine while every P runs
+//! a CPU hog (measured for Go and goro only; the other systems answer n/a).
 //! Every workload runs in a fresh child process (as the Go program does), so runtime state
 //! cached by one workload cannot distort another, and a system that crashes on a workload
 //! (may past ~32.7k coroutines) yields a `<ID> <sys> fails: ...` line instead of ending the
@@ -111,6 +113,9 @@ fn main() {
     }
     if ids.is_empty() {
         ids = (1..=13).map(|n| format!("W{n}")).collect();
+        if sys == "goro" {
+            ids.push("HL".to_string());
+        }
     }
     // Per workload child: a hung child (may after a failed stack allocation) is killed.
     let timeout = timeout.unwrap_or(if quick { 120 } else { 600 });
@@ -173,6 +178,9 @@ fn main() {
     let mut failed = false;
     for id in ids {
         let r = match sys.as_str() {
+            _ if id == "HL" && sys != "goro" => {
+                Ok("n/a HL is measured for go and goro only".to_string())
+            }
             "goro" => goro_w::run(&id, &o),
             "crossbeam" => crossbeam_w::run(&id, &o),
             #[cfg(feature = "all-systems")]
