@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 /// ```
 pub fn num_goroutine() -> usize {
     let mut started = SCHED.ngo_outside.load(Ordering::Relaxed);
-    let mut exited = 0u64;
+    let mut exited = SCHED.ngo_exited_outside.load(Ordering::Relaxed);
     sched::for_each_p(|p| {
         started += p.ngo_started.load(Ordering::Relaxed);
         exited += p.ngo_exited.load(Ordering::Relaxed);
@@ -51,7 +51,7 @@ pub fn stack_dump() -> String {
         "goro: {} goroutines, gomaxprocs={}, threads={}",
         num_goroutine(),
         sched::gomaxprocs_now(),
-        SCHED.mcount.load(Ordering::Relaxed)
+        SCHED.mcount.load(Ordering::Relaxed) as usize + crate::sysmon::running() as usize
     );
     let mut gs = Vec::new();
     g::for_each_g(|g| {

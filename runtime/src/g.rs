@@ -176,6 +176,13 @@ pub(crate) struct G {
     pub(crate) timer_seq: AtomicU64,
     /// Goroutine-local storage (`goroutine_local!`).
     pub(crate) locals: UnsafeCell<crate::local::LocalMap>,
+    /// The M this G is wired to by `lock_os_thread`, null if none (read by the M that
+    /// dequeues it).
+    pub(crate) lockedm: AtomicPtr<crate::m::M>,
+    /// Nesting depth of `lock_os_thread` (G-owned).
+    pub(crate) locked: Cell<u32>,
+    /// The P left in `P_SYSCALL` by the running `runtime::syscall`, if any (G-owned).
+    pub(crate) oldp: Cell<Option<&'static crate::p::P>>,
 }
 
 // SAFETY: the cells are only touched by the G's current owner (see the type's docs); every
@@ -205,6 +212,9 @@ impl G {
             freed_at: AtomicU64::new(0),
             timer_seq: AtomicU64::new(0),
             locals: UnsafeCell::new(crate::local::LocalMap::new()),
+            lockedm: AtomicPtr::new(ptr::null_mut()),
+            locked: Cell::new(0),
+            oldp: Cell::new(None),
         }));
         crate::stack::set_owner(&g.stack, g as *const G as *mut ());
         ALLGS.lock().unwrap_or_else(|e| e.into_inner()).push(g);

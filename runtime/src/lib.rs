@@ -43,17 +43,27 @@
 //!
 //! Other sharp edges: a goroutine's stack has a fixed size ([`Builder::stack_size`],
 //! `GORO_STACK_SIZE`); overflowing it hits a guard page and aborts with a message naming the
-//! goroutine. A goroutine that never parks keeps its P until it does.
+//! goroutine. A goroutine is never interrupted: one that runs 10 ms without parking loses its
+//! P to another thread (sysmon, see [`syscall`]) and runs on alone until it parks.
+//!
+//! # Seeing inside
+//! [`stack_dump`], [`num_goroutine`], [`sched_stats`], `GORO_DEBUG=schedtrace=N` (Go's
+//! `SCHED` line every N ms) and `GORO_DEBUG=dumponexit=1`; a program whose goroutines are all
+//! asleep for good panics in [`block_on`] with Go's [`DEADLOCK_MESSAGE`].
 
 #![warn(missing_docs)]
 
 mod clock;
 mod config;
+mod deadlock;
+mod debug;
 mod dump;
 mod futex;
 mod g;
 mod local;
+mod lockosthread;
 mod m;
+mod membarrier;
 mod note;
 mod p;
 mod park;
@@ -67,21 +77,27 @@ mod signal;
 mod spawn;
 mod stack;
 mod syncsupport;
+mod syscall;
+mod sysmon;
 mod timer;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
 
 pub use config::{Builder, InitError, stack_size};
+pub use deadlock::DEADLOCK_MESSAGE;
+pub use debug::{SchedStats, sched_stats};
 pub use dump::{num_goroutine, stack_dump};
 pub use g::{Status, WaitReason};
 pub use local::LocalKey;
+pub use lockosthread::{is_os_thread_locked, lock_os_thread, unlock_os_thread};
 pub use park::{Waiter, park, park_until, sleep};
 pub use sched::{MAX_PROCS, gomaxprocs};
 pub use scope::{Scope, ScopedJoinHandle, scope};
 pub use spawn::{Goexit, JoinHandle, block_on, go, goexit, gosched, spawn};
 pub use stack::{DEFAULT_STACK_SIZE, GuardMode, MIN_STACK_SIZE, guard_mode};
 pub use syncsupport::{ACTIVE_SPIN, SPIN_ROUND, can_spin, current_proc, do_spin};
+pub use syscall::syscall;
 pub use timer::{AfterFunc, CallbackTimer, after_func};
 
 /// Starts a goroutine: `go!(move || work())`, or `go!({ work() })` for a block (wrapped in a

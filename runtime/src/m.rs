@@ -13,12 +13,15 @@
 //! thread (llvm-project#98479).
 
 use crate::g::{G, Status};
+use crate::membarrier;
 use crate::note::Note;
 use crate::p::P;
 use crate::sched::{self, SCHED};
 use std::cell::Cell;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// At most this many Ms (OS threads) exist, as in Go (`debug.SetMaxThreads` default).
 pub const MAX_MS: u32 = 10_000;
@@ -26,13 +29,26 @@ pub const MAX_MS: u32 = 10_000;
 /// The g0 stack of an M: scheduler code and timer callbacks only.
 const G0_STACK: usize = 256 * 1024;
 
+/// An idle M beyond [`keep_idle_ms`] that has had nothing to do for this long exits, so the
+/// threads a burst of blocking calls created go away again. (Go keeps its Ms forever; a
+/// thread costs ~30 us to create, so retiring one a second is cheap either way.)
+const IDLE_M_EXIT: Duration = Duration::from_secs(1);
+
 /// Switch reasons, passed from a G to g0 in the switch's data word.
 pub(crate) const SW_PARK: usize = 1;
 pub(crate) const SW_GOSCHED: usize = 2;
 pub(crate) const SW_EXIT: usize = 3;
 
+/// sysmon's retake handshake states (`M::retake`).
+pub(crate) const RETAKE_IDLE: u32 = 0;
+/// sysmon wants this M's P and is deciding (see [`crate::sysmon`]).
+pub(crate) const RETAKE_REQ: u32 = 1;
+/// sysmon took the P while the M ran user code; the M must drop it.
+pub(crate) const RETAKE_TAKEN: u32 = 2;
+
 pub(crate) struct M {
-    pub(crate) id: u64,
+    /// Changes when an exited M's record is reused.
+    pub(crate) id: AtomicU64,
     /// Idle parking.
     pub(crate) note: Note,
     /// A P handed over by `startm`, picked up when the M wakes.
@@ -40,9 +56,20 @@ pub(crate) struct M {
     nextspin: AtomicBool,
     /// In the idle M list (changed under the idle lock).
     pub(crate) idle: AtomicBool,
+    /// The P this M holds. Written only by this M (and read by sysmon, which may take the P
+    /// through the retake handshake, after which this M clears it itself).
+    p: AtomicPtr<P>,
+    /// The goroutine running on this M, null on g0 between goroutines. Written only by this
+    /// M; read by dumps and the deadlock check.
+    curg: AtomicPtr<G>,
+    /// This M is not running user code: it is on g0, or inside a P section of a goroutine
+    /// ([`with_p`]). Written only by this M; sysmon takes a P only while it is false.
+    in_rt: AtomicBool,
+    /// sysmon's retake handshake (`RETAKE_*`).
+    pub(crate) retake: AtomicU32,
+    /// The goroutine wired to this M by `lock_os_thread`, null if none.
+    pub(crate) lockedg: AtomicPtr<G>,
     // ---- touched only by this M's own thread ----
-    pub(crate) p: Cell<Option<&'static P>>,
-    pub(crate) curg: Cell<Option<&'static G>>,
     pub(crate) spinning: Cell<bool>,
     rng: Cell<u64>,
 }
@@ -52,6 +79,23 @@ pub(crate) struct M {
 unsafe impl Sync for M {}
 
 static MNEXT: AtomicU64 = AtomicU64::new(1);
+
+/// Every M ever made (Go's `allm`), for sysmon, dumps and the deadlock check. Ms are never
+/// freed: an exited M's record waits in `MFREE` for the next `newm`.
+static ALLM: Mutex<Vec<&'static M>> = Mutex::new(Vec::new());
+static MFREE: Mutex<Vec<&'static M>> = Mutex::new(Vec::new());
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Calls `f` on every M record (live, idle or exited).
+pub(crate) fn for_each_m(mut f: impl FnMut(&'static M)) {
+    let all = lock(&ALLM).clone();
+    for m in all {
+        f(m);
+    }
+}
 
 impl M {
     /// Hands `p` to this idle M and wakes it.
@@ -71,6 +115,104 @@ impl M {
         self.rng.set(x);
         (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
     }
+
+    /// The P this M holds.
+    #[inline]
+    pub(crate) fn p(&self) -> Option<&'static P> {
+        let p = self.p.load(Ordering::Relaxed);
+        // SAFETY: Ps are leaked and never freed.
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+
+    /// Raw pointer to the held P, for sysmon's ownership check.
+    pub(crate) fn p_ptr(&self) -> *const P {
+        self.p.load(Ordering::Relaxed)
+    }
+
+    fn set_p(&self, p: Option<&'static P>) {
+        self.p.store(
+            p.map_or(ptr::null_mut(), |p| p as *const P as *mut P),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The running goroutine, if any.
+    #[inline]
+    pub(crate) fn curg(&self) -> Option<&'static G> {
+        let g = self.curg.load(Ordering::Relaxed);
+        // SAFETY: G records are leaked and never freed.
+        (!g.is_null()).then(|| unsafe { &*g })
+    }
+
+    fn set_curg(&self, g: Option<&'static G>) {
+        self.curg.store(
+            g.map_or(ptr::null_mut(), |g| g as *const G as *mut G),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The goroutine locked to this M, if any.
+    pub(crate) fn lockedg(&self) -> Option<&'static G> {
+        let g = self.lockedg.load(Ordering::Relaxed);
+        // SAFETY: G records are leaked and never freed.
+        (!g.is_null()).then(|| unsafe { &*g })
+    }
+
+    /// Whether this M runs user code now (sysmon's view; see [`crate::sysmon`]).
+    pub(crate) fn in_user_code(&self) -> bool {
+        !self.in_rt.load(Ordering::Acquire)
+    }
+
+    /// Enters runtime code that may use this M's P. Returns whether the M was inside already
+    /// (on g0, or a nested section), to be passed to [`M::exit_rt`].
+    ///
+    /// The retake handshake, M side: publish "in runtime", then look for a pending request.
+    /// With sysmon's side (store request, heavy barrier, load our flag) one of the two sees
+    /// the other. On a request, wait for sysmon's decision; if it took the P, drop it.
+    #[inline]
+    pub(crate) fn enter_rt(&self) -> bool {
+        if self.in_rt.load(Ordering::Relaxed) {
+            return true;
+        }
+        self.in_rt.store(true, Ordering::Relaxed);
+        membarrier::light();
+        if self.retake.load(Ordering::Relaxed) != RETAKE_IDLE {
+            self.retake_slow();
+        }
+        false
+    }
+
+    /// Leaves a section entered with [`M::enter_rt`].
+    #[inline]
+    pub(crate) fn exit_rt(&self, was_inside: bool) {
+        if !was_inside {
+            // Release: our writes to the P's state happen before a retake that sees false.
+            self.in_rt.store(false, Ordering::Release);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn retake_slow(&self) {
+        loop {
+            match self.retake.load(Ordering::Acquire) {
+                RETAKE_REQ => std::hint::spin_loop(),
+                RETAKE_TAKEN => {
+                    // sysmon owns the P now (it saw us in user code) and has handed it on.
+                    self.set_p(None);
+                    self.retake.store(RETAKE_IDLE, Ordering::Relaxed);
+                    return;
+                }
+                _ => return,
+            }
+        }
+    }
+
+    fn take_nextp(&self) -> Option<&'static P> {
+        let p = self.nextp.swap(ptr::null_mut(), Ordering::Acquire);
+        // SAFETY: Ps are leaked and never freed.
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
 }
 
 thread_local! {
@@ -86,20 +228,41 @@ pub(crate) fn current_m() -> Option<&'static M> {
 /// The running goroutine, if this thread is an M running one. Never inlined.
 #[inline(never)]
 pub(crate) fn current_g() -> Option<&'static G> {
-    current_m().and_then(|m| m.curg.get())
+    current_m().and_then(|m| m.curg())
 }
 
-/// The P of this thread's M, if any. Never inlined.
+/// The P of this thread's M, if any, as a hint (the timer heap to use, a pool slot): sysmon
+/// may take it at any moment while a goroutine runs. Code that changes the P's owner-only
+/// state goes through [`with_p`]. Never inlined.
 #[inline(never)]
 pub(crate) fn current_p() -> Option<&'static P> {
-    current_m().and_then(|m| m.p.get())
+    current_m().and_then(|m| m.p())
 }
 
 /// The id of this thread's M's P, if any: `current_p().map(|p| p.id)` in one thread-local
-/// access (sync's per-P reader counts call it twice a read lock). Never inlined.
+/// access (a hint, as for [`current_p`]). Never inlined.
 #[inline(never)]
 pub(crate) fn current_p_id() -> Option<usize> {
-    CURRENT_M.with(|c| c.get().and_then(|m| m.p.get()).map(|p| p.id))
+    CURRENT_M
+        .with(|c| c.get().and_then(|m| m.p()))
+        .map(|p| p.id)
+}
+
+/// Runs `f` with the P this M holds, such that sysmon cannot take it meanwhile (`None` on a
+/// plain thread, in a syscall, or after sysmon took the P from a long-running goroutine).
+/// Everything that changes a P's owner-only state from a goroutine (readying a G, spawning)
+/// goes through here. Never inlined (thread-locals, see the module docs).
+#[inline(never)]
+pub(crate) fn with_p<R>(f: impl FnOnce(Option<&'static P>) -> R) -> R {
+    match current_m() {
+        None => f(None),
+        Some(m) => {
+            let was = m.enter_rt();
+            let r = f(m.p());
+            m.exit_rt(was);
+            r
+        }
+    }
 }
 
 /// Starts a new M (OS thread) that will run with `p`.
@@ -111,17 +274,31 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
         std::process::abort();
     }
     let id = MNEXT.fetch_add(1, Ordering::Relaxed);
-    let m: &'static M = Box::leak(Box::new(M {
-        id,
-        note: Note::new(),
-        nextp: AtomicPtr::new(ptr::null_mut()),
-        nextspin: AtomicBool::new(false),
-        idle: AtomicBool::new(false),
-        p: Cell::new(None),
-        curg: Cell::new(None),
-        spinning: Cell::new(false),
-        rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ id.wrapping_mul(0xBF58_476D_1CE4_E5B9)),
-    }));
+    let reused = lock(&MFREE).pop();
+    let m: &'static M = match reused {
+        Some(m) => m,
+        None => {
+            let m: &'static M = Box::leak(Box::new(M {
+                id: AtomicU64::new(0),
+                note: Note::new(),
+                nextp: AtomicPtr::new(ptr::null_mut()),
+                nextspin: AtomicBool::new(false),
+                idle: AtomicBool::new(false),
+                p: AtomicPtr::new(ptr::null_mut()),
+                curg: AtomicPtr::new(ptr::null_mut()),
+                in_rt: AtomicBool::new(true),
+                retake: AtomicU32::new(RETAKE_IDLE),
+                lockedg: AtomicPtr::new(ptr::null_mut()),
+                spinning: Cell::new(false),
+                rng: Cell::new(0),
+            }));
+            lock(&ALLM).push(m);
+            m
+        }
+    };
+    // SAFETY: `m` is fresh or came from MFREE, which only holds Ms whose thread has stopped
+    // touching them (see `mexit`); nobody else references it until its thread starts.
+    let m = unsafe { reset(m, id) };
     m.handoff(p, spinning);
     let r = std::thread::Builder::new()
         .name(format!("goro-m{id}"))
@@ -133,31 +310,67 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
     }
 }
 
-fn mstart(m: &'static M) -> ! {
+/// Re-initialises an M record for a new thread.
+///
+/// # Safety
+/// No thread may be using `m` (its Cells are written here).
+unsafe fn reset(m: &'static M, id: u64) -> &'static M {
+    m.id.store(id, Ordering::Relaxed);
+    m.rng
+        .set(0x9E37_79B9_7F4A_7C15 ^ id.wrapping_mul(0xBF58_476D_1CE4_E5B9));
+    m.p.store(ptr::null_mut(), Ordering::Relaxed);
+    m.curg.store(ptr::null_mut(), Ordering::Relaxed);
+    m.in_rt.store(true, Ordering::Relaxed);
+    m.retake.store(RETAKE_IDLE, Ordering::Relaxed);
+    m.lockedg.store(ptr::null_mut(), Ordering::Relaxed);
+    m.idle.store(false, Ordering::Relaxed);
+    m.spinning.set(false);
+    m
+}
+
+fn mstart(m: &'static M) {
     CURRENT_M.with(|c| c.set(Some(m)));
     crate::signal::on_new_thread();
     let p = m.take_nextp().expect("mstart: M started without a P");
     acquirep(m, p);
     m.spinning.set(m.nextspin.load(Ordering::Relaxed));
-    schedule(m)
+    schedule(m);
+    mexit(m);
 }
 
-impl M {
-    fn take_nextp(&self) -> Option<&'static P> {
-        let p = self.nextp.swap(ptr::null_mut(), Ordering::Acquire);
-        // SAFETY: Ps are leaked and never freed.
-        (!p.is_null()).then(|| unsafe { &*p })
-    }
+/// The end of an M's thread (an idle surplus M, or one whose locked goroutine exited). It
+/// holds no P.
+fn mexit(m: &'static M) {
+    debug_assert!(m.p().is_none(), "mexit: M still holds a P");
+    CURRENT_M.with(|c| c.set(None));
+    SCHED.mcount.fetch_sub(1, Ordering::SeqCst);
+    // From here on this thread does not touch `m`: it may be reused at once.
+    lock(&MFREE).push(m);
 }
 
 pub(crate) fn acquirep(m: &'static M, p: &'static P) {
     p.status.store(crate::p::P_RUNNING, Ordering::Relaxed);
-    m.p.set(Some(p));
+    p.m.store(m as *const M as *mut M, Ordering::Release);
+    m.set_p(Some(p));
+}
+
+/// Detaches this M's P (if any) from it and returns it; the caller passes it on.
+pub(crate) fn releasep(m: &'static M) -> Option<&'static P> {
+    let p = m.p()?;
+    p.m.store(ptr::null_mut(), Ordering::Relaxed);
+    m.set_p(None);
+    Some(p)
+}
+
+/// How many idle Ms stay around for good.
+fn keep_idle_ms() -> usize {
+    sched::gomaxprocs_now().max(2)
 }
 
 /// Parks this M until it is handed a P, or until `next_timer` (if it becomes the timer
-/// sleeper) and an idle P is free. Returns with `m.p` set.
-pub(crate) fn stopm(m: &'static M, mut next_timer: u64) {
+/// sleeper) and an idle P is free. Returns true with `m.p` set, or false if this M is surplus
+/// and has been idle for [`IDLE_M_EXIT`]: its thread should end.
+pub(crate) fn stopm(m: &'static M, mut next_timer: u64) -> bool {
     // Nothing to run: a good moment to return surplus free stacks to the OS.
     sched::scavenge_stacks();
     loop {
@@ -170,6 +383,8 @@ pub(crate) fn stopm(m: &'static M, mut next_timer: u64) {
             SCHED.sleep_until.store(next_timer, Ordering::SeqCst);
             deadline = Some(next_timer);
         }
+        let exit_at = (deadline.is_none() && idle.midle.len() > keep_idle_ms())
+            .then(|| Instant::now() + IDLE_M_EXIT);
         drop(idle);
         if let Some(d) = deadline {
             // A timer added before we published `sleep_until` did not wake us: look again.
@@ -179,7 +394,8 @@ pub(crate) fn stopm(m: &'static M, mut next_timer: u64) {
                 deadline = Some(now_earliest);
             }
         }
-        m.note.park(deadline.map(crate::clock::from_nanos));
+        m.note
+            .park(deadline.map(crate::clock::from_nanos).or(exit_at));
 
         let mut idle = sched::lock_idle();
         if idle.timer_sleeper.is_some_and(|s| ptr::eq(s, m)) {
@@ -187,9 +403,21 @@ pub(crate) fn stopm(m: &'static M, mut next_timer: u64) {
             SCHED.sleep_until.store(u64::MAX, Ordering::SeqCst);
         }
         if m.idle.load(Ordering::Relaxed) {
-            // Not taken by startm: we woke for a timer.
+            // Not taken by startm: we woke for a timer, to exit, or spuriously.
             idle.midle.retain(|x| !ptr::eq(*x, m));
             m.idle.store(false, Ordering::Relaxed);
+            if let Some(at) = exit_at {
+                if Instant::now() < at {
+                    // Spurious: wait again.
+                    drop(idle);
+                    continue;
+                }
+                if idle.midle.len() >= keep_idle_ms() {
+                    return false;
+                }
+                drop(idle);
+                continue;
+            }
             let p = sched::pidleget(&mut idle);
             drop(idle);
             if let Some(p) = p {
@@ -197,7 +425,7 @@ pub(crate) fn stopm(m: &'static M, mut next_timer: u64) {
                 // Spin, so the steal loop runs the other Ps' timers too.
                 m.spinning.set(true);
                 SCHED.nmspinning.fetch_add(1, Ordering::SeqCst);
-                return;
+                return true;
             }
             // Every P is busy: their Ms run timers at each scheduling point.
             next_timer = u64::MAX;
@@ -209,7 +437,7 @@ pub(crate) fn stopm(m: &'static M, mut next_timer: u64) {
             if let Some(p) = m.take_nextp() {
                 acquirep(m, p);
                 m.spinning.set(m.nextspin.load(Ordering::Relaxed));
-                return;
+                return true;
             }
             m.note.park(None);
         }
@@ -217,61 +445,118 @@ pub(crate) fn stopm(m: &'static M, mut next_timer: u64) {
 }
 
 /// The scheduler loop on g0: find a runnable G, run it until it switches back, repeat.
-fn schedule(m: &'static M) -> ! {
+/// Returns when this M's thread should end.
+fn schedule(m: &'static M) {
     loop {
-        let (g, inherit) = crate::proc::find_runnable(m);
-        execute(m, g, inherit);
+        let Some((g, inherit)) = crate::proc::find_runnable(m) else {
+            return;
+        };
+        if let Some(lm) = crate::lockosthread::lockedm(g) {
+            if !ptr::eq(lm, m) {
+                // `g` runs only on its own M: give it our P (Go's startlockedm).
+                let p = releasep(m).expect("schedule: found a G without holding a P");
+                lm.handoff(p, false);
+                continue;
+            }
+        }
+        if !execute(m, g, inherit) {
+            return;
+        }
     }
 }
 
 /// Runs `g` (and whatever the gosched fast path hands over) until this M must look for work.
-fn execute(m: &'static M, g: &'static G, inherit: bool) {
+/// Returns false if the M must exit (its locked goroutine ended).
+fn execute(m: &'static M, g: &'static G, inherit: bool) -> bool {
     let mut inherit = inherit;
     loop {
-        let p = m.p.get().expect("execute: M without P");
+        let p = m.p().expect("execute: M without P");
         if !inherit {
-            p.schedtick.store(
-                p.schedtick.load(Ordering::Relaxed).wrapping_add(1),
-                Ordering::Relaxed,
-            );
+            p.bump_schedtick();
         }
         g.set_status(Status::Running);
-        g.mid.store(m.id, Ordering::Relaxed);
-        m.curg.set(Some(g));
+        g.mid.store(m.id.load(Ordering::Relaxed), Ordering::Relaxed);
+        m.set_curg(Some(g));
         let ctx = g
             .ctx
             .take()
             .expect("execute: runnable G without a saved context");
+        m.exit_rt(false);
         // SAFETY: `g` is runnable, so its context was fully saved by the g0 that switched it
         // out (or made by spawn) and no other M can resume it: we took it from a run queue or
         // won its park word. The data word tells a first-time entry which G it is.
         let t = unsafe { ctx.resume(g as *const G as usize) };
         // Back on g0. The G's stack is now quiescent: save its context before anything can
         // make it runnable again.
-        m.curg.set(None);
+        m.enter_rt();
         g.ctx.set(Some(t.context));
         g.mid.store(0, Ordering::Relaxed);
+        // sysmon may have taken the P while the G ran (a hog, or an unmarked blocking call).
+        let p = m.p();
+        let locked = m.lockedg().is_some_and(|l| ptr::eq(l, g));
         match t.data {
             SW_PARK => {
                 g.set_status(Status::Waiting);
-                if g.park.commit() {
-                    return;
+                if !g.park.commit() {
+                    // A wakeup raced with the park: resume at once, same time slice.
+                    if p.is_some() {
+                        inherit = true;
+                        continue;
+                    }
+                    g.set_status(Status::Runnable);
+                    requeue_global(g);
                 }
-                // A wakeup raced with the park: resume at once, same time slice.
-                inherit = true;
             }
             SW_GOSCHED => {
                 g.set_status(Status::Runnable);
-                crate::proc::gosched_put(p, g);
-                return;
+                match p {
+                    Some(p) => crate::proc::gosched_put(p, g),
+                    None => requeue_global(g),
+                }
             }
             SW_EXIT => {
                 crate::spawn::gdestroy(p, g);
-                return;
+                m.set_curg(None);
+                if locked {
+                    // Go terminates a thread whose locked goroutine exits: the goroutine may
+                    // have changed the thread's state.
+                    m.lockedg.store(ptr::null_mut(), Ordering::Relaxed);
+                    if let Some(p) = releasep(m) {
+                        sched::handoffp(p);
+                    }
+                    return false;
+                }
+                return true;
             }
             other => unreachable!("execute: unknown switch reason {other}"),
         }
+        // Cleared only now that the G sits in a queue or its park word: until then the
+        // deadlock check counts this M as running something.
+        m.set_curg(None);
+        if !locked {
+            return true;
+        }
+        // The locked G stopped: this M runs nothing else. Give the P away and wait until
+        // someone hands us one to run the G again (Go's stoplockedm).
+        if let Some(p) = releasep(m) {
+            sched::handoffp(p);
+        }
+        loop {
+            if let Some(p) = m.take_nextp() {
+                acquirep(m, p);
+                break;
+            }
+            m.note.park(None);
+        }
+        inherit = false;
     }
+}
+
+/// A G that was switched out after its M lost the P goes to the global queue.
+fn requeue_global(g: &'static G) {
+    sched::globrunqput(g);
+    std::sync::atomic::fence(Ordering::SeqCst);
+    sched::wakep();
 }
 
 /// On a G: switch to g0 with `reason`, and return when some M resumes this G.

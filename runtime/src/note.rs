@@ -57,6 +57,11 @@ impl Note {
         self.state.swap(EMPTY, Ordering::Acquire) == NOTIFIED
     }
 
+    /// Whether a thread is blocked in `park` with no token delivered yet.
+    pub(crate) fn is_parked(&self) -> bool {
+        self.state.load(Ordering::Acquire) == PARKED
+    }
+
     /// Sets the token and wakes the parked thread, if any.
     pub(crate) fn unpark(&self) {
         // Release: publishes the waker's writes to the parked thread.

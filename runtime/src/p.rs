@@ -6,16 +6,21 @@
 //! (release/acquire), which orders one owner's accesses before the next's.
 
 use crate::g::G;
+use crate::m::M;
 use crate::runq::RunQueue;
 use crate::timer::TimerHeap;
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// P status.
 pub(crate) const P_IDLE: u32 = 0;
 pub(crate) const P_RUNNING: u32 = 1;
 /// Retired by a `gomaxprocs` decrease.
 pub(crate) const P_DEAD: u32 = 2;
+/// Left by an M in `runtime::syscall`: the M takes it back with a CAS to `P_RUNNING` when the
+/// call returns, or sysmon takes it with a CAS to `P_IDLE` if the call lasts (Go's
+/// `_Psyscall`).
+pub(crate) const P_SYSCALL: u32 = 3;
 
 /// Goroutine ids are handed to Ps in batches (Go's `goidcache`), so spawning does not
 /// contend on one global counter.
@@ -27,10 +32,16 @@ pub(crate) const GFREE_LOCAL_MAX: usize = 64;
 pub(crate) struct P {
     pub(crate) id: usize,
     pub(crate) status: AtomicU32,
+    /// The M holding this P (null while idle or in a syscall); sysmon's way from a hogged P
+    /// to its M.
+    pub(crate) m: AtomicPtr<M>,
     pub(crate) runq: RunQueue<G>,
     /// Incremented on every scheduling decision not inherited from runnext (Go's
     /// schedtick); read by sysmon to detect hogs.
     pub(crate) schedtick: AtomicU32,
+    /// Incremented on every `runtime::syscall` entry (Go's syscalltick); sysmon retakes a P
+    /// only from a syscall it has seen last at least one tick earlier.
+    pub(crate) syscalltick: AtomicU32,
     pub(crate) timers: TimerHeap,
     /// Goroutines started / finished on this P (num_goroutine sums them).
     pub(crate) ngo_started: AtomicU64,
@@ -54,8 +65,10 @@ impl P {
         P {
             id,
             status: AtomicU32::new(P_IDLE),
+            m: AtomicPtr::new(std::ptr::null_mut()),
             runq: RunQueue::new(),
             schedtick: AtomicU32::new(0),
+            syscalltick: AtomicU32::new(0),
             timers: TimerHeap::new(),
             ngo_started: AtomicU64::new(0),
             ngo_exited: AtomicU64::new(0),
@@ -94,6 +107,14 @@ impl P {
         // Only the owner writes; a plain load+store keeps it a non-contended counter.
         let v = self.ngo_started.load(Ordering::Relaxed);
         self.ngo_started.store(v + 1, Ordering::Relaxed);
+    }
+
+    /// Owner only: counts a scheduling event (Go's schedtick++).
+    pub(crate) fn bump_schedtick(&self) {
+        self.schedtick.store(
+            self.schedtick.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
     }
 
     pub(crate) fn bump_exited(&self) {

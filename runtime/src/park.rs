@@ -127,16 +127,17 @@ pub(crate) fn unpark_g(g: &'static G, generation: u64) {
 /// slice, which keeps a channel handoff on one core), or the global queue from outside.
 pub(crate) fn ready(g: &'static G) {
     g.set_status(Status::Runnable);
-    match m::current_p() {
+    m::with_p(|p| match p {
         Some(p) => {
-            // SAFETY: the current thread is the M holding p (running a G on it, or its g0).
+            // SAFETY: `with_p` gives us the P this M holds, and sysmon cannot take it until
+            // the closure returns.
             unsafe { sched::runqput(p, g, true) };
         }
         None => {
             sched::globrunqput(g);
             fence(Ordering::SeqCst);
         }
-    }
+    });
     sched::wakep();
 }
 
@@ -145,12 +146,28 @@ pub(crate) fn ready(g: &'static G) {
 pub fn park(reason: WaitReason) {
     match m::current_g() {
         Some(g) => park_g(g, reason),
-        None => match thread_note() {
-            Some(n) => {
-                n.park(None);
-            }
-            None => std::thread::yield_now(),
-        },
+        None => {
+            park_thread(false);
+        }
+    }
+}
+
+/// Blocks a plain thread until unparked. While it sleeps it is registered with the deadlock
+/// detector as a thread that only a goroutine or another thread can wake; with `main`, it is
+/// one that panics with the deadlock report (`block_on`, `JoinHandle::join`) if the detector
+/// finds that nothing can.
+/// Returns the deadlock report if that is what woke it.
+pub(crate) fn park_thread(main: bool) -> Option<Arc<str>> {
+    match thread_note() {
+        Some(n) => {
+            let asleep = crate::deadlock::Asleep::register(&n, main);
+            n.park(None);
+            asleep.finish()
+        }
+        None => {
+            std::thread::yield_now();
+            None
+        }
     }
 }
 
@@ -180,10 +197,12 @@ pub fn park_until(reason: WaitReason, deadline: Instant) -> bool {
     if clock::nanotime() >= when {
         return true;
     }
-    let p = m::current_p().expect("a running goroutine holds a P");
+    // The timer goes to this M's P's heap (any heap would do: they are locked; sysmon may
+    // take the P meanwhile, it keeps its heap).
+    let timers = sched::timer_heap_here();
     let seq = g.timer_seq.load(Ordering::Relaxed).wrapping_add(1);
     g.timer_seq.store(seq, Ordering::Relaxed);
-    p.timers.add(
+    timers.add(
         when,
         TimerKind::Wake {
             g,
@@ -196,7 +215,7 @@ pub fn park_until(reason: WaitReason, deadline: Instant) -> bool {
     g.timer_seq.store(seq.wrapping_add(1), Ordering::Relaxed);
     let timed_out = clock::nanotime() >= when;
     if !timed_out {
-        p.timers.note_deleted();
+        timers.note_deleted();
     }
     timed_out
 }

@@ -58,13 +58,21 @@ fn found(m: &'static M, g: &'static G, inherit: bool) -> (&'static G, bool) {
 }
 
 /// Blocks until there is a G to run; returns it and whether it inherits the time slice.
-/// The M holds a P on return.
-pub(crate) fn find_runnable(m: &'static M) -> (&'static G, bool) {
+/// The M holds a P on return. `None`: this M is surplus and idle, its thread should end.
+pub(crate) fn find_runnable(m: &'static M) -> Option<(&'static G, bool)> {
     'top: loop {
-        let p = match m.p.get() {
+        let p = match m.p() {
             Some(p) => p,
             None => {
-                m::stopm(m, timer::earliest());
+                // Lost our P (sysmon took it, or we gave it to a locked M): take an idle
+                // one if there is one, else sleep until handed one.
+                if let Some(p) = sched::pidleget(&mut sched::lock_idle()) {
+                    m::acquirep(m, p);
+                    continue 'top;
+                }
+                if !m::stopm(m, timer::earliest()) {
+                    return None;
+                }
                 continue 'top;
             }
         };
@@ -77,14 +85,14 @@ pub(crate) fn find_runnable(m: &'static M) -> (&'static G, bool) {
             && SCHED.runqsize.load(Ordering::Relaxed) > 0
         {
             if let Some(g) = sched::globrunqget(p, 1) {
-                return found(m, g, false);
+                return Some(found(m, g, false));
             }
         }
         if let Some((g, inherit)) = runqget(p) {
-            return found(m, g, inherit);
+            return Some(found(m, g, inherit));
         }
         if let Some(g) = sched::globrunqget(p, 0) {
-            return found(m, g, false);
+            return Some(found(m, g, false));
         }
 
         // Steal, unless enough Ms are spinning already (half the busy Ps, as in Go).
@@ -96,7 +104,7 @@ pub(crate) fn find_runnable(m: &'static M) -> (&'static G, bool) {
                 SCHED.nmspinning.fetch_add(1, Ordering::SeqCst);
             }
             if let Some((g, inherit)) = steal_work(m, p) {
-                return found(m, g, inherit);
+                return Some(found(m, g, inherit));
             }
             if spin_for_work(p) {
                 continue 'top;
@@ -109,8 +117,8 @@ pub(crate) fn find_runnable(m: &'static M) -> (&'static G, bool) {
             drop(idle);
             continue 'top;
         }
+        m::releasep(m);
         sched::pidleput(&mut idle, p);
-        m.p.set(None);
         drop(idle);
         let was_spinning = m.spinning.replace(false);
         if was_spinning {
@@ -133,7 +141,9 @@ pub(crate) fn find_runnable(m: &'static M) -> (&'static G, bool) {
                 continue 'top;
             }
         }
-        m::stopm(m, timer::earliest());
+        if !m::stopm(m, timer::earliest()) {
+            return None;
+        }
     }
 }
 
@@ -287,8 +297,8 @@ fn retire(m: &'static M, p: &'static P) {
         sched::wakep();
         return;
     }
+    m::releasep(m);
     p.status.store(P_DEAD, Ordering::Relaxed);
-    m.p.set(None);
     let p2 = sched::pidleget(&mut idle);
     drop(idle);
     if m.spinning.replace(false) {

@@ -313,6 +313,11 @@ impl<T> RunQueue<T> {
         self.ring_len() == 0 && self.next.ptr.load(Ordering::Acquire).is_null()
     }
 
+    /// Any thread, approximate: elements in the ring plus `runnext`.
+    pub fn len(&self) -> usize {
+        self.ring_len() + (!self.next.ptr.load(Ordering::Acquire).is_null()) as usize
+    }
+
     /// Any thread, approximate: elements in the ring (not counting runnext).
     pub fn ring_len(&self) -> usize {
         loop {

@@ -57,6 +57,8 @@ pub(crate) struct Sched {
     pub(crate) goid_gen: AtomicU64,
     /// Goroutines started from threads outside the runtime (no P to count them).
     pub(crate) ngo_outside: AtomicU64,
+    /// Goroutines that finished on an M without a P (sysmon had taken it).
+    pub(crate) ngo_exited_outside: AtomicU64,
     /// When the timer sleeper will wake (`u64::MAX`: no M sleeps on a timer).
     pub(crate) sleep_until: AtomicU64,
     pub(crate) stacks: StackPool,
@@ -87,6 +89,7 @@ pub(crate) static SCHED: Sched = Sched {
     ngfree: AtomicUsize::new(0),
     goid_gen: AtomicU64::new(1),
     ngo_outside: AtomicU64::new(0),
+    ngo_exited_outside: AtomicU64::new(0),
     sleep_until: AtomicU64::new(u64::MAX),
     stacks: StackPool::new(),
     mcount: AtomicU32::new(0),
@@ -106,6 +109,7 @@ pub(crate) fn lock_idle() -> MutexGuard<'static, Idle> {
 pub(crate) fn ensure_init() {
     SCHED.init.call_once(|| {
         let cfg = crate::config::take();
+        crate::membarrier::init();
         SCHED.stacks.set_size(cfg.stack_size);
         crate::signal::install();
         let n = cfg.procs.clamp(1, MAX_PROCS);
@@ -123,6 +127,9 @@ pub(crate) fn ensure_init() {
         let mut free = lock(&SCHED.gfree);
         free.warm.push(g);
         SCHED.ngfree.store(gfree_len(&free), Ordering::Relaxed);
+        drop(free);
+        crate::debug::on_init();
+        crate::sysmon::start();
     });
 }
 
@@ -170,6 +177,7 @@ pub(crate) fn timer_heap_here() -> &'static crate::timer::TimerHeap {
 
 pub(crate) fn pidleput(idle: &mut Idle, p: &'static P) {
     debug_assert!(p.runq.is_empty(), "pidleput: P has runnable Gs");
+    p.m.store(ptr::null_mut(), Ordering::Relaxed);
     p.status.store(P_IDLE, Ordering::Relaxed);
     idle.pidle.push(p);
     SCHED.npidle.fetch_add(1, Ordering::SeqCst);
@@ -331,6 +339,16 @@ pub(crate) unsafe fn gfput(p: &'static P, g: &'static G) {
     SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
 }
 
+/// Returns a dead G to the global free list (an M that lost its P to sysmon).
+pub(crate) fn gfput_global(g: &'static G) {
+    g.stack.release_deep();
+    g.freed_at
+        .store(crate::clock::coarse_nanos(), Ordering::Relaxed);
+    let mut global = lock(&SCHED.gfree);
+    global.warm.push(g);
+    SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
+}
+
 /// Moves `p`'s free Gs to the global list (a retiring P).
 ///
 /// # Safety
@@ -422,6 +440,40 @@ pub(crate) fn startm(p: Option<&'static P>, spinning: bool) {
     match m {
         Some(m) => m.handoff(p, spinning),
         None => m::newm(p, spinning),
+    }
+}
+
+/// Passes on a P that no M holds any more (taken from a syscall or a hog by sysmon, or given
+/// up by a locked M): to an M if there is work for it, else to the idle list (Go's handoffp).
+/// The caller owns `p`.
+pub(crate) fn handoffp(p: &'static P) {
+    // Local or global work, or a surplus P to retire: an M must run it.
+    if !p.runq.is_empty() || SCHED.runqsize.load(Ordering::SeqCst) > 0 || p.id >= gomaxprocs_now() {
+        startm(Some(p), false);
+        return;
+    }
+    // Nobody spinning and no idle P: someone must look for work (steal from the others).
+    if SCHED.nmspinning.load(Ordering::SeqCst) + SCHED.npidle.load(Ordering::SeqCst) == 0
+        && SCHED
+            .nmspinning
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed)
+            .is_ok()
+    {
+        startm(Some(p), true);
+        return;
+    }
+    let mut idle = lock_idle();
+    if SCHED.runqsize.load(Ordering::SeqCst) > 0 {
+        drop(idle);
+        startm(Some(p), false);
+        return;
+    }
+    pidleput(&mut idle, p);
+    drop(idle);
+    // Its timers still need an M awake for them.
+    let when = p.timers.next_when.load(Ordering::SeqCst);
+    if when != u64::MAX {
+        timer_added(when);
     }
 }
 

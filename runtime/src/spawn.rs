@@ -90,9 +90,19 @@ pub(crate) fn newproc<F: FnOnce() + Send + 'static>(f: F, loc: &'static Location
 
 fn newproc_inline<F: FnOnce() + Send + 'static>(f: F, loc: &'static Location<'static>) {
     sched::ensure_init();
-    match m::current_p() {
+    m::with_p(move |p| newproc_on(p, f, loc));
+    sched::wakep();
+}
+
+/// Queues a new G for `f` on `p` (held by the caller through `with_p`), or globally.
+fn newproc_on<F: FnOnce() + Send + 'static>(
+    p: Option<&'static crate::p::P>,
+    f: F,
+    loc: &'static Location<'static>,
+) {
+    match p {
         Some(p) => {
-            // SAFETY: the current thread is the M holding p.
+            // SAFETY: `with_p` gives us the P this M holds, unstealable until we return.
             let g = unsafe { sched::gfget(p) }.unwrap_or_else(malg);
             // SAFETY: g is dead and ours.
             unsafe { prepare(g, f, loc) };
@@ -117,7 +127,6 @@ fn newproc_inline<F: FnOnce() + Send + 'static>(f: F, loc: &'static Location<'st
             fence(Ordering::SeqCst);
         }
     }
-    sched::wakep();
 }
 
 /// A brand-new G with a fresh stack (Go's malg).
@@ -188,16 +197,27 @@ fn drop_payload(payload: Box<dyn Any + Send>) {
     }
 }
 
-/// On g0: a G has exited; recycle it (Go's goexit0).
-pub(crate) fn gdestroy(p: &'static crate::p::P, g: &'static G) {
+/// On g0: a G has exited; recycle it (Go's goexit0). `p` is the calling M's P, if it still
+/// has one.
+pub(crate) fn gdestroy(p: Option<&'static crate::p::P>, g: &'static G) {
     g.set_status(Status::Idle);
     g.goid.store(0, Ordering::Relaxed);
     g.wait_reason
         .store(WaitReason::None as u8, Ordering::Relaxed);
     g.ctx.set(None);
-    p.bump_exited();
-    // SAFETY: the M calling us holds p; g is dead and no longer referenced by any queue.
-    unsafe { sched::gfput(p, g) };
+    crate::lockosthread::on_exit(g);
+    match p {
+        Some(p) => {
+            p.bump_exited();
+            // SAFETY: the M calling us holds p; g is dead and no longer referenced by any
+            // queue.
+            unsafe { sched::gfput(p, g) };
+        }
+        None => {
+            SCHED.ngo_exited_outside.fetch_add(1, Ordering::Relaxed);
+            sched::gfput_global(g);
+        }
+    }
 }
 
 /// Yields the processor: the running goroutine goes to the global run queue and others run
@@ -237,6 +257,11 @@ pub fn goexit() -> ! {
 
 /// Runs `f` as a goroutine and blocks the calling thread (or parks the calling goroutine)
 /// until it returns; a panic in `f` is resumed in the caller.
+///
+/// `f` plays Go's main goroutine: if every goroutine ends up asleep with nothing left that
+/// could wake one (no timer, no running goroutine, no other thread outside goro), `block_on`
+/// panics with `all goroutines are asleep - deadlock!` and the goroutine dump, as a Go
+/// program dies (see [`crate::DEADLOCK_MESSAGE`]).
 ///
 /// ```
 /// let v = runtime::block_on(|| {
@@ -300,6 +325,7 @@ impl<T> Packet<T> {
     }
 
     /// Waits for completion and takes the result.
+    #[track_caller]
     pub(crate) fn wait(&self) -> std::thread::Result<T> {
         while !self.is_done() {
             {
@@ -309,7 +335,17 @@ impl<T> Packet<T> {
                 }
                 *w = Some(crate::Waiter::current());
             }
-            crate::park(WaitReason::Join);
+            if crate::m::current_g().is_some() {
+                crate::park(WaitReason::Join);
+            } else {
+                // A thread waiting for a goroutine: Go's main goroutine. If every goroutine
+                // is asleep and nothing can wake them, this is where the program learns it.
+                if let Some(report) = crate::park::park_thread(true) {
+                    if !self.is_done() {
+                        panic!("{report}");
+                    }
+                }
+            }
         }
         // SAFETY: DONE was observed with acquire; the goroutine no longer touches `result`.
         unsafe { (*self.result.get()).take() }.expect("JoinHandle: result taken twice")
@@ -328,6 +364,12 @@ pub struct JoinHandle<T> {
 impl<T> JoinHandle<T> {
     /// Waits for the goroutine and returns its value, or the payload it panicked with
     /// ([`Goexit`] if it called [`goexit`]).
+    ///
+    /// # Panics
+    /// On a plain thread, with Go's `all goroutines are asleep - deadlock!` and the goroutine
+    /// dump, if the runtime finds that nothing can ever finish the goroutine (see
+    /// [`crate::DEADLOCK_MESSAGE`]).
+    #[track_caller]
     pub fn join(self) -> std::thread::Result<T> {
         self.packet.wait()
     }

@@ -1,0 +1,125 @@
+//! `runtime::syscall`: marking a blocking call (Go's entersyscall / exitsyscall).
+//!
+//! Entering, the M leaves its P in `P_SYSCALL` and runs the call without one. If the call is
+//! short, the M takes the same P back with one CAS on the way out, and nothing else happened.
+//! If it lasts, sysmon ([`crate::sysmon`]) takes the P with the opposite CAS and hands it to
+//! another M, so the P's goroutines keep running. On return the goroutine then needs a P:
+//! any idle one, or else it goes to the global run queue and its M sleeps.
+//!
+//! Runtime calls made *inside* the closure (readying a goroutine, spawning) see an M without
+//! a P and take the global paths, as they do from a plain thread. A goroutine that parks
+//! inside the closure (a channel operation) leaves the old P to sysmon and resumes wherever
+//! it is woken; the rest of the call is then covered by hog retaking only.
+
+use crate::g::{G, Status};
+use crate::m::{self, SW_GOSCHED};
+use crate::p::{P_IDLE, P_RUNNING, P_SYSCALL};
+use crate::sched;
+use std::sync::atomic::Ordering;
+
+/// Runs `f`, a call that may block its OS thread (a blocking read, a C library call, a
+/// `std::sync` wait), without holding up the other goroutines: if it takes longer than
+/// sysmon's tick (20 us when busy), the P moves on to another thread. Go wraps every system
+/// call this way; in goro, wrap the ones that may block for long. (An unmarked blocking call
+/// is caught too, but only after the 10 ms a hog is allowed.)
+///
+/// On a plain thread, or in a goroutine that is already inside `syscall`, it just calls `f`.
+/// A panic in `f` propagates after the goroutine has its P back.
+///
+/// ```
+/// use std::time::Duration;
+/// let n = runtime::block_on(|| {
+///     let sleeper = runtime::spawn(|| runtime::syscall(|| std::thread::sleep(Duration::from_millis(20))));
+///     // This goroutine keeps running meanwhile, even with a single P.
+///     let busy = runtime::spawn(|| (0..1000u64).sum::<u64>());
+///     let n = busy.join().unwrap();
+///     sleeper.join().unwrap();
+///     n
+/// });
+/// assert_eq!(n, 499_500);
+/// ```
+pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
+    let g = match m::current_m().and_then(|mm| mm.curg()) {
+        Some(g) if g.status() != Status::Syscall => g,
+        _ => return f(),
+    };
+    entersyscall(g);
+    struct Exit(&'static G);
+    impl Drop for Exit {
+        fn drop(&mut self) {
+            exitsyscall(self.0);
+        }
+    }
+    let exit = Exit(g);
+    let r = f();
+    drop(exit);
+    r
+}
+
+/// The running G `g` enters a blocking call: leave the P for sysmon to take.
+fn entersyscall(g: &'static G) {
+    let mm = m::current_m().expect("entersyscall: not on an M");
+    let was = mm.enter_rt();
+    g.set_status(Status::Syscall);
+    if let Some(p) = m::releasep(mm) {
+        p.syscalltick.store(
+            p.syscalltick.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+        g.oldp.set(Some(p));
+        // Release: our uses of the P happen before whoever takes it from P_SYSCALL.
+        p.status.store(P_SYSCALL, Ordering::Release);
+    }
+    mm.exit_rt(was);
+}
+
+/// `g`'s blocking call returned: get a P back, or queue `g` and let its M sleep.
+fn exitsyscall(g: &'static G) {
+    // Read afresh: if `g` parked inside the call, it may be on another M now.
+    let mm = m::current_m().expect("exitsyscall: not on an M");
+    let was = mm.enter_rt();
+    let oldp = g.oldp.take();
+    if mm.p().is_some() {
+        // `g` parked inside the call and was resumed by an M with a P. Give the old one back
+        // if sysmon has not taken it yet.
+        if let Some(op) = oldp {
+            if op
+                .status
+                .compare_exchange(P_SYSCALL, P_IDLE, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                sched::handoffp(op);
+            }
+        }
+        g.set_status(Status::Running);
+        mm.exit_rt(was);
+        return;
+    }
+    // Fast path: our P is still waiting for us.
+    if let Some(op) = oldp {
+        if op
+            .status
+            .compare_exchange(P_SYSCALL, P_RUNNING, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            m::acquirep(mm, op);
+            // A scheduling event for sysmon: the time in the call is not a hog's.
+            op.bump_schedtick();
+            g.set_status(Status::Running);
+            mm.exit_rt(was);
+            return;
+        }
+    }
+    // Any idle P.
+    if let Some(p) = sched::pidleget(&mut sched::lock_idle()) {
+        m::acquirep(mm, p);
+        p.bump_schedtick();
+        g.set_status(Status::Running);
+        mm.exit_rt(was);
+        return;
+    }
+    // None: queue `g` globally and let this M sleep (the P-less gosched path in `execute`).
+    g.set_status(Status::Running);
+    mm.exit_rt(was);
+    m::switch_to_g0(g, SW_GOSCHED);
+}

@@ -1,0 +1,226 @@
+//! sysmon: the system monitor thread (Go's `sysmon` in proc.go).
+//!
+//! A dedicated OS thread with no P. It sleeps 20 us between rounds while it has work to do,
+//! doubling the sleep after 50 idle rounds up to 10 ms (5 ms while some P runs, so a hog is
+//! caught within 15 ms). Each round it:
+//! * retakes Ps from blocking calls marked with [`crate::syscall`] that have lasted at least
+//!   one round, if their P has work or nobody else is looking for work (else after 10 ms);
+//! * retakes the P of an M whose goroutine has run for 10 ms without a scheduling point (the
+//!   P's `schedtick` unchanged): the goroutine keeps its M and runs on without a P, the P and
+//!   its queue move to another M. Rust code cannot be interrupted safely (a signal could land
+//!   inside malloc), so this is how goro gives Go's fairness: a CPU-bound loop or an unmarked
+//!   blocking call never starves the other goroutines. `GORO_DEBUG=hogretake=0` turns it off;
+//! * starts an M for overdue timers when a P is idle;
+//! * prints `GORO_DEBUG=schedtrace=N` lines;
+//! * runs the deadlock check when every P is idle ([`crate::deadlock`]).
+//!
+//! # Taking a P from a running M
+//! A P's owner-only state (its run queue's tail, free list, id cache) is changed only by its
+//! M, so sysmon may take a P only while its M is surely not in the middle of such a change,
+//! and the M must notice before its next one. The handshake (M side in [`crate::m::M`]):
+//! sysmon sets the M's `retake` word to REQ, runs a process-wide barrier
+//! ([`crate::membarrier::heavy`]) and reads the M's `in_rt` flag. An M sets `in_rt` before
+//! touching its P (on g0, or in a goroutine's `with_p` section) and then reads `retake`, with
+//! only a compiler barrier between (the heavy barrier supplies the rest). So either sysmon
+//! sees `in_rt` (and backs off: the M is at a scheduling point anyway) or the M sees REQ and
+//! waits for sysmon's verdict. If sysmon finds the M in user code and still on the same P with
+//! the same schedtick, it owns the P: it writes TAKEN, which the M turns into "no P" at its
+//! next runtime entry, and hands the P on. Cost on the M's side: two plain stores and a load
+//! per switch.
+
+use crate::clock;
+use crate::debug;
+use crate::m::{self, RETAKE_IDLE, RETAKE_REQ, RETAKE_TAKEN};
+use crate::membarrier;
+use crate::p::{P, P_IDLE, P_RUNNING, P_SYSCALL};
+use crate::sched::{self, SCHED};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Shortest sleep between rounds (Go: 20 us).
+const MIN_DELAY: Duration = Duration::from_micros(20);
+/// Longest sleep while every P is idle (Go: 10 ms).
+const MAX_DELAY_IDLE: Duration = Duration::from_millis(10);
+/// Longest sleep while some P runs: bounds how late a hog is noticed.
+const MAX_DELAY_BUSY: Duration = Duration::from_millis(5);
+/// A goroutine running this long without a scheduling point loses its P (Go's
+/// forcePreemptNS).
+pub(crate) const HOG_NS: u64 = 10_000_000;
+/// A syscall P with nothing queued, while other Ms could pick up new work, is left to its
+/// M for this long (Go: 10 ms).
+const SYSCALL_GRACE_NS: u64 = 10_000_000;
+/// How late a timer may be before sysmon wakes an M for it.
+const TIMER_SLACK_NS: u64 = 1_000_000;
+
+static STARTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the sysmon thread runs (it counts as one of the runtime's threads).
+pub(crate) fn running() -> bool {
+    STARTED.load(Ordering::Relaxed)
+}
+
+/// Starts sysmon (once, from the runtime's initialisation).
+pub(crate) fn start() {
+    if STARTED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let r = std::thread::Builder::new()
+        .name("goro-sysmon".into())
+        .stack_size(256 * 1024)
+        .spawn(sysmon);
+    if let Err(e) = r {
+        STARTED.store(false, Ordering::SeqCst);
+        eprintln!("goro: cannot start sysmon ({e}): blocking calls and hogs will not be retaken");
+    }
+}
+
+/// What sysmon last saw of one P.
+#[derive(Clone, Copy, Default)]
+struct PData {
+    schedtick: u32,
+    schedwhen: u64,
+    syscalltick: u32,
+    syscallwhen: u64,
+}
+
+fn sysmon() {
+    let start = clock::nanotime();
+    let trace_every = debug::schedtrace_ns();
+    let mut next_trace = start.saturating_add(trace_every);
+    let mut pds = vec![PData::default(); sched::MAX_PROCS];
+    let mut delay = MIN_DELAY;
+    let mut idle_rounds = 0u32;
+    loop {
+        std::thread::sleep(delay);
+        let now = clock::nanotime();
+        let all_idle = SCHED.npidle.load(Ordering::SeqCst) as usize >= sched::gomaxprocs_now();
+
+        let retaken = retake(now, &mut pds);
+
+        // Overdue timers while a P is idle: the timer sleeper should have them; make sure.
+        let next = crate::timer::earliest();
+        if next.saturating_add(TIMER_SLACK_NS) < now && SCHED.npidle.load(Ordering::SeqCst) > 0 {
+            sched::wakep();
+        }
+
+        if trace_every > 0 && now >= next_trace {
+            eprintln!("{}", crate::debug::schedtrace_line(now - start));
+            next_trace = now.saturating_add(trace_every);
+        }
+
+        if all_idle {
+            crate::deadlock::check();
+        }
+
+        if retaken > 0 {
+            idle_rounds = 0;
+            delay = MIN_DELAY;
+        } else {
+            idle_rounds += 1;
+            if idle_rounds > 50 {
+                delay *= 2;
+            }
+        }
+        let cap = if all_idle {
+            MAX_DELAY_IDLE
+        } else {
+            MAX_DELAY_BUSY
+        };
+        delay = delay.min(cap);
+        if trace_every > 0 {
+            delay = delay.min(Duration::from_nanos(trace_every));
+        }
+    }
+}
+
+/// One pass over the Ps: take those stuck in syscalls or held by hogs. Returns how many.
+fn retake(now: u64, pds: &mut [PData]) -> usize {
+    let mut n = 0;
+    let hogs = debug::hogretake();
+    for (i, pd) in pds
+        .iter_mut()
+        .enumerate()
+        .take(SCHED.nallp.load(Ordering::Acquire))
+    {
+        let Some(p) = sched::p_at(i) else { continue };
+        match p.status.load(Ordering::Acquire) {
+            P_SYSCALL => {
+                let t = p.syscalltick.load(Ordering::Relaxed);
+                if pd.syscalltick != t {
+                    pd.syscalltick = t;
+                    pd.syscallwhen = now;
+                    continue;
+                }
+                // Nothing queued on it and others can take new work: leave it a while, so
+                // short calls do not cost a thread handoff.
+                if p.runq.is_empty()
+                    && SCHED.nmspinning.load(Ordering::SeqCst) + SCHED.npidle.load(Ordering::SeqCst)
+                        > 0
+                    && now < pd.syscallwhen + SYSCALL_GRACE_NS
+                {
+                    continue;
+                }
+                if p.status
+                    .compare_exchange(P_SYSCALL, P_IDLE, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    n += 1;
+                    sched::handoffp(p);
+                }
+            }
+            P_RUNNING => {
+                let t = p.schedtick.load(Ordering::Relaxed);
+                if pd.schedtick != t {
+                    pd.schedtick = t;
+                    pd.schedwhen = now;
+                    continue;
+                }
+                if !hogs || now < pd.schedwhen + HOG_NS {
+                    continue;
+                }
+                if retake_hog(p, t) {
+                    n += 1;
+                    pd.schedwhen = now;
+                }
+            }
+            _ => {}
+        }
+    }
+    n
+}
+
+/// Takes `p` from its M if that M has been running one goroutine since schedtick `tick` and
+/// is in user code now (the handshake in the module docs). True if taken and handed on.
+fn retake_hog(p: &'static P, tick: u32) -> bool {
+    let mm = p.m.load(Ordering::Acquire);
+    if mm.is_null() {
+        return false;
+    }
+    // SAFETY: M records are never freed.
+    let mm: &'static m::M = unsafe { &*mm };
+    if mm
+        .retake
+        .compare_exchange(RETAKE_IDLE, RETAKE_REQ, Ordering::AcqRel, Ordering::Relaxed)
+        .is_err()
+    {
+        return false;
+    }
+    if !membarrier::heavy() {
+        mm.retake.store(RETAKE_IDLE, Ordering::Release);
+        return false;
+    }
+    // The M cannot change its P now without first seeing REQ and waiting for us.
+    let ours = mm.in_user_code()
+        && std::ptr::eq(mm.p_ptr(), p)
+        && p.status.load(Ordering::Relaxed) == P_RUNNING
+        && p.schedtick.load(Ordering::Relaxed) == tick;
+    if !ours {
+        mm.retake.store(RETAKE_IDLE, Ordering::Release);
+        return false;
+    }
+    p.m.store(std::ptr::null_mut(), Ordering::Relaxed);
+    // The M drops the P at its next runtime entry; it never touches it again.
+    mm.retake.store(RETAKE_TAKEN, Ordering::Release);
+    sched::handoffp(p);
+    true
+}

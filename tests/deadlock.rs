@@ -1,0 +1,350 @@
+//! Deadlock detection, schedtrace and dumponexit: each case runs in a child process (this
+//! same binary, `GORO_CASE=<name>`), because a verdict needs a process where every thread is
+//! goro's or parked in goro (the test harness's threads would rule any verdict out), and
+//! because the cases end their process. The parent checks each child's exit status and
+//! stderr, and kills any child that outlives its deadline (a watchdog: no case can hang CI).
+//!
+//! `harness = false`: `main` below is the runner.
+
+use goro::runtime;
+use goro::sync::Mutex;
+use goro::{chan, go};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a child may run before it counts as hung.
+const CHILD_DEADLINE: Duration = Duration::from_secs(30);
+
+struct Case {
+    name: &'static str,
+    run: fn(),
+    env: &'static [(&'static str, &'static str)],
+    check: fn(Option<i32>, &str) -> Result<(), String>,
+}
+
+fn deadlocked(code: Option<i32>, err: &str, reason: &str) -> Result<(), String> {
+    if code == Some(0) {
+        return Err("exited 0, expected the deadlock panic".into());
+    }
+    if !err.contains(runtime::DEADLOCK_MESSAGE) {
+        return Err(format!("no {:?} in stderr", runtime::DEADLOCK_MESSAGE));
+    }
+    if !err.contains(&format!("[{reason}")) {
+        return Err(format!("the dump does not show a goroutine in [{reason}"));
+    }
+    Ok(())
+}
+
+fn finished(code: Option<i32>, err: &str) -> Result<(), String> {
+    match code {
+        Some(0) if !err.contains(runtime::DEADLOCK_MESSAGE) => Ok(()),
+        Some(0) => Err("reported a deadlock but exited 0".into()),
+        c => Err(format!("exit status {c:?}, expected 0")),
+    }
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "lone_receive",
+        // Go: `<-make(chan int)` in main.
+        run: || {
+            runtime::block_on(|| {
+                let ch = chan::make::<i32>(0);
+                ch.recv();
+            });
+        },
+        env: &[],
+        check: |code, err| {
+            deadlocked(code, err, "chan receive")?;
+            // A panic in the thread that called block_on, like Go's main goroutine.
+            if code != Some(101) {
+                return Err(format!("exit status {code:?}, expected a panic (101)"));
+            }
+            Ok(())
+        },
+    },
+    Case {
+        name: "cycle_of_two",
+        // Two goroutines each waiting to send to the other; main waits for both.
+        run: || {
+            runtime::block_on(|| {
+                let a = chan::make::<i32>(0);
+                let b = chan::make::<i32>(0);
+                let (a2, b2) = (a.clone(), b.clone());
+                let h1 = runtime::spawn(move || {
+                    a2.send(1);
+                    b2.recv();
+                });
+                let h2 = runtime::spawn(move || {
+                    b.send(1);
+                    a.recv();
+                });
+                h1.join().unwrap();
+                h2.join().unwrap();
+            });
+        },
+        env: &[],
+        check: |code, err| deadlocked(code, err, "chan send"),
+    },
+    Case {
+        name: "mutex_locked_twice",
+        run: || {
+            runtime::block_on(|| {
+                let m = Mutex::new(0);
+                let _g = m.lock();
+                let _g2 = m.lock();
+            });
+        },
+        env: &[],
+        check: |code, err| deadlocked(code, err, "sync.Mutex.Lock"),
+    },
+    Case {
+        name: "plain_main_thread_blocked",
+        // No block_on: the main thread itself waits on a channel nobody else holds. Go
+        // exits with status 2 and "fatal error: all goroutines are asleep - deadlock!".
+        run: || {
+            let _ = runtime::gomaxprocs(0); // start the runtime (and sysmon)
+            let ch = chan::make::<i32>(0);
+            go!({
+                runtime::sleep(Duration::from_millis(10));
+            });
+            ch.recv();
+        },
+        env: &[],
+        check: |code, err| {
+            if code != Some(2) {
+                return Err(format!("exit status {code:?}, expected 2"));
+            }
+            if !err.contains(&format!("fatal error: {}", runtime::DEADLOCK_MESSAGE)) {
+                return Err("no fatal error line".into());
+            }
+            Ok(())
+        },
+    },
+    Case {
+        name: "timer_pending_is_not_a_deadlock",
+        run: || {
+            let v = runtime::block_on(|| {
+                let ch = chan::make::<i32>(0);
+                let c2 = ch.clone();
+                go!({
+                    runtime::sleep(Duration::from_millis(300));
+                    c2.send(4);
+                });
+                ch.recv()
+            });
+            assert_eq!(v, Some(4));
+        },
+        env: &[],
+        check: finished,
+    },
+    Case {
+        name: "plain_thread_that_will_send_is_not_a_deadlock",
+        run: || {
+            let ch = chan::make::<i32>(0);
+            let c2 = ch.clone();
+            let t = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                c2.send(5);
+            });
+            let v = runtime::block_on(move || ch.recv());
+            assert_eq!(v, Some(5));
+            t.join().unwrap();
+        },
+        env: &[],
+        check: finished,
+    },
+    Case {
+        name: "thread_parked_in_goro_that_a_goroutine_wakes_is_not_a_deadlock",
+        // A plain thread parked on a goro channel, woken by a goroutine that first waits for
+        // a timer: at every moment something can still act.
+        run: || {
+            let ch = chan::make::<i32>(0);
+            let c2 = ch.clone();
+            go!({
+                runtime::sleep(Duration::from_millis(200));
+                c2.send(6);
+            });
+            let t = std::thread::spawn(move || ch.recv());
+            assert_eq!(t.join().unwrap(), Some(6));
+        },
+        env: &[],
+        check: finished,
+    },
+    Case {
+        name: "schedtrace",
+        run: || {
+            runtime::block_on(|| {
+                let t = Instant::now();
+                while t.elapsed() < Duration::from_millis(120) {
+                    let hs: Vec<_> = (0..8).map(|i| runtime::spawn(move || i * 2)).collect();
+                    for h in hs {
+                        h.join().unwrap();
+                    }
+                    runtime::sleep(Duration::from_millis(1));
+                }
+            });
+        },
+        env: &[("GORO_DEBUG", "schedtrace=20"), ("GOMAXPROCS", "2")],
+        check: |code, err| {
+            finished(code, err)?;
+            let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("SCHED ")).collect();
+            if lines.len() < 3 {
+                return Err(format!("{} SCHED lines, expected at least 3", lines.len()));
+            }
+            let mut last_ms = 0;
+            for l in &lines {
+                let t = parse_schedtrace(l).map_err(|e| format!("{e}: {l:?}"))?;
+                if t.ms < last_ms {
+                    return Err(format!("time went backwards: {l:?}"));
+                }
+                last_ms = t.ms;
+                if t.gomaxprocs != 2 || t.local.len() != 2 {
+                    return Err(format!("expected 2 Ps: {l:?}"));
+                }
+                if t.idleprocs > t.gomaxprocs || t.threads == 0 {
+                    return Err(format!("inconsistent: {l:?}"));
+                }
+            }
+            Ok(())
+        },
+    },
+    Case {
+        name: "dumponexit",
+        run: || {
+            runtime::block_on(|| {
+                // A goroutine still parked when the process exits shows up in the dump.
+                let ch = chan::make::<i32>(0);
+                let c2 = ch.clone();
+                go!({
+                    c2.recv();
+                });
+                runtime::sleep(Duration::from_millis(20));
+                std::mem::forget(ch);
+            });
+        },
+        env: &[("GORO_DEBUG", "dumponexit=1")],
+        check: |code, err| {
+            finished(code, err)?;
+            if !err.contains("[chan receive") || !err.contains("spawned at tests/deadlock.rs") {
+                return Err("no dump of the parked goroutine at exit".into());
+            }
+            Ok(())
+        },
+    },
+];
+
+struct Trace {
+    ms: u64,
+    gomaxprocs: u64,
+    idleprocs: u64,
+    threads: u64,
+    local: Vec<u64>,
+}
+
+/// Parses `SCHED 1004ms: gomaxprocs=2 idleprocs=0 threads=5 spinningthreads=0 idlethreads=1
+/// runqueue=0 [4 1]`.
+fn parse_schedtrace(line: &str) -> Result<Trace, String> {
+    let rest = line.strip_prefix("SCHED ").ok_or("no SCHED prefix")?;
+    let (ms, rest) = rest.split_once("ms: ").ok_or("no time")?;
+    let ms = ms.parse().map_err(|_| "bad time")?;
+    let (fields, local) = rest.split_once(" [").ok_or("no local queues")?;
+    let local = local.strip_suffix(']').ok_or("unterminated local queues")?;
+    let local = local
+        .split(' ')
+        .map(|n| n.parse::<u64>().map_err(|_| "bad local queue length"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let get = |key: &str| -> Result<u64, String> {
+        fields
+            .split(' ')
+            .find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+            .ok_or(format!("no {key}"))?
+            .parse()
+            .map_err(|_| format!("bad {key}"))
+    };
+    for key in ["spinningthreads", "idlethreads", "runqueue"] {
+        get(key)?;
+    }
+    Ok(Trace {
+        ms,
+        gomaxprocs: get("gomaxprocs")?,
+        idleprocs: get("idleprocs")?,
+        threads: get("threads")?,
+        local,
+    })
+}
+
+fn run_child(case: &Case) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(exe);
+    cmd.env("GORO_CASE", case.name)
+        .env_remove("GORO_DEBUG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in case.env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+    let mut stderr = child.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+            break s;
+        }
+        if start.elapsed() > CHILD_DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = reader.join().unwrap_or_default();
+            return Err(format!("hung for {CHILD_DEADLINE:?}; stderr:\n{err}"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let err = reader.join().unwrap_or_default();
+    (case.check)(status.code(), &err).map_err(|e| format!("{e}; stderr:\n{err}"))
+}
+
+fn main() {
+    if let Ok(name) = std::env::var("GORO_CASE") {
+        let case = CASES
+            .iter()
+            .find(|c| c.name == name)
+            .expect("unknown GORO_CASE");
+        (case.run)();
+        return;
+    }
+    // `cargo test -- <filter>`: run the cases whose name contains a non-flag argument.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let selected: Vec<&Case> = CASES
+        .iter()
+        .filter(|c| filters.is_empty() || filters.iter().any(|f| c.name.contains(f.as_str())))
+        .collect();
+    println!("\nrunning {} tests", selected.len());
+    let mut failed = Vec::new();
+    for case in selected {
+        let t = Instant::now();
+        match run_child(case) {
+            Ok(()) => println!("test {} ... ok ({:.0?})", case.name, t.elapsed()),
+            Err(e) => {
+                println!("test {} ... FAILED", case.name);
+                failed.push((case.name, e));
+            }
+        }
+    }
+    for (name, e) in &failed {
+        println!("\n---- {name} ----\n{e}");
+    }
+    if failed.is_empty() {
+        println!("\ntest result: ok");
+    } else {
+        println!("\ntest result: FAILED. {} failed", failed.len());
+        std::process::exit(1);
+    }
+}
