@@ -155,20 +155,50 @@ const CASES: &[Case] = &[
         check: finished,
     },
     Case {
-        name: "thread_parked_in_goro_that_a_goroutine_wakes_is_not_a_deadlock",
-        // A plain thread parked on a goro channel, woken by a goroutine that first waits for
-        // a timer: at every moment something can still act.
+        name: "a_plain_thread_that_sends_and_exits_is_not_a_deadlock",
+        // The main thread parks in goro (registered), a goroutine waits for a value from a
+        // plain thread, which sends and exits at once: the goroutine is queued, not asleep,
+        // even when the check runs after the thread is gone. No timer is pending meanwhile.
         run: || {
-            let ch = chan::make::<i32>(0);
-            let c2 = ch.clone();
-            go!({
-                runtime::sleep(Duration::from_millis(200));
-                c2.send(6);
-            });
-            let t = std::thread::spawn(move || ch.recv());
-            assert_eq!(t.join().unwrap(), Some(6));
+            for i in 0..20 {
+                let to_g = chan::make::<i32>(0);
+                let to_main = chan::make::<i32>(0);
+                let (rx, tx) = (to_g.clone(), to_main.clone());
+                go!({
+                    let v = rx.recv().unwrap();
+                    tx.send(v + 1);
+                });
+                let t = std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(15));
+                    to_g.send(i);
+                });
+                assert_eq!(to_main.recv(), Some(i + 1));
+                t.join().unwrap();
+            }
         },
         env: &[],
+        check: finished,
+    },
+    Case {
+        name: "hogretake_off_leaves_a_hog_its_p",
+        // GORO_DEBUG=hogretake=0: on one P, a sleeper behind a 300 ms CPU loop waits for it.
+        run: || {
+            let late = runtime::block_on(|| {
+                let hog = runtime::spawn(|| {
+                    let t = Instant::now();
+                    while t.elapsed() < Duration::from_millis(300) {
+                        std::hint::spin_loop();
+                    }
+                });
+                let t = Instant::now();
+                runtime::sleep(Duration::from_millis(1));
+                let late = t.elapsed();
+                hog.join().unwrap();
+                late
+            });
+            assert!(late >= Duration::from_millis(250), "woke after {late:?}");
+        },
+        env: &[("GORO_DEBUG", "hogretake=0"), ("GOMAXPROCS", "1")],
         check: finished,
     },
     Case {

@@ -284,3 +284,89 @@ fn sched_stats_add_up() {
     assert!(s.idle_procs <= 1, "{s:?}"); // the caller's P is busy
     assert!(s.threads >= 2, "{s:?}"); // an M and sysmon
 }
+
+#[test]
+fn goroutines_that_lose_their_p_keep_working() {
+    let _serial = two_procs();
+    watchdog(60, || {
+        let before = runtime::num_goroutine();
+        let total = runtime::block_on(|| {
+            let hs: Vec<_> = (0..4u64)
+                .map(|id| {
+                    runtime::spawn(move || {
+                        let ch = chan::make::<u64>(0);
+                        let mut sum = 0;
+                        for round in 0..5u64 {
+                            // Long enough for sysmon to take the P from under us...
+                            let t = Instant::now();
+                            while t.elapsed() < Duration::from_millis(20) {
+                                std::hint::spin_loop();
+                            }
+                            // ...then spawn, ready, yield and park on an M that may have no P.
+                            let c2 = ch.clone();
+                            runtime::go(move || c2.send(id * 100 + round));
+                            if round % 2 == 0 {
+                                runtime::gosched();
+                            }
+                            sum += ch.recv().unwrap();
+                            let inner = runtime::spawn(move || round).join().unwrap();
+                            sum += inner;
+                        }
+                        sum
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+        });
+        // Each goroutine: sum of id*100+round plus sum of round, rounds 0..5.
+        let want: u64 = (0..4u64).map(|id| 5 * id * 100 + 10 + 10).sum();
+        assert_eq!(total, want);
+        wait_until(|| runtime::num_goroutine() <= before);
+    });
+}
+
+#[test]
+fn a_panic_in_a_syscall_unwinds_on_one_thread_even_when_its_p_was_taken() {
+    let _serial = two_procs();
+    watchdog(60, || {
+        runtime::block_on(|| {
+            // Keep both Ps busy (goroutines that yield, so sysmon has no hog to act on) so
+            // that the P sysmon takes from the call is not free when the unwind passes
+            // exitsyscall.
+            let stop = Arc::new(AtomicBool::new(false));
+            let hogs: Vec<_> = (0..4)
+                .map(|_| {
+                    let stop = stop.clone();
+                    runtime::spawn(move || {
+                        while !stop.load(Ordering::Relaxed) {
+                            runtime::gosched();
+                        }
+                    })
+                })
+                .collect();
+            let r = std::panic::catch_unwind(|| {
+                let before = gettid();
+                let r = std::panic::catch_unwind(|| {
+                    runtime::syscall(|| -> () {
+                        std::thread::sleep(Duration::from_millis(30));
+                        panic!("inside a long call");
+                    })
+                });
+                // Same thread at both ends of the unwind, and the thread's panic count is
+                // back to zero.
+                (r.is_err(), before == gettid(), std::thread::panicking())
+            });
+            stop.store(true, Ordering::Relaxed);
+            for h in hogs {
+                h.join().unwrap();
+            }
+            let (panicked, same_thread, still_panicking) = r.unwrap();
+            assert!(panicked && same_thread && !still_panicking);
+            // No goroutine inherits a panic count from the unwind.
+            let hs: Vec<_> = (0..200)
+                .map(|_| runtime::spawn(std::thread::panicking))
+                .collect();
+            assert!(hs.into_iter().all(|h| !h.join().unwrap()));
+        });
+    });
+}

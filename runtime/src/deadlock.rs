@@ -108,27 +108,51 @@ fn os_threads() -> Option<usize> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// What a check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// Something in goro can still run (or nothing waits at all).
+    Live,
+    /// Only a thread outside goro could still act: worth re-checking less often.
+    Foreign,
+    /// A deadlock; the waiters were told.
+    Deadlock,
+}
+
 /// Looks for a deadlock (sysmon, when every P is idle). On a verdict, wakes the main
 /// waiters to panic, or ends the process if there are none.
-pub(crate) fn check() {
+pub(crate) fn check() -> Check {
     let mains: Vec<u64> = {
+        // Order matters. With the idle lock held and every P idle, no M can start running a
+        // goroutine. With the registry locked, a registered thread cannot leave `park`, and
+        // everything it did before registering (a spawn, a send, a timer) happens before this
+        // point, so the queue and timer reads below see it. A thread that is not registered
+        // is caught by the thread count. An M that ran a goroutine without a P publishes its
+        // last readies before clearing its current G (release), read here with acquire
+        // before the queues.
         let idle = sched::lock_idle();
-        if idle.pidle.len() < sched::gomaxprocs_now() || SCHED.runqsize.load(Ordering::SeqCst) > 0 {
-            return;
-        }
-        let mut busy = false;
-        sched::for_each_p(|p| busy |= !p.runq.is_empty());
-        crate::m::for_each_m(|m| busy |= m.curg().is_some());
-        if busy || crate::timer::earliest() != u64::MAX {
-            return;
+        if idle.pidle.len() < sched::gomaxprocs_now() {
+            return Check::Live;
         }
         let a = asleep();
         if a.is_empty() || a.iter().any(|e| !e.note.is_parked()) {
-            return;
+            return Check::Live;
+        }
+        let mut busy = false;
+        crate::m::for_each_m(|m| busy |= m.curg().is_some());
+        if busy
+            || SCHED.nmspinning.load(Ordering::SeqCst) != 0
+            || SCHED.runqsize.load(Ordering::SeqCst) > 0
+        {
+            return Check::Live;
+        }
+        sched::for_each_p(|p| busy |= !p.runq.is_empty());
+        if busy || crate::timer::earliest() != u64::MAX {
+            return Check::Live;
         }
         let ours = SCHED.mcount.load(Ordering::SeqCst) as usize + 1 + a.len();
         if os_threads() != Some(ours) {
-            return;
+            return Check::Foreign;
         }
         drop(idle);
         a.iter().filter(|e| e.main).map(|e| e.id).collect()
@@ -144,4 +168,5 @@ pub(crate) fn check() {
         e.report = Some(report.clone());
         e.note.unpark();
     }
+    Check::Deadlock
 }

@@ -139,15 +139,18 @@ impl M {
     /// The running goroutine, if any.
     #[inline]
     pub(crate) fn curg(&self) -> Option<&'static G> {
-        let g = self.curg.load(Ordering::Relaxed);
+        // Acquire (free on x86): pairs with the release in `set_curg` (deadlock check).
+        let g = self.curg.load(Ordering::Acquire);
         // SAFETY: G records are leaked and never freed.
         (!g.is_null()).then(|| unsafe { &*g })
     }
 
     fn set_curg(&self, g: Option<&'static G>) {
+        // Release: what the M did for the G it leaves (queueing it, readying others) is
+        // visible to whoever sees the M idle (the deadlock check).
         self.curg.store(
             g.map_or(ptr::null_mut(), |g| g as *const G as *mut G),
-            Ordering::Relaxed,
+            Ordering::Release,
         );
     }
 

@@ -18,8 +18,8 @@ pub(crate) const P_RUNNING: u32 = 1;
 /// Retired by a `gomaxprocs` decrease.
 pub(crate) const P_DEAD: u32 = 2;
 /// Left by an M in `runtime::syscall`: the M takes it back with a CAS to `P_RUNNING` when the
-/// call returns, or sysmon takes it with a CAS to `P_IDLE` if the call lasts (Go's
-/// `_Psyscall`).
+/// call returns, or sysmon takes it with a CAS to `P_RUNNING` (in transit to `handoffp`) if
+/// the call lasts (Go's `_Psyscall`).
 pub(crate) const P_SYSCALL: u32 = 3;
 
 /// Goroutine ids are handed to Ps in batches (Go's `goidcache`), so spawning does not

@@ -186,6 +186,7 @@ pub(crate) fn pidleput(idle: &mut Idle, p: &'static P) {
 pub(crate) fn pidleget(idle: &mut Idle) -> Option<&'static P> {
     let p = idle.pidle.pop()?;
     SCHED.npidle.fetch_sub(1, Ordering::SeqCst);
+    crate::sysmon::on_p_taken();
     p.status.store(P_RUNNING, Ordering::Relaxed);
     Some(p)
 }

@@ -13,7 +13,7 @@
 
 use crate::g::{G, Status};
 use crate::m::{self, SW_GOSCHED};
-use crate::p::{P_IDLE, P_RUNNING, P_SYSCALL};
+use crate::p::{P_RUNNING, P_SYSCALL};
 use crate::sched;
 use std::sync::atomic::Ordering;
 
@@ -81,11 +81,11 @@ fn exitsyscall(g: &'static G) {
     let oldp = g.oldp.take();
     if mm.p().is_some() {
         // `g` parked inside the call and was resumed by an M with a P. Give the old one back
-        // if sysmon has not taken it yet.
+        // if sysmon has not taken it yet (to P_RUNNING while in transit, as sysmon does).
         if let Some(op) = oldp {
             if op
                 .status
-                .compare_exchange(P_SYSCALL, P_IDLE, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange(P_SYSCALL, P_RUNNING, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
             {
                 sched::handoffp(op);
@@ -118,8 +118,14 @@ fn exitsyscall(g: &'static G) {
         mm.exit_rt(was);
         return;
     }
-    // None: queue `g` globally and let this M sleep (the P-less gosched path in `execute`).
     g.set_status(Status::Running);
     mm.exit_rt(was);
+    if std::thread::panicking() {
+        // Unwinding out of `f`: the goroutine must not change threads before the unwind
+        // ends (the panic count is per thread). Run on without a P, as a hog whose P sysmon
+        // took does; the next scheduling point sorts it out.
+        return;
+    }
+    // None: queue `g` globally and let this M sleep (the P-less gosched path in `execute`).
     m::switch_to_g0(g, SW_GOSCHED);
 }
