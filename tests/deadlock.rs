@@ -202,6 +202,31 @@ const CASES: &[Case] = &[
         check: finished,
     },
     Case {
+        name: "thread_limit",
+        // Go's debug.SetMaxThreads default: the 10,001st M ends the process with a message
+        // (and the goroutine dump) instead of exhausting the machine.
+        run: || {
+            runtime::block_on(|| {
+                for _ in 0..10_100 {
+                    go!({
+                        runtime::syscall(|| std::thread::sleep(Duration::from_secs(10)));
+                    });
+                }
+                runtime::sleep(Duration::from_secs(20));
+            });
+        },
+        env: &[("GOMAXPROCS", "2")],
+        check: |code, err| {
+            if code == Some(0) {
+                return Err("exited 0, expected an abort at the thread limit".into());
+            }
+            if !err.contains("goro: program exceeds 10000-thread limit") {
+                return Err("no thread-limit message".into());
+            }
+            Ok(())
+        },
+    },
+    Case {
         name: "schedtrace",
         run: || {
             runtime::block_on(|| {

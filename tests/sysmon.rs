@@ -214,6 +214,8 @@ fn a_locked_goroutine_keeps_its_thread_and_the_thread_runs_nothing_else() {
             let locked = runtime::spawn(move || {
                 runtime::lock_os_thread();
                 assert!(runtime::is_os_thread_locked());
+                assert!(runtime::stack_dump().contains("[running on M"));
+                assert!(runtime::stack_dump().contains(", locked to thread]"));
                 active2.store(true, Ordering::SeqCst);
                 let tid = gettid();
                 let mut tids = Vec::new();

@@ -101,3 +101,43 @@ fn a_spawned_goroutine_runs_beside_a_hog_on_one_p() {
         assert!(stop.load(Ordering::Relaxed));
     });
 }
+
+#[test]
+fn a_goroutine_spawning_in_a_loop_does_not_stop_a_sleeper_on_one_p() {
+    let _serial = one_proc();
+    watchdog(60, || {
+        // Such a goroutine is inside the runtime (newproc) most of the time, where sysmon
+        // cannot take the P: it asks, and the M hands the P on as it leaves newproc.
+        let mut late = Vec::new();
+        for _ in 0..5 {
+            let stop = Arc::new(AtomicBool::new(false));
+            let spawned = Arc::new(AtomicU64::new(0));
+            let elapsed = runtime::block_on({
+                let (stop, spawned) = (stop.clone(), spawned.clone());
+                move || {
+                    let h = runtime::spawn({
+                        let (stop, spawned) = (stop.clone(), spawned.clone());
+                        move || {
+                            while !stop.load(Ordering::Relaxed) {
+                                runtime::go(|| {});
+                                spawned.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    });
+                    let t = Instant::now();
+                    runtime::sleep(Duration::from_millis(1));
+                    let e = t.elapsed();
+                    stop.store(true, Ordering::Relaxed);
+                    h.join().unwrap();
+                    e
+                }
+            });
+            assert!(spawned.load(Ordering::Relaxed) > 0);
+            late.push(elapsed);
+        }
+        late.sort();
+        eprintln!("sleep(1ms) beside a spawning loop on one P woke after {late:?}");
+        assert!(late[2] < Duration::from_millis(20), "median wake {:?}", late[2]);
+        assert!(late[4] < Duration::from_millis(200), "slowest wake {:?}", late[4]);
+    });
+}

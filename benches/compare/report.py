@@ -194,9 +194,9 @@ LATENCY_NOTE = (
     "hogs, tight loops of integer arithmetic that load an atomic stop flag and call nothing "
     "the scheduler could use, hold every P; after 20 ms a sleeper goroutine takes up to 300 "
     "samples of `t0 = now; sleep(1 ms); delay = now - t0 - 1 ms` (benches/compare/go/"
-    "workloads.go's hlHogLatency, rust/src/goro_w.rs's hl). The hogs stop by themselves 5 s "
+    "workloads.go's hlHogLatency, rust/src/goro_w.rs's hl). The hogs stop by themselves 10 s "
     "after they start and the sampling stops with them, so a scheduler that cannot preempt a "
-    "hog shows few samples of about 5 s each. Cells: median over rounds (min-max) of each "
+    "hog shows few samples of about 10 s each. Cells: median over rounds (min-max) of each "
     "round's nearest-rank p50, p99 and max delay in µs, and of the number of samples; p99 "
     "×Go: the median over rounds of system/Go p99 within the same round. Lower is better.")
 

@@ -76,7 +76,13 @@ pub fn stack_dump() -> String {
             }
             Status::Idle | Status::Dead => continue,
         };
-        let _ = writeln!(out, "\ngoroutine {id} [{state}]:");
+        // Go's marker for a goroutine wired to its thread by LockOSThread.
+        let locked = if crate::lockosthread::lockedm(g).is_some() {
+            ", locked to thread"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "\ngoroutine {id} [{state}{locked}]:");
         match g.spawn_location() {
             Some(l) => {
                 let _ = writeln!(out, "\tspawned at {}:{}:{}", l.file(), l.line(), l.column());

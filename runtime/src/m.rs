@@ -45,6 +45,10 @@ pub(crate) const RETAKE_IDLE: u32 = 0;
 pub(crate) const RETAKE_REQ: u32 = 1;
 /// sysmon took the P while the M ran user code; the M must drop it.
 pub(crate) const RETAKE_TAKEN: u32 = 2;
+/// sysmon found the M inside runtime code (a goroutine that spawns or readies in a tight
+/// loop is there most of the time): the M hands the P on itself when it leaves the section,
+/// if it still holds the P sysmon saw (`ask_p`) with the same `schedtick` (`ask_tick`).
+pub(crate) const RETAKE_ASK: u32 = 3;
 
 pub(crate) struct M {
     /// Changes when an exited M's record is reused.
@@ -67,6 +71,9 @@ pub(crate) struct M {
     in_rt: AtomicBool,
     /// sysmon's retake handshake (`RETAKE_*`).
     pub(crate) retake: AtomicU32,
+    /// With `RETAKE_ASK`: the P and schedtick sysmon saw (written before the ASK, release).
+    pub(crate) ask_p: AtomicPtr<P>,
+    pub(crate) ask_tick: AtomicU32,
     /// The goroutine wired to this M by `lock_os_thread`, null if none.
     pub(crate) lockedg: AtomicPtr<G>,
     // ---- touched only by this M's own thread ----
@@ -185,10 +192,14 @@ impl M {
         false
     }
 
-    /// Leaves a section entered with [`M::enter_rt`].
+    /// Leaves a section entered with [`M::enter_rt`]. If sysmon asked for the P meanwhile
+    /// (`RETAKE_ASK`), hands it on first: the goroutine then runs on without one.
     #[inline]
     pub(crate) fn exit_rt(&self, was_inside: bool) {
         if !was_inside {
+            if self.retake.load(Ordering::Relaxed) != RETAKE_IDLE {
+                self.exit_slow();
+            }
             // Release: our writes to the P's state happen before a retake that sees false.
             self.in_rt.store(false, Ordering::Release);
         }
@@ -206,8 +217,32 @@ impl M {
                     self.retake.store(RETAKE_IDLE, Ordering::Relaxed);
                     return;
                 }
+                // IDLE, or ASK: handled when the section ends.
                 _ => return,
             }
+        }
+    }
+
+    /// `exit_rt` with a request pending. Still inside the section: sysmon cannot take the P.
+    #[cold]
+    #[inline(never)]
+    fn exit_slow(&self) {
+        self.retake_slow();
+        if self.retake.load(Ordering::Acquire) != RETAKE_ASK {
+            return;
+        }
+        let asked = self.ask_p.load(Ordering::Relaxed);
+        let tick = self.ask_tick.load(Ordering::Relaxed);
+        self.retake.store(RETAKE_IDLE, Ordering::Relaxed);
+        let Some(p) = self.p() else { return };
+        // Still the run sysmon judged a hog (same P, no scheduling since): give the P up.
+        if std::ptr::eq(p, asked)
+            && p.schedtick.load(Ordering::Relaxed) == tick
+            && p.status.load(Ordering::Relaxed) == crate::p::P_RUNNING
+        {
+            p.m.store(ptr::null_mut(), Ordering::Relaxed);
+            self.set_p(None);
+            sched::handoffp(p);
         }
     }
 
@@ -268,6 +303,18 @@ pub(crate) fn with_p<R>(f: impl FnOnce(Option<&'static P>) -> R) -> R {
     }
 }
 
+/// A goroutine whose M lost its P to sysmon (a hog) yields here, so that it gets a P back
+/// as Go's preempted goroutine does, instead of running on without one. Called where a
+/// goroutine may switch anyway without surprising its caller: `go`/`spawn` (never inside
+/// `ready`, which runs under callers' locks). Not in a syscall or while unwinding.
+pub(crate) fn preempt_point() {
+    let Some(m) = current_m() else { return };
+    let Some(g) = m.curg() else { return };
+    if m.p().is_none() && g.status() == Status::Running && !std::thread::panicking() {
+        switch_to_g0(g, SW_GOSCHED);
+    }
+}
+
 /// Starts a new M (OS thread) that will run with `p`.
 pub(crate) fn newm(p: &'static P, spinning: bool) {
     let n = SCHED.mcount.fetch_add(1, Ordering::SeqCst) + 1;
@@ -291,6 +338,8 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
                 curg: AtomicPtr::new(ptr::null_mut()),
                 in_rt: AtomicBool::new(true),
                 retake: AtomicU32::new(RETAKE_IDLE),
+                ask_p: AtomicPtr::new(ptr::null_mut()),
+                ask_tick: AtomicU32::new(0),
                 lockedg: AtomicPtr::new(ptr::null_mut()),
                 spinning: Cell::new(false),
                 rng: Cell::new(0),
@@ -325,6 +374,7 @@ unsafe fn reset(m: &'static M, id: u64) -> &'static M {
     m.curg.store(ptr::null_mut(), Ordering::Relaxed);
     m.in_rt.store(true, Ordering::Relaxed);
     m.retake.store(RETAKE_IDLE, Ordering::Relaxed);
+    m.ask_p.store(ptr::null_mut(), Ordering::Relaxed);
     m.lockedg.store(ptr::null_mut(), Ordering::Relaxed);
     m.idle.store(false, Ordering::Relaxed);
     m.spinning.set(false);

@@ -90,8 +90,14 @@ pub(crate) fn newproc<F: FnOnce() + Send + 'static>(f: F, loc: &'static Location
 
 fn newproc_inline<F: FnOnce() + Send + 'static>(f: F, loc: &'static Location<'static>) {
     sched::ensure_init();
-    m::with_p(move |p| newproc_on(p, f, loc));
+    let p_less = m::with_p(move |p| {
+        newproc_on(p, f, loc);
+        p.is_none()
+    });
     sched::wakep();
+    if p_less {
+        m::preempt_point();
+    }
 }
 
 /// Queues a new G for `f` on `p` (held by the caller through `with_p`), or globally.

@@ -31,7 +31,7 @@
 
 use crate::clock;
 use crate::debug;
-use crate::m::{self, RETAKE_IDLE, RETAKE_REQ, RETAKE_TAKEN};
+use crate::m::{self, RETAKE_ASK, RETAKE_IDLE, RETAKE_REQ, RETAKE_TAKEN};
 use crate::membarrier;
 use crate::note::Note;
 use crate::p::{P, P_RUNNING, P_SYSCALL};
@@ -260,13 +260,20 @@ fn retake_hog(p: &'static P, tick: u32) -> bool {
         return false;
     }
     // The M cannot change its P now without first seeing REQ and waiting for us.
-    let ours = mm.in_user_code()
-        && std::ptr::eq(mm.p_ptr(), p)
+    let same_run = std::ptr::eq(mm.p_ptr(), p)
         && p.status.load(Ordering::Relaxed) == P_RUNNING
         && p.schedtick.load(Ordering::Relaxed) == tick;
-    if !ours {
+    if !same_run {
         mm.retake.store(RETAKE_IDLE, Ordering::Release);
         return false;
+    }
+    if !mm.in_user_code() {
+        // Inside runtime code (a goroutine spawning or readying in a loop spends most of
+        // its time there): ask the M to hand the P on as it leaves the section.
+        mm.ask_p.store(p as *const P as *mut P, Ordering::Relaxed);
+        mm.ask_tick.store(tick, Ordering::Relaxed);
+        mm.retake.store(RETAKE_ASK, Ordering::Release);
+        return true;
     }
     p.m.store(std::ptr::null_mut(), Ordering::Relaxed);
     // The M drops the P at its next runtime entry; it never touches it again.
