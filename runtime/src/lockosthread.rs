@@ -9,6 +9,7 @@
 use crate::g::G;
 use crate::m::{self, M};
 use std::ptr;
+use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
 /// Wires the calling goroutine to the OS thread it runs on: until a matching
@@ -32,9 +33,13 @@ use std::sync::atomic::Ordering;
 pub fn lock_os_thread() {
     let Some(mm) = m::current_m() else { return };
     let Some(g) = mm.curg() else { return };
-    g.locked.set(g.locked.get() + 1);
-    g.lockedm.store(mm as *const M as *mut M, Ordering::Relaxed);
-    mm.lockedg.store(g as *const G as *mut G, Ordering::Relaxed);
+    let n = mm.locked_count.get();
+    mm.locked_count.set(n + 1);
+    if n == 0 {
+        table().push((g as *const G as usize, mm));
+        mm.lockedg.store(g as *const G as *mut G, Ordering::Relaxed);
+        g.locked.store(true, Ordering::Release);
+    }
 }
 
 /// Undoes one [`lock_os_thread`]; after the last, the goroutine may run on any thread again
@@ -42,14 +47,14 @@ pub fn lock_os_thread() {
 pub fn unlock_os_thread() {
     let Some(mm) = m::current_m() else { return };
     let Some(g) = mm.curg() else { return };
-    match g.locked.get() {
-        0 => {}
-        1 => {
-            g.locked.set(0);
-            g.lockedm.store(ptr::null_mut(), Ordering::Relaxed);
-            mm.lockedg.store(ptr::null_mut(), Ordering::Relaxed);
-        }
-        n => g.locked.set(n - 1),
+    if !mm.lockedg().is_some_and(|l| ptr::eq(l, g)) {
+        return;
+    }
+    let n = mm.locked_count.get();
+    mm.locked_count.set(n - 1);
+    if n == 1 {
+        forget(g);
+        mm.lockedg.store(ptr::null_mut(), Ordering::Relaxed);
     }
 }
 
@@ -59,18 +64,35 @@ pub fn unlock_os_thread() {
 /// assert!(!runtime::is_os_thread_locked());
 /// ```
 pub fn is_os_thread_locked() -> bool {
-    m::current_g().is_some_and(|g| g.locked.get() > 0)
+    m::current_g().is_some_and(|g| g.locked.load(Ordering::Relaxed))
+}
+
+/// Locked Gs and their Ms. Few entries, read only for a G whose `locked` flag is set: the
+/// G record keeps one flag instead of a pointer (a G is allocated per goroutine).
+static LOCKED: Mutex<Vec<(usize, &'static M)>> = Mutex::new(Vec::new());
+
+fn table() -> std::sync::MutexGuard<'static, Vec<(usize, &'static M)>> {
+    LOCKED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn forget(g: &'static G) {
+    g.locked.store(false, Ordering::Relaxed);
+    let key = g as *const G as usize;
+    table().retain(|(k, _)| *k != key);
 }
 
 /// The M `g` is locked to, if any.
 pub(crate) fn lockedm(g: &'static G) -> Option<&'static M> {
-    let mm = g.lockedm.load(Ordering::Relaxed);
-    // SAFETY: M records are never freed.
-    (!mm.is_null()).then(|| unsafe { &*mm })
+    if !g.locked.load(Ordering::Acquire) {
+        return None;
+    }
+    let key = g as *const G as usize;
+    table().iter().find(|(k, _)| *k == key).map(|(_, mm)| *mm)
 }
 
 /// A G is being recycled: forget any wiring (its M clears its own side).
 pub(crate) fn on_exit(g: &'static G) {
-    g.locked.set(0);
-    g.lockedm.store(ptr::null_mut(), Ordering::Relaxed);
+    if g.locked.load(Ordering::Relaxed) {
+        forget(g);
+    }
 }

@@ -76,6 +76,10 @@ pub(crate) struct M {
     pub(crate) ask_tick: AtomicU32,
     /// The goroutine wired to this M by `lock_os_thread`, null if none.
     pub(crate) lockedg: AtomicPtr<G>,
+    /// Nesting depth of `lock_os_thread` for `lockedg` (this M's thread only).
+    pub(crate) locked_count: Cell<u32>,
+    /// The P left in `P_SYSCALL` by the goroutine's `runtime::syscall` (this M's thread only).
+    pub(crate) oldp: Cell<Option<&'static P>>,
     // ---- touched only by this M's own thread ----
     pub(crate) spinning: Cell<bool>,
     rng: Cell<u64>,
@@ -341,6 +345,8 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
                 ask_p: AtomicPtr::new(ptr::null_mut()),
                 ask_tick: AtomicU32::new(0),
                 lockedg: AtomicPtr::new(ptr::null_mut()),
+                locked_count: Cell::new(0),
+                oldp: Cell::new(None),
                 spinning: Cell::new(false),
                 rng: Cell::new(0),
             }));
@@ -376,6 +382,8 @@ unsafe fn reset(m: &'static M, id: u64) -> &'static M {
     m.retake.store(RETAKE_IDLE, Ordering::Relaxed);
     m.ask_p.store(ptr::null_mut(), Ordering::Relaxed);
     m.lockedg.store(ptr::null_mut(), Ordering::Relaxed);
+    m.locked_count.set(0);
+    m.oldp.set(None);
     m.idle.store(false, Ordering::Relaxed);
     m.spinning.set(false);
     m
@@ -544,6 +552,11 @@ fn execute(m: &'static M, g: &'static G, inherit: bool) -> bool {
         m.enter_rt();
         g.ctx.set(Some(t.context));
         g.mid.store(0, Ordering::Relaxed);
+        if let Some(op) = m.oldp.take() {
+            // The G parked (or exited) inside `runtime::syscall`: this M is done with the
+            // call, so its old P goes back now rather than when sysmon notices.
+            crate::syscall::release_oldp(op);
+        }
         // sysmon may have taken the P while the G ran (a hog, or an unmarked blocking call).
         let p = m.p();
         let locked = m.lockedg().is_some_and(|l| ptr::eq(l, g));
@@ -574,6 +587,7 @@ fn execute(m: &'static M, g: &'static G, inherit: bool) -> bool {
                     // Go terminates a thread whose locked goroutine exits: the goroutine may
                     // have changed the thread's state.
                     m.lockedg.store(ptr::null_mut(), Ordering::Relaxed);
+                    m.locked_count.set(0);
                     if let Some(p) = releasep(m) {
                         sched::handoffp(p);
                     }

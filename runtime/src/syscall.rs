@@ -8,8 +8,8 @@
 //!
 //! Runtime calls made *inside* the closure (readying a goroutine, spawning) see an M without
 //! a P and take the global paths, as they do from a plain thread. A goroutine that parks
-//! inside the closure (a channel operation) leaves the old P to sysmon and resumes wherever
-//! it is woken; the rest of the call is then covered by hog retaking only.
+//! inside the closure (a channel operation) gives the old P back as it parks and resumes
+//! wherever it is woken; the rest of the call is then covered by hog retaking only.
 
 use crate::g::{G, Status};
 use crate::m::{self, SW_GOSCHED};
@@ -56,6 +56,19 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
+/// Gives back a P an M left in `P_SYSCALL`, unless sysmon took it already: to `P_RUNNING`
+/// while in transit (only `pidleput` makes a P idle), then `handoffp`. Called on g0 when
+/// the goroutine parked or exited inside the call.
+pub(crate) fn release_oldp(op: &'static crate::p::P) {
+    if op
+        .status
+        .compare_exchange(P_SYSCALL, P_RUNNING, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok()
+    {
+        sched::handoffp(op);
+    }
+}
+
 /// The running G `g` enters a blocking call: leave the P for sysmon to take.
 fn entersyscall(g: &'static G) {
     let mm = m::current_m().expect("entersyscall: not on an M");
@@ -66,7 +79,7 @@ fn entersyscall(g: &'static G) {
             p.syscalltick.load(Ordering::Relaxed).wrapping_add(1),
             Ordering::Relaxed,
         );
-        g.oldp.set(Some(p));
+        mm.oldp.set(Some(p));
         // Release: our uses of the P happen before whoever takes it from P_SYSCALL.
         p.status.store(P_SYSCALL, Ordering::Release);
     }
@@ -78,19 +91,10 @@ fn exitsyscall(g: &'static G) {
     // Read afresh: if `g` parked inside the call, it may be on another M now.
     let mm = m::current_m().expect("exitsyscall: not on an M");
     let was = mm.enter_rt();
-    let oldp = g.oldp.take();
+    // None if `g` parked inside the call: the M it parked on gave the P back then.
+    let oldp = mm.oldp.take();
     if mm.p().is_some() {
-        // `g` parked inside the call and was resumed by an M with a P. Give the old one back
-        // if sysmon has not taken it yet (to P_RUNNING while in transit, as sysmon does).
-        if let Some(op) = oldp {
-            if op
-                .status
-                .compare_exchange(P_SYSCALL, P_RUNNING, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-            {
-                sched::handoffp(op);
-            }
-        }
+        // `g` parked inside the call and was resumed by an M with a P.
         g.set_status(Status::Running);
         mm.exit_rt(was);
         return;
