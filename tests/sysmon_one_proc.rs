@@ -137,7 +137,15 @@ fn a_goroutine_spawning_in_a_loop_does_not_stop_a_sleeper_on_one_p() {
         }
         late.sort();
         eprintln!("sleep(1ms) beside a spawning loop on one P woke after {late:?}");
-        assert!(late[2] < Duration::from_millis(20), "median wake {:?}", late[2]);
-        assert!(late[4] < Duration::from_millis(200), "slowest wake {:?}", late[4]);
+        assert!(
+            late[2] < Duration::from_millis(20),
+            "median wake {:?}",
+            late[2]
+        );
+        assert!(
+            late[4] < Duration::from_millis(200),
+            "slowest wake {:?}",
+            late[4]
+        );
     });
 }

@@ -38,6 +38,8 @@ const IDLE_M_EXIT: Duration = Duration::from_secs(1);
 pub(crate) const SW_PARK: usize = 1;
 pub(crate) const SW_GOSCHED: usize = 2;
 pub(crate) const SW_EXIT: usize = 3;
+/// sysmon's preemption of a hog at a safe point (see `preempt_point`).
+pub(crate) const SW_PREEMPT: usize = 4;
 
 /// sysmon's retake handshake states (`M::retake`).
 pub(crate) const RETAKE_IDLE: u32 = 0;
@@ -202,11 +204,58 @@ impl M {
     pub(crate) fn exit_rt(&self, was_inside: bool) {
         if !was_inside {
             if self.retake.load(Ordering::Relaxed) != RETAKE_IDLE {
-                self.exit_slow();
+                if let Some(p) = self.take_ask() {
+                    p.m.store(ptr::null_mut(), Ordering::Relaxed);
+                    self.set_p(None);
+                    sched::handoffp(p);
+                }
             }
             // Release: our writes to the P's state happen before a retake that sees false.
             self.in_rt.store(false, Ordering::Release);
         }
+    }
+
+    /// [`M::exit_rt`] for a section after which the goroutine may yield (`go`/`spawn`):
+    /// if sysmon asked for the P, keeps it and returns true, and the caller yields (Go's
+    /// preemption at a safe point: no thread handoff).
+    #[inline]
+    pub(crate) fn exit_rt_preemptible(&self, was_inside: bool) -> bool {
+        if was_inside {
+            return false;
+        }
+        let ask = self.retake.load(Ordering::Relaxed) != RETAKE_IDLE && self.take_ask().is_some();
+        self.in_rt.store(false, Ordering::Release);
+        ask
+    }
+
+    /// Leaves g0 to run a goroutine on `p`. A request that came while we scheduled is moot:
+    /// this is a scheduling point. It is counted, so that an inherited time slice does not
+    /// look like one long run to sysmon.
+    #[inline]
+    fn exit_rt_to_g(&self, p: &'static P) {
+        if self.retake.load(Ordering::Relaxed) != RETAKE_IDLE && self.take_ask().is_some() {
+            p.bump_schedtick();
+        }
+        self.in_rt.store(false, Ordering::Release);
+    }
+
+    /// A pending request, cleared. Some(p) if it is an ASK about the run still going on: same
+    /// P, no scheduling since. Called inside a section (sysmon cannot take the P meanwhile).
+    #[cold]
+    #[inline(never)]
+    fn take_ask(&self) -> Option<&'static P> {
+        self.retake_slow();
+        if self.retake.load(Ordering::Acquire) != RETAKE_ASK {
+            return None;
+        }
+        let asked = self.ask_p.load(Ordering::Relaxed);
+        let tick = self.ask_tick.load(Ordering::Relaxed);
+        self.retake.store(RETAKE_IDLE, Ordering::Relaxed);
+        let p = self.p()?;
+        (std::ptr::eq(p, asked)
+            && p.schedtick.load(Ordering::Relaxed) == tick
+            && p.status.load(Ordering::Relaxed) == crate::p::P_RUNNING)
+            .then_some(p)
     }
 
     #[cold]
@@ -224,29 +273,6 @@ impl M {
                 // IDLE, or ASK: handled when the section ends.
                 _ => return,
             }
-        }
-    }
-
-    /// `exit_rt` with a request pending. Still inside the section: sysmon cannot take the P.
-    #[cold]
-    #[inline(never)]
-    fn exit_slow(&self) {
-        self.retake_slow();
-        if self.retake.load(Ordering::Acquire) != RETAKE_ASK {
-            return;
-        }
-        let asked = self.ask_p.load(Ordering::Relaxed);
-        let tick = self.ask_tick.load(Ordering::Relaxed);
-        self.retake.store(RETAKE_IDLE, Ordering::Relaxed);
-        let Some(p) = self.p() else { return };
-        // Still the run sysmon judged a hog (same P, no scheduling since): give the P up.
-        if std::ptr::eq(p, asked)
-            && p.schedtick.load(Ordering::Relaxed) == tick
-            && p.status.load(Ordering::Relaxed) == crate::p::P_RUNNING
-        {
-            p.m.store(ptr::null_mut(), Ordering::Relaxed);
-            self.set_p(None);
-            sched::handoffp(p);
         }
     }
 
@@ -307,15 +333,31 @@ pub(crate) fn with_p<R>(f: impl FnOnce(Option<&'static P>) -> R) -> R {
     }
 }
 
-/// A goroutine whose M lost its P to sysmon (a hog) yields here, so that it gets a P back
-/// as Go's preempted goroutine does, instead of running on without one. Called where a
-/// goroutine may switch anyway without surprising its caller: `go`/`spawn` (never inside
-/// `ready`, which runs under callers' locks). Not in a syscall or while unwinding.
+/// A goroutine that sysmon judged a hog yields here, as Go's preempted goroutine does: one
+/// whose M lost its P (so that it gets one back instead of running on without), or one that
+/// sysmon asked to give way while it spawned in a loop. Called only from `go`/`spawn`, where a
+/// goroutine may switch without surprising its caller (never inside `ready`, which runs
+/// under callers' locks). Not on g0, in a syscall or while unwinding.
 pub(crate) fn preempt_point() {
     let Some(m) = current_m() else { return };
     let Some(g) = m.curg() else { return };
-    if m.p().is_none() && g.status() == Status::Running && !std::thread::panicking() {
-        switch_to_g0(g, SW_GOSCHED);
+    if g.status() == Status::Running && !std::thread::panicking() {
+        switch_to_g0(g, SW_PREEMPT);
+    }
+}
+
+/// [`with_p`] for `go`/`spawn`: also returns whether the goroutine should yield now (sysmon
+/// asked for this P while it spawned in a loop, see [`M::exit_rt_preemptible`]).
+#[inline(never)]
+pub(crate) fn with_p_preemptible<R>(f: impl FnOnce(Option<&'static P>) -> R) -> (R, bool) {
+    match current_m() {
+        None => (f(None), false),
+        Some(m) => {
+            let was = m.enter_rt();
+            let r = f(m.p());
+            let y = m.exit_rt_preemptible(was);
+            (r, y)
+        }
     }
 }
 
@@ -542,7 +584,7 @@ fn execute(m: &'static M, g: &'static G, inherit: bool) -> bool {
             .ctx
             .take()
             .expect("execute: runnable G without a saved context");
-        m.exit_rt(false);
+        m.exit_rt_to_g(p);
         // SAFETY: `g` is runnable, so its context was fully saved by the g0 that switched it
         // out (or made by spawn) and no other M can resume it: we took it from a run queue or
         // won its park word. The data word tells a first-time entry which G it is.
@@ -577,6 +619,17 @@ fn execute(m: &'static M, g: &'static G, inherit: bool) -> bool {
                 g.set_status(Status::Runnable);
                 match p {
                     Some(p) => crate::proc::gosched_put(p, g),
+                    None => requeue_global(g),
+                }
+            }
+            SW_PREEMPT => {
+                g.set_status(Status::Runnable);
+                match p {
+                    // Behind this P's queued goroutines (the ones it kept waiting), not
+                    // behind the whole global queue: a goroutine spawning in a loop would
+                    // otherwise wait for all its unstarted children to run first.
+                    // SAFETY: we hold p (on g0, inside the section).
+                    Some(p) => unsafe { sched::runqput(p, g, false) },
                     None => requeue_global(g),
                 }
             }

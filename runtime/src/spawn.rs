@@ -90,12 +90,12 @@ pub(crate) fn newproc<F: FnOnce() + Send + 'static>(f: F, loc: &'static Location
 
 fn newproc_inline<F: FnOnce() + Send + 'static>(f: F, loc: &'static Location<'static>) {
     sched::ensure_init();
-    let p_less = m::with_p(move |p| {
+    let (p_less, asked) = m::with_p_preemptible(move |p| {
         newproc_on(p, f, loc);
         p.is_none()
     });
     sched::wakep();
-    if p_less {
+    if p_less || asked {
         m::preempt_point();
     }
 }
