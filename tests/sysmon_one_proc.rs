@@ -137,8 +137,11 @@ fn a_goroutine_spawning_in_a_loop_does_not_stop_a_sleeper_on_one_p() {
         }
         late.sort();
         eprintln!("sleep(1ms) beside a spawning loop on one P woke after {late:?}");
+        // Caught like a hog (10 ms + up to 5 ms of sysmon's sleep; measured 12-16 ms): the
+        // bound is looser than for the plain hog only to stay clear of CI noise. Without the
+        // ASK path the sleeper would never wake.
         assert!(
-            late[2] < Duration::from_millis(20),
+            late[2] < Duration::from_millis(40),
             "median wake {:?}",
             late[2]
         );

@@ -228,13 +228,12 @@ impl M {
         ask
     }
 
-    /// Leaves g0 to run a goroutine on `p`. A request that came while we scheduled is moot:
-    /// this is a scheduling point. It is counted, so that an inherited time slice does not
-    /// look like one long run to sysmon.
+    /// Leaves g0 to run a goroutine. A request that came while we scheduled is moot: this
+    /// is a scheduling point (schedtick moved), so `take_ask` only clears it.
     #[inline]
-    fn exit_rt_to_g(&self, p: &'static P) {
-        if self.retake.load(Ordering::Relaxed) != RETAKE_IDLE && self.take_ask().is_some() {
-            p.bump_schedtick();
+    fn exit_rt_to_g(&self) {
+        if self.retake.load(Ordering::Relaxed) != RETAKE_IDLE {
+            let _ = self.take_ask();
         }
         self.in_rt.store(false, Ordering::Release);
     }
@@ -551,7 +550,7 @@ pub(crate) fn stopm(m: &'static M, mut next_timer: u64) -> bool {
 /// Returns when this M's thread should end.
 fn schedule(m: &'static M) {
     loop {
-        let Some((g, inherit)) = crate::proc::find_runnable(m) else {
+        let Some((g, _inherit)) = crate::proc::find_runnable(m) else {
             return;
         };
         if let Some(lm) = crate::lockosthread::lockedm(g) {
@@ -562,7 +561,7 @@ fn schedule(m: &'static M) {
                 continue;
             }
         }
-        if !execute(m, g, inherit) {
+        if !execute(m, g) {
             return;
         }
     }
@@ -570,13 +569,14 @@ fn schedule(m: &'static M) {
 
 /// Runs `g` (and whatever the gosched fast path hands over) until this M must look for work.
 /// Returns false if the M must exit (its locked goroutine ended).
-fn execute(m: &'static M, g: &'static G, inherit: bool) -> bool {
-    let mut inherit = inherit;
+fn execute(m: &'static M, g: &'static G) -> bool {
     loop {
         let p = m.p().expect("execute: M without P");
-        if !inherit {
-            p.bump_schedtick();
-        }
+        // Every switch counts, inherited time slice or not (Go bumps schedtick only for a
+        // fresh slice, because its sysmon preempts a slice that runs too long, cheaply; here a
+        // "hog" costs a P handoff, so only a goroutine that never switches is one: a
+        // ping-pong pair trading runnext is not).
+        p.bump_schedtick();
         g.set_status(Status::Running);
         g.mid.store(m.id.load(Ordering::Relaxed), Ordering::Relaxed);
         m.set_curg(Some(g));
@@ -584,7 +584,7 @@ fn execute(m: &'static M, g: &'static G, inherit: bool) -> bool {
             .ctx
             .take()
             .expect("execute: runnable G without a saved context");
-        m.exit_rt_to_g(p);
+        m.exit_rt_to_g();
         // SAFETY: `g` is runnable, so its context was fully saved by the g0 that switched it
         // out (or made by spawn) and no other M can resume it: we took it from a run queue or
         // won its park word. The data word tells a first-time entry which G it is.
@@ -606,9 +606,8 @@ fn execute(m: &'static M, g: &'static G, inherit: bool) -> bool {
             SW_PARK => {
                 g.set_status(Status::Waiting);
                 if !g.park.commit() {
-                    // A wakeup raced with the park: resume at once, same time slice.
+                    // A wakeup raced with the park: resume at once.
                     if p.is_some() {
-                        inherit = true;
                         continue;
                     }
                     g.set_status(Status::Runnable);
@@ -668,7 +667,6 @@ fn execute(m: &'static M, g: &'static G, inherit: bool) -> bool {
             }
             m.note.park(None);
         }
-        inherit = false;
     }
 }
 

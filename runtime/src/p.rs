@@ -36,8 +36,9 @@ pub(crate) struct P {
     /// to its M.
     pub(crate) m: AtomicPtr<M>,
     pub(crate) runq: RunQueue<G>,
-    /// Incremented on every scheduling decision not inherited from runnext (Go's
-    /// schedtick); read by sysmon to detect hogs.
+    /// Incremented on every switch into a goroutine on this P (Go's schedtick, which skips
+    /// inherited time slices; see `execute`); read by sysmon to detect hogs, and by the
+    /// every-61st-tick look at the global queue.
     pub(crate) schedtick: AtomicU32,
     /// Incremented on every `runtime::syscall` entry (Go's syscalltick); sysmon retakes a P
     /// only from a syscall it has seen last at least one tick earlier.
@@ -109,7 +110,7 @@ impl P {
         self.ngo_started.store(v + 1, Ordering::Relaxed);
     }
 
-    /// Owner only: counts a scheduling event (Go's schedtick++).
+    /// Owner only: counts a scheduling event (schedtick++).
     pub(crate) fn bump_schedtick(&self) {
         self.schedtick.store(
             self.schedtick.load(Ordering::Relaxed).wrapping_add(1),

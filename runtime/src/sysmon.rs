@@ -27,7 +27,12 @@
 //! waits for sysmon's verdict. If sysmon finds the M in user code and still on the same P with
 //! the same schedtick, it owns the P: it writes TAKEN, which the M turns into "no P" at its
 //! next runtime entry, and hands the P on. Cost on the M's side: two plain stores and a load
-//! per switch.
+//! per switch, and a load when a section ends.
+//!
+//! If the M is inside runtime code instead (a goroutine spawning in a loop is there most of
+//! the time), sysmon leaves ASK with the P and schedtick it saw; the M answers as the section
+//! ends, if it is still the same run: a spawn yields with its P kept, anything else hands the
+//! P to another M ([`crate::m::M::exit_rt`]).
 
 use crate::clock;
 use crate::debug;
