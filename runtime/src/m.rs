@@ -550,7 +550,7 @@ pub(crate) fn stopm(m: &'static M, mut next_timer: u64) -> bool {
 /// Returns when this M's thread should end.
 fn schedule(m: &'static M) {
     loop {
-        let Some((g, _inherit)) = crate::proc::find_runnable(m) else {
+        let Some(g) = crate::proc::find_runnable(m) else {
             return;
         };
         if let Some(lm) = crate::lockosthread::lockedm(g) {

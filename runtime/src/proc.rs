@@ -50,16 +50,16 @@ fn reset_spinning(m: &'static M) {
     }
 }
 
-fn found(m: &'static M, g: &'static G, inherit: bool) -> (&'static G, bool) {
+fn found(m: &'static M, g: &'static G) -> &'static G {
     if m.spinning.get() {
         reset_spinning(m);
     }
-    (g, inherit)
+    g
 }
 
-/// Blocks until there is a G to run; returns it and whether it inherits the time slice.
+/// Blocks until there is a G to run and returns it.
 /// The M holds a P on return. `None`: this M is surplus and idle, its thread should end.
-pub(crate) fn find_runnable(m: &'static M) -> Option<(&'static G, bool)> {
+pub(crate) fn find_runnable(m: &'static M) -> Option<&'static G> {
     'top: loop {
         let p = match m.p() {
             Some(p) => p,
@@ -85,14 +85,14 @@ pub(crate) fn find_runnable(m: &'static M) -> Option<(&'static G, bool)> {
             && SCHED.runqsize.load(Ordering::Relaxed) > 0
         {
             if let Some(g) = sched::globrunqget(p, 1) {
-                return Some(found(m, g, false));
+                return Some(found(m, g));
             }
         }
-        if let Some((g, inherit)) = runqget(p) {
-            return Some(found(m, g, inherit));
+        if let Some((g, _)) = runqget(p) {
+            return Some(found(m, g));
         }
         if let Some(g) = sched::globrunqget(p, 0) {
-            return Some(found(m, g, false));
+            return Some(found(m, g));
         }
 
         // Steal, unless enough Ms are spinning already (half the busy Ps, as in Go).
@@ -103,8 +103,8 @@ pub(crate) fn find_runnable(m: &'static M) -> Option<(&'static G, bool)> {
                 m.spinning.set(true);
                 SCHED.nmspinning.fetch_add(1, Ordering::SeqCst);
             }
-            if let Some((g, inherit)) = steal_work(m, p) {
-                return Some(found(m, g, inherit));
+            if let Some(g) = steal_work(m, p) {
+                return Some(found(m, g));
             }
             if spin_for_work(p) {
                 continue 'top;
@@ -148,7 +148,7 @@ pub(crate) fn find_runnable(m: &'static M) -> Option<(&'static G, bool)> {
 }
 
 /// Tries to steal a G (or run another P's timers) for `p`.
-fn steal_work(m: &'static M, p: &'static P) -> Option<(&'static G, bool)> {
+fn steal_work(m: &'static M, p: &'static P) -> Option<&'static G> {
     let n = SCHED.nallp.load(Ordering::Acquire);
     if n <= 1 {
         // Only our own P: its timers were checked already.
@@ -167,8 +167,8 @@ fn steal_work(m: &'static M, p: &'static P) -> Option<(&'static G, bool)> {
             }
             if last && timer::check(&p2.timers) {
                 // Its timers readied Gs onto our P.
-                if let Some(x) = runqget(p) {
-                    return Some(x);
+                if let Some((g, _)) = runqget(p) {
+                    return Some(g);
                 }
             }
             if p2.runq.is_empty() {
@@ -188,14 +188,14 @@ fn steal_work(m: &'static M, p: &'static P) -> Option<(&'static G, bool)> {
                     }
                 }) {
                     // SAFETY: run queues hold pointers to 'static Gs.
-                    return Some((unsafe { &*g }, false));
+                    return Some(unsafe { &*g });
                 }
                 continue;
             }
             // SAFETY: we hold p (our M's P); p2 is another P.
             if let Some(g) = unsafe { p.runq.steal_from(&p2.runq, last) } {
                 // SAFETY: run queues hold pointers to 'static Gs.
-                return Some((unsafe { &*g }, false));
+                return Some(unsafe { &*g });
             }
         }
     }
