@@ -205,8 +205,7 @@ impl M {
         if !was_inside {
             if self.retake.load(Ordering::Relaxed) != RETAKE_IDLE {
                 if let Some(p) = self.take_ask() {
-                    p.m.store(ptr::null_mut(), Ordering::Relaxed);
-                    self.set_p(None);
+                    self.detach(p);
                     sched::handoffp(p);
                 }
             }
@@ -228,14 +227,10 @@ impl M {
         ask
     }
 
-    /// Leaves g0 to run a goroutine. A request that came while we scheduled is moot: this
-    /// is a scheduling point (schedtick moved), so `take_ask` only clears it.
-    #[inline]
-    fn exit_rt_to_g(&self) {
-        if self.retake.load(Ordering::Relaxed) != RETAKE_IDLE {
-            let _ = self.take_ask();
-        }
-        self.in_rt.store(false, Ordering::Release);
+    /// Drops this M's hold on `p` (its current P); the caller passes `p` on.
+    fn detach(&self, p: &'static P) {
+        p.m.store(ptr::null_mut(), Ordering::Relaxed);
+        self.set_p(None);
     }
 
     /// A pending request, cleared. Some(p) if it is an ASK about the run still going on: same
@@ -459,8 +454,7 @@ pub(crate) fn acquirep(m: &'static M, p: &'static P) {
 /// Detaches this M's P (if any) from it and returns it; the caller passes it on.
 pub(crate) fn releasep(m: &'static M) -> Option<&'static P> {
     let p = m.p()?;
-    p.m.store(ptr::null_mut(), Ordering::Relaxed);
-    m.set_p(None);
+    m.detach(p);
     Some(p)
 }
 
@@ -584,7 +578,9 @@ fn execute(m: &'static M, g: &'static G) -> bool {
             .ctx
             .take()
             .expect("execute: runnable G without a saved context");
-        m.exit_rt_to_g();
+        // A request that came while we scheduled is moot: this is a scheduling point
+        // (schedtick moved), so an ASK is cleared without effect.
+        let _ = m.exit_rt_preemptible(false);
         // SAFETY: `g` is runnable, so its context was fully saved by the g0 that switched it
         // out (or made by spawn) and no other M can resume it: we took it from a run queue or
         // won its park word. The data word tells a first-time entry which G it is.
