@@ -84,6 +84,8 @@ pub(crate) struct M {
     pub(crate) oldp: Cell<Option<&'static P>>,
     // ---- touched only by this M's own thread ----
     pub(crate) spinning: Cell<bool>,
+    /// How long this M spins for work before it sleeps, in ns (adapted in `proc`).
+    pub(crate) spin_ns: Cell<u64>,
     rng: Cell<u64>,
 }
 
@@ -384,6 +386,7 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
                 locked_count: Cell::new(0),
                 oldp: Cell::new(None),
                 spinning: Cell::new(false),
+                spin_ns: Cell::new(crate::proc::IDLE_SPIN_MIN_NS),
                 rng: Cell::new(0),
             }));
             lock(&ALLM).push(m);

@@ -5,8 +5,9 @@
 //!    queue still serves the global one; 61 is Go's prime, chosen not to align with patterns);
 //! 2. `runnext`, then the local ring (runnext at most [`RUNNEXT_STREAK`] times in a row);
 //! 3. a batch from the global queue;
-//! 4. stealing: up to four rounds over the other Ps in a random order, taking half of a
-//!    victim's ring; only the last round takes a victim's `runnext` or runs its timers;
+//! 4. other Ps: run their due timers, take a `runnext` left unrun for 3 us; then spin,
+//!    watching their rings, and steal half of one only if its P is stuck in one G or has a
+//!    backlog it would need [`BACKLOG_NS`] to work through (Go steals any non-empty ring);
 //! 5. otherwise give the P back and park the M (re-checking every queue after leaving the
 //!    spinning state, see [`crate::sched`]).
 
@@ -21,9 +22,6 @@ use std::time::{Duration, Instant};
 /// How many times in a row `runnext` may be taken before the ring gets a turn. Two Gs that
 /// wake each other would otherwise own the P forever (Go's TestPingPongHog; tokio uses 3).
 const RUNNEXT_STREAK: u32 = 3;
-
-/// Steal rounds before giving up (Go's stealTries).
-const STEAL_TRIES: usize = 4;
 
 /// Takes the next local G, honouring the runnext streak cap.
 fn runqget(p: &'static P) -> Option<(&'static G, bool)> {
@@ -106,8 +104,17 @@ pub(crate) fn find_runnable(m: &'static M) -> Option<&'static G> {
             if let Some(g) = steal_work(m, p) {
                 return Some(found(m, g));
             }
-            if spin_for_work(p) {
-                continue 'top;
+            match spin_for_work(m, p) {
+                Spin::Retry => continue 'top,
+                Spin::Steal(p2) => {
+                    // SAFETY: we hold p (our M's P); p2 is another P.
+                    if let Some(g) = unsafe { p.runq.steal_from(&p2.runq, false) } {
+                        // SAFETY: run queues hold pointers to 'static Gs.
+                        return Some(found(m, unsafe { &*g }));
+                    }
+                    continue 'top;
+                }
+                Spin::Idle => {}
             }
         }
 
@@ -141,93 +148,172 @@ pub(crate) fn find_runnable(m: &'static M) -> Option<&'static G> {
                 continue 'top;
             }
         }
+        let slept = crate::clock::nanotime();
         if !m::stopm(m, timer::earliest()) {
             return None;
+        }
+        if was_spinning {
+            adapt_spin(&m.spin_ns, crate::clock::nanotime() - slept);
         }
     }
 }
 
-/// Tries to steal a G (or run another P's timers) for `p`.
+/// Tries to take work from the other Ps without waiting: runs their due timers, and takes a
+/// `runnext` its P has left unrun for [`RUNNEXT_GRACE`] (Go's runqgrab pause). Rings are
+/// stolen from only on evidence gathered while spinning (see [`spin_for_work`]).
 fn steal_work(m: &'static M, p: &'static P) -> Option<&'static G> {
     let n = SCHED.nallp.load(Ordering::Acquire);
     if n <= 1 {
         // Only our own P: its timers were checked already.
         return None;
     }
-    for round in 0..STEAL_TRIES {
-        let last = round == STEAL_TRIES - 1;
-        let start = m.fastrand() as usize % n;
-        let stride = coprime_stride(m, n);
-        for i in 0..n {
-            let Some(p2) = sched::p_at((start + i * stride) % n) else {
-                continue;
-            };
-            if std::ptr::eq(p2, p) {
-                continue;
+    let start = m.fastrand() as usize % n;
+    let stride = coprime_stride(m, n);
+    for i in 0..n {
+        let Some(p2) = sched::p_at((start + i * stride) % n) else {
+            continue;
+        };
+        if std::ptr::eq(p2, p) {
+            continue;
+        }
+        if timer::check(&p2.timers) {
+            // Its timers readied Gs onto our P.
+            if let Some((g, _)) = runqget(p) {
+                return Some(g);
             }
-            if last && timer::check(&p2.timers) {
-                // Its timers readied Gs onto our P.
-                if let Some((g, _)) = runqget(p) {
-                    return Some(g);
-                }
+        }
+        if p2.runq.ring_len() > 0 || p2.runq.is_empty() {
+            continue;
+        }
+        // Only its runnext is there, likely a G its running G just readied and is about to
+        // block for (a channel handoff). Give the victim a moment to run it itself; take it
+        // only if it is still the same put afterwards.
+        let running = p2.status.load(Ordering::Relaxed) == P_RUNNING;
+        if let Some(g) = p2.runq.steal_runnext_after(|| {
+            if running {
+                spin_for(RUNNEXT_GRACE);
             }
-            if p2.runq.is_empty() {
-                continue;
-            }
-            if p2.runq.ring_len() == 0 {
-                if !last {
-                    continue;
-                }
-                // Only its runnext is there, likely a G its running G just readied and is
-                // about to block for (a channel handoff). Give the victim ~3 us to run it
-                // itself; take it only if it is still the same G afterwards (Go's runqgrab).
-                let running = p2.status.load(Ordering::Relaxed) == P_RUNNING;
-                if let Some(g) = p2.runq.steal_runnext_after(|| {
-                    if running {
-                        spin_for(Duration::from_micros(3));
-                    }
-                }) {
-                    // SAFETY: run queues hold pointers to 'static Gs.
-                    return Some(unsafe { &*g });
-                }
-                continue;
-            }
-            // SAFETY: we hold p (our M's P); p2 is another P.
-            if let Some(g) = unsafe { p.runq.steal_from(&p2.runq, last) } {
-                // SAFETY: run queues hold pointers to 'static Gs.
-                return Some(unsafe { &*g });
-            }
+        }) {
+            // SAFETY: run queues hold pointers to 'static Gs.
+            return Some(unsafe { &*g });
         }
     }
     None
 }
 
-/// How long a spinning M that found nothing keeps looking before it gives its P back and
-/// sleeps. While it spins it stays counted in `nmspinning`, so `wakep` (called by every
-/// ready) returns after one load instead of paying a futex wake, which costs tens of
-/// microseconds on these VMs: a channel ping-pong on one P then never wakes a thread. 50 us
-/// is picked: several handoffs' worth, and a bounded cost for an idle core.
-const IDLE_SPIN: Duration = Duration::from_micros(50);
+/// How long a running P's `runnext` is left to its own M before a spinning M takes it
+/// (Go's 3 us).
+const RUNNEXT_GRACE: Duration = Duration::from_micros(3);
 
-/// Polls for stealable work for up to IDLE_SPIN: another P's ring (not its runnext, which
-/// its own M is about to run), the global queue, our own queue, or a due timer. True if
-/// there is some.
-fn spin_for_work(p: &'static P) -> bool {
-    let until = Instant::now() + IDLE_SPIN;
+/// How long a spinning M watches another P's ring before judging whether to steal from it.
+const STEAL_WINDOW_NS: u64 = 3_000;
+
+/// A ring is stolen from only if its P, switching at the rate it did during the window,
+/// would need at least this long to reach its last G (or if it did not switch at all).
+///
+/// Go steals half of any non-empty ring. That splits goroutines that hand work to each other
+/// through one channel (a fan-in, a pipeline, a mutex) across cores, where every handoff
+/// then costs cross-core cache misses and lock contention: on 2 cores such workloads run 2-3
+/// times faster on one P than on two (Go's own figures at GOMAXPROCS=1 show it too). A P
+/// that runs through its ring in a few microseconds gains nothing from a thief; a P stuck
+/// in one goroutine, or with a long backlog, does, and is stolen from as in Go.
+const BACKLOG_NS: u64 = 20_000;
+
+/// Whether a ring of `len` Gs on a P that switched `switches` times in the last `elapsed_ns`
+/// is worth stealing from (see [`BACKLOG_NS`]).
+fn backlogged(len: u64, elapsed_ns: u64, switches: u32) -> bool {
+    // At `elapsed / switches` per G, the last of `len` Gs starts `len` G-times from now.
+    len > 0 && (switches == 0 || len * elapsed_ns >= BACKLOG_NS * switches as u64)
+}
+
+/// How long a spinning M looks for work before it gives its P back and sleeps, at least and
+/// at most. While it spins it stays counted in `nmspinning`, so `wakep` (called by every
+/// ready) returns after one load instead of paying a futex wake, which costs tens of
+/// microseconds on these VMs. An M that was woken again soon after it went to sleep spins
+/// twice as long the next time (a ping-pong on one P readies a G every few hundred ns, and
+/// each ready would otherwise wake the sleeper again); one that slept longer than it spun
+/// goes back to the minimum. So an idle core burns at most about as much time spinning as
+/// the program leaves it asleep, and never more than the maximum per wake.
+pub(crate) const IDLE_SPIN_MIN_NS: u64 = 50_000;
+const IDLE_SPIN_MAX_NS: u64 = 1_000_000;
+
+/// Adapts an M's spin time after a sleep of `slept_ns` (see [`IDLE_SPIN_MIN_NS`]).
+fn adapt_spin(spin_ns: &std::cell::Cell<u64>, slept_ns: u64) {
+    let cur = spin_ns.get();
+    spin_ns.set(if slept_ns < cur {
+        (cur * 2).min(IDLE_SPIN_MAX_NS)
+    } else {
+        IDLE_SPIN_MIN_NS
+    });
+}
+
+/// What a spinning M found.
+enum Spin {
+    /// Work in the global queue or our own, or a due timer: search again.
+    Retry,
+    /// A P whose ring is backlogged (see [`BACKLOG_NS`]).
+    Steal(&'static P),
+    /// Nothing for the whole spin.
+    Idle,
+}
+
+/// One P's ring as watched by a spinning M: the P's schedtick and the time when the watch
+/// began (`u64::MAX`: not watching, its ring was empty).
+#[derive(Clone, Copy)]
+struct Watch {
+    tick: u32,
+    since: u64,
+}
+
+/// Polls for work for up to the M's spin time: the global queue, our own queue, a due timer,
+/// or another P's backlogged ring.
+fn spin_for_work(m: &'static M, p: &'static P) -> Spin {
+    let now = crate::clock::nanotime();
+    let until = now + m.spin_ns.get();
+    let mut watch = vec![
+        Watch {
+            tick: 0,
+            since: u64::MAX,
+        };
+        SCHED.nallp.load(Ordering::Acquire)
+    ];
     loop {
         if SCHED.runqsize.load(Ordering::Relaxed) > 0 || !p.runq.is_empty() {
-            return true;
+            return Spin::Retry;
         }
         let now = crate::clock::nanotime();
-        let mut work = false;
-        sched::for_each_p(|p2| {
-            work |= p2.runq.ring_len() > 0 || p2.timers.next_when.load(Ordering::Relaxed) <= now;
-        });
-        if work {
-            return true;
+        for (i, w) in watch.iter_mut().enumerate() {
+            let Some(p2) = sched::p_at(i) else { continue };
+            if std::ptr::eq(p2, p) {
+                continue;
+            }
+            if p2.timers.next_when.load(Ordering::Relaxed) <= now {
+                return Spin::Retry;
+            }
+            let len = p2.runq.ring_len() as u64;
+            if len == 0 {
+                w.since = u64::MAX;
+                continue;
+            }
+            if w.since == u64::MAX {
+                *w = Watch {
+                    tick: p2.schedtick.load(Ordering::Relaxed),
+                    since: now,
+                };
+                continue;
+            }
+            let elapsed = now.saturating_sub(w.since);
+            if elapsed < STEAL_WINDOW_NS {
+                continue;
+            }
+            let tick = p2.schedtick.load(Ordering::Relaxed);
+            if backlogged(len, elapsed, tick.wrapping_sub(w.tick)) {
+                return Spin::Steal(p2);
+            }
+            *w = Watch { tick, since: now };
         }
-        if Instant::now() >= until {
-            return false;
+        if now >= until {
+            return Spin::Idle;
         }
         spin_for(Duration::from_micros(1));
     }
@@ -310,4 +396,45 @@ fn retire(m: &'static M, p: &'static P) {
     // Work we moved out may need another M.
     fence(Ordering::SeqCst);
     sched::wakep();
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stuck_p_is_stolen_from() {
+        assert!(backlogged(1, STEAL_WINDOW_NS, 0));
+        assert!(!backlogged(0, STEAL_WINDOW_NS, 0), "nothing to steal");
+    }
+
+    #[test]
+    fn a_p_cycling_through_short_goroutines_keeps_them() {
+        // W5's shape: a handful of goroutines switching every ~150 ns.
+        assert!(!backlogged(6, 3_000, 20));
+        // Just under and at the backlog bound.
+        assert!(!backlogged(19, 3_000, 3));
+        assert!(backlogged(20, 3_000, 3));
+    }
+
+    #[test]
+    fn a_long_backlog_is_shared() {
+        // 256 goroutines of ~200 ns each: 51 us of queued work.
+        assert!(backlogged(256, 3_000, 15));
+        // Few goroutines, but each runs long.
+        assert!(backlogged(2, 30_000, 2));
+    }
+
+    #[test]
+    fn spin_time_adapts() {
+        let spin = std::cell::Cell::new(IDLE_SPIN_MIN_NS);
+        adapt_spin(&spin, 1_000);
+        assert_eq!(spin.get(), 2 * IDLE_SPIN_MIN_NS, "woken soon: spin longer");
+        for _ in 0..20 {
+            adapt_spin(&spin, 0);
+        }
+        assert_eq!(spin.get(), IDLE_SPIN_MAX_NS, "capped");
+        adapt_spin(&spin, IDLE_SPIN_MAX_NS);
+        assert_eq!(spin.get(), IDLE_SPIN_MIN_NS, "a long sleep resets it");
+    }
 }
