@@ -86,6 +86,9 @@ pub(crate) struct M {
     pub(crate) spinning: Cell<bool>,
     /// How long this M spins for work before it sleeps, in ns (adapted in `proc`).
     pub(crate) spin_ns: Cell<u64>,
+    /// Set by `stopm` when the M was handed a P to spin with (a `wakep`): how long it slept.
+    /// Wakes for timers or to run a locked G leave it `None` (they say nothing about spinning).
+    pub(crate) woken_to_spin: Cell<Option<u64>>,
     rng: Cell<u64>,
 }
 
@@ -387,6 +390,7 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
                 oldp: Cell::new(None),
                 spinning: Cell::new(false),
                 spin_ns: Cell::new(crate::proc::IDLE_SPIN_MIN_NS),
+                woken_to_spin: Cell::new(None),
                 rng: Cell::new(0),
             }));
             lock(&ALLM).push(m);
@@ -493,6 +497,7 @@ pub(crate) fn stopm(m: &'static M, mut next_timer: u64) -> bool {
                 deadline = Some(now_earliest);
             }
         }
+        let asleep = crate::clock::nanotime();
         m.note
             .park(deadline.map(crate::clock::from_nanos).or(exit_at));
 
@@ -535,7 +540,10 @@ pub(crate) fn stopm(m: &'static M, mut next_timer: u64) -> bool {
         loop {
             if let Some(p) = m.take_nextp() {
                 acquirep(m, p);
-                m.spinning.set(m.nextspin.load(Ordering::Relaxed));
+                let spin = m.nextspin.load(Ordering::Relaxed);
+                m.spinning.set(spin);
+                m.woken_to_spin
+                    .set(spin.then(|| crate::clock::nanotime().saturating_sub(asleep)));
                 return true;
             }
             m.note.park(None);

@@ -71,6 +71,7 @@ pub(crate) fn find_runnable(m: &'static M) -> Option<&'static G> {
                 if !m::stopm(m, timer::earliest()) {
                     return None;
                 }
+                m.woken_to_spin.set(None);
                 continue 'top;
             }
         };
@@ -148,12 +149,11 @@ pub(crate) fn find_runnable(m: &'static M) -> Option<&'static G> {
                 continue 'top;
             }
         }
-        let slept = crate::clock::nanotime();
         if !m::stopm(m, timer::earliest()) {
             return None;
         }
-        if was_spinning {
-            adapt_spin(&m.spin_ns, crate::clock::nanotime() - slept);
+        if was_spinning && let Some(slept) = m.woken_to_spin.take() {
+            adapt_spin(&m.spin_ns, slept);
         }
     }
 }
@@ -229,11 +229,12 @@ fn backlogged(len: u64, elapsed_ns: u64, switches: u32) -> bool {
 /// How long a spinning M looks for work before it gives its P back and sleeps, at least and
 /// at most. While it spins it stays counted in `nmspinning`, so `wakep` (called by every
 /// ready) returns after one load instead of paying a futex wake, which costs tens of
-/// microseconds on these VMs. An M that was woken again soon after it went to sleep spins
+/// microseconds on these VMs. An M that a `wakep` woke again soon after it went to sleep spins
 /// twice as long the next time (a ping-pong on one P readies a G every few hundred ns, and
 /// each ready would otherwise wake the sleeper again); one that slept longer than it spun
-/// goes back to the minimum. So an idle core burns at most about as much time spinning as
-/// the program leaves it asleep, and never more than the maximum per wake.
+/// goes back to the minimum; wakes for timers leave it as it is. (A spinner that gives up
+/// while another P's ring is non-empty spins again instead of sleeping, see
+/// `find_runnable`.)
 pub(crate) const IDLE_SPIN_MIN_NS: u64 = 50_000;
 const IDLE_SPIN_MAX_NS: u64 = 1_000_000;
 
@@ -249,7 +250,8 @@ fn adapt_spin(spin_ns: &std::cell::Cell<u64>, slept_ns: u64) {
 
 /// What a spinning M found.
 enum Spin {
-    /// Work in the global queue or our own, or a due timer: search again.
+    /// Work in the global queue or our own, a due timer (ours or another P's), or a
+    /// `runnext` left unrun: search again.
     Retry,
     /// A P whose ring is backlogged (see [`BACKLOG_NS`]).
     Steal(&'static P),
@@ -257,31 +259,40 @@ enum Spin {
     Idle,
 }
 
-/// One P's ring as watched by a spinning M: the P's schedtick and the time when the watch
-/// began (`u64::MAX`: not watching, its ring was empty).
+/// One P as watched by a spinning M: its schedtick when the current window began, and when.
 #[derive(Clone, Copy)]
 struct Watch {
     tick: u32,
     since: u64,
 }
 
-/// Polls for work for up to the M's spin time: the global queue, our own queue, a due timer,
-/// or another P's backlogged ring.
+/// How long a spinning M watches a P whose ring is empty before it checks whether that P has
+/// left a `runnext` unrun all along (its running G readied one and kept computing). Longer
+/// than [`STEAL_WINDOW_NS`]: each look reads the P's schedtick line, which a ping-pong writes
+/// on every switch.
+const RUNNEXT_WINDOW_NS: u64 = 10 * STEAL_WINDOW_NS;
+
+/// Polls for work for up to the M's spin time: the global queue, our own queue, a due timer
+/// (ours or another P's), a `runnext` another P has left unrun through a whole window, or
+/// another P's backlogged ring.
 fn spin_for_work(m: &'static M, p: &'static P) -> Spin {
-    let now = crate::clock::nanotime();
-    let until = now + m.spin_ns.get();
-    let mut watch = vec![
-        Watch {
-            tick: 0,
-            since: u64::MAX,
-        };
-        SCHED.nallp.load(Ordering::Acquire)
-    ];
+    let start = crate::clock::nanotime();
+    let until = start + m.spin_ns.get();
+    let n = SCHED.nallp.load(Ordering::Acquire);
+    let mut watch: Vec<Watch> = (0..n)
+        .map(|i| Watch {
+            tick: sched::p_at(i).map_or(0, |p2| p2.schedtick.load(Ordering::Relaxed)),
+            since: start,
+        })
+        .collect();
     loop {
         if SCHED.runqsize.load(Ordering::Relaxed) > 0 || !p.runq.is_empty() {
             return Spin::Retry;
         }
         let now = crate::clock::nanotime();
+        if p.timers.next_when.load(Ordering::Relaxed) <= now {
+            return Spin::Retry;
+        }
         for (i, w) in watch.iter_mut().enumerate() {
             let Some(p2) = sched::p_at(i) else { continue };
             if std::ptr::eq(p2, p) {
@@ -291,24 +302,24 @@ fn spin_for_work(m: &'static M, p: &'static P) -> Spin {
                 return Spin::Retry;
             }
             let len = p2.runq.ring_len() as u64;
-            if len == 0 {
-                w.since = u64::MAX;
-                continue;
-            }
-            if w.since == u64::MAX {
-                *w = Watch {
-                    tick: p2.schedtick.load(Ordering::Relaxed),
-                    since: now,
-                };
-                continue;
-            }
             let elapsed = now.saturating_sub(w.since);
-            if elapsed < STEAL_WINDOW_NS {
+            let window = if len > 0 {
+                STEAL_WINDOW_NS
+            } else {
+                RUNNEXT_WINDOW_NS
+            };
+            if elapsed < window {
                 continue;
             }
             let tick = p2.schedtick.load(Ordering::Relaxed);
-            if backlogged(len, elapsed, tick.wrapping_sub(w.tick)) {
-                return Spin::Steal(p2);
+            let switches = tick.wrapping_sub(w.tick);
+            if len > 0 {
+                if backlogged(len, elapsed, switches) {
+                    return Spin::Steal(p2);
+                }
+            } else if switches == 0 && !p2.runq.is_empty() {
+                // A runnext left unrun for a whole window: steal_work takes it.
+                return Spin::Retry;
             }
             *w = Watch { tick, since: now };
         }
