@@ -76,6 +76,7 @@ mod shim;
 mod signal;
 mod spawn;
 mod stack;
+mod switch;
 mod syncsupport;
 mod syscall;
 mod sysmon;

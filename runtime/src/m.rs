@@ -4,7 +4,8 @@
 //! `jump_fcontext`, and gets control back when the G parks, yields or exits. What the G
 //! wants done is passed as the switch's data word and carried out *on g0, after the switch*
 //! ([`execute`]), which is how the park protocol keeps its invariant (see
-//! [`crate::parkstate`]).
+//! [`crate::parkstate`]). The exception is [`park_direct`]: a parking G switches straight to
+//! the next G of its P, and that G carries out the park first thing ([`after_resume`]).
 //!
 //! # Thread-locals and migration
 //! A goroutine may resume on another M after any switch. The runtime's own thread-locals are
@@ -170,6 +171,14 @@ impl M {
             g.map_or(ptr::null_mut(), |g| g as *const G as *mut G),
             Ordering::Release,
         );
+    }
+
+    /// Whether no goroutine of this M parked inside `runtime::syscall` since g0 last ran.
+    fn oldp_is_none(&self) -> bool {
+        let op = self.oldp.take();
+        let none = op.is_none();
+        self.oldp.set(op);
+        none
     }
 
     /// The goroutine locked to this M, if any.
@@ -575,6 +584,7 @@ fn schedule(m: &'static M) {
 /// Runs `g` (and whatever the gosched fast path hands over) until this M must look for work.
 /// Returns false if the M must exit (its locked goroutine ended).
 fn execute(m: &'static M, g: &'static G) -> bool {
+    let mut g = g;
     loop {
         let p = m.p().expect("execute: M without P");
         // Every switch counts, inherited time slice or not (Go bumps schedtick only for a
@@ -596,8 +606,13 @@ fn execute(m: &'static M, g: &'static G) -> bool {
         // out (or made by spawn) and no other M can resume it: we took it from a run queue or
         // won its park word. The data word tells a first-time entry which G it is.
         let t = unsafe { ctx.resume(g as *const G as usize) };
-        // Back on g0. The G's stack is now quiescent: save its context before anything can
-        // make it runnable again.
+        // Back on g0, from whichever G runs on this M now: `g` may have parked straight into
+        // another one (`park_direct`), which then switched here.
+        g = m
+            .curg()
+            .expect("execute: back on g0 without a current goroutine");
+        // The G's stack is now quiescent: save its context before anything can make it
+        // runnable again.
         m.enter_rt();
         g.ctx.set(Some(t.context));
         g.mid.store(0, Ordering::Relaxed);
@@ -695,6 +710,87 @@ pub(crate) fn switch_to_g0(g: &'static G, reason: usize) {
     // SAFETY: `g0` is the context of the g0 that resumed us, saved when it did; it is
     // suspended in `execute` waiting for exactly this switch.
     let t = unsafe { g0.resume(reason) };
-    // Resumed, possibly by another M: remember the g0 to return to next time.
-    g.g0.set(Some(t.context));
+    after_resume(g, t);
+}
+
+/// Tag bit of a resume's data word: the resumer is a goroutine (its address is in the other
+/// bits) that parked and switched straight to the resumed one ([`park_direct`]). G records
+/// are aligned, so the bit is free; a resume from g0 passes a reason or a G's address.
+pub(crate) const DIRECT: usize = 1;
+
+/// On a G that was just resumed by `t`: remember the g0 to return to next time (Go's
+/// `gogo` from `schedule`), or, after a direct switch, finish the park of the goroutine that
+/// switched here; its M's g0 became ours before the switch.
+#[inline]
+pub(crate) fn after_resume(g: &'static G, t: context::Transfer) {
+    if t.data & DIRECT == 0 {
+        g.g0.set(Some(t.context));
+        return;
+    }
+    // SAFETY: `park_direct` passes the parking G's address with the tag; G records are
+    // leaked and never freed.
+    let prev: &'static G = unsafe { &*((t.data & !DIRECT) as *const G) };
+    let m = current_m().expect("after_resume: direct switch on a thread without an M");
+    // As execute does on g0 after a park: the stack of `prev` is quiescent now (we run on
+    // ours), so its context is saved before the commit publishes it to an unparker.
+    prev.ctx.set(Some(t.context));
+    prev.mid.store(0, Ordering::Relaxed);
+    prev.set_status(Status::Waiting);
+    if !prev.park.commit() {
+        // A wakeup raced with the park: `prev` runs next instead of resuming at once.
+        prev.set_status(Status::Runnable);
+        let p = m
+            .p()
+            .expect("after_resume: the section of park_direct keeps the P");
+        // SAFETY: we hold p, inside the section park_direct entered.
+        unsafe { sched::runqput(p, prev, true) };
+        sched::wakep();
+    }
+    // The section park_direct entered ends here; as in execute, an ASK that came meanwhile
+    // is moot (schedtick moved).
+    let _ = m.exit_rt_preemptible(false);
+}
+
+/// Parks the running goroutine `g` (its park word already says so, see `park_g`) by switching
+/// straight to the next goroutine of this M's P, without the round trip through g0 and the
+/// scheduler: half the context switches of a channel handoff. Does it only where `schedule`
+/// would pick that same goroutine anyway ([`crate::proc::next_local`]: no due timer, not the
+/// global queue's turn, not a locked M or goroutine, not inside a syscall wrapper). Returns
+/// false, having done nothing, where the caller must switch to g0 instead; true once `g` has
+/// been resumed again (by whoever unparked it).
+#[inline(never)]
+pub(crate) fn park_direct(g: &'static G) -> bool {
+    let Some(m) = current_m() else { return false };
+    if m.enter_rt() {
+        // Inside a runtime section already (never expected on a park): leave it to g0.
+        return false;
+    }
+    let next = match m.p() {
+        Some(p) if m.lockedg().is_none() && m.oldp_is_none() => {
+            crate::proc::next_local(m, p).map(|next| (p, next))
+        }
+        _ => None,
+    };
+    let Some((p, next)) = next else {
+        m.exit_rt(false);
+        return false;
+    };
+    // What execute does before running a G; `next` returns to our M's g0 when it switches.
+    let g0 = g.g0.take().expect("park_direct: no g0 context");
+    next.g0.set(Some(g0));
+    p.bump_schedtick();
+    next.set_status(Status::Running);
+    next.mid
+        .store(m.id.load(Ordering::Relaxed), Ordering::Relaxed);
+    m.set_curg(Some(next));
+    let ctx = next
+        .ctx
+        .take()
+        .expect("park_direct: runnable G without a saved context");
+    // SAFETY: `next` is runnable and we took it from our P's queue, so its context is fully
+    // saved and nobody else can resume it. Our own context goes to it through the transfer;
+    // `after_resume` on its side saves it and commits our park.
+    let t = unsafe { crate::switch::jump(ctx, g as *const G as usize | DIRECT) };
+    after_resume(g, t);
+    true
 }

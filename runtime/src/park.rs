@@ -176,7 +176,9 @@ fn park_g(g: &'static G, reason: WaitReason) {
         return;
     }
     g.set_waiting(reason);
-    m::switch_to_g0(g, SW_PARK);
+    if !m::park_direct(g) {
+        m::switch_to_g0(g, SW_PARK);
+    }
     g.wait_reason
         .store(WaitReason::None as u8, Ordering::Relaxed);
 }

@@ -37,6 +37,30 @@ fn runqget(p: &'static P) -> Option<(&'static G, bool)> {
     Some((unsafe { &*g }, from_next))
 }
 
+/// The G that `find_runnable` would return at once from `p`'s own queue, taken, for a
+/// goroutine that parks straight into it ([`m::park_direct`]); None (taking nothing) where the
+/// scheduler has more to do first: `p` is being retired, a timer on it is due, the global
+/// queue's turn has come, or the M spins. Called by the M holding `p`, inside a section.
+pub(crate) fn next_local(m: &'static M, p: &'static P) -> Option<&'static G> {
+    if m.spinning.get()
+        || p.id >= sched::gomaxprocs_now()
+        || timer::due(&p.timers)
+        || (p.schedtick.load(Ordering::Relaxed) % 61 == 0
+            && SCHED.runqsize.load(Ordering::Relaxed) > 0)
+    {
+        return None;
+    }
+    let (g, _) = runqget(p)?;
+    if crate::lockosthread::lockedm(g).is_some() {
+        // It runs only on its own M: schedule hands the P over (put back where it was
+        // likeliest to come from).
+        // SAFETY: we hold p.
+        unsafe { sched::runqput(p, g, true) };
+        return None;
+    }
+    Some(g)
+}
+
 /// Called when a spinning M found work: leave the spinning state, and if it was the last
 /// spinner, wake another M in case there is more work (Go's resetspinning).
 fn reset_spinning(m: &'static M) {

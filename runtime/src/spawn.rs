@@ -179,9 +179,14 @@ unsafe fn prepare<F: FnOnce() + Send + 'static>(
 
 /// First code a goroutine runs, on its own stack.
 extern "C" fn g_entry<F: FnOnce()>(t: context::Transfer) -> ! {
-    // SAFETY: execute() passes the G's address as the data word of its first resume.
-    let g: &'static G = unsafe { &*(t.data as *const G) };
-    g.g0.set(Some(t.context));
+    let g: &'static G = if t.data & m::DIRECT == 0 {
+        // SAFETY: execute() passes the G's address as the data word of its first resume.
+        unsafe { &*(t.data as *const G) }
+    } else {
+        // A goroutine parked straight into this one and made it the M's current G.
+        m::current_g().expect("g_entry: direct switch without a current goroutine")
+    };
+    m::after_resume(g, t);
     {
         // SAFETY: prepare() wrote an F here and nobody else reads it; we move it out once.
         let f: F = unsafe { ptr::read(g.entry.get() as *mut F) };

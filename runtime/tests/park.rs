@@ -170,3 +170,74 @@ fn the_dump_shows_wait_reasons_and_spawn_locations() {
         h.join().unwrap();
     });
 }
+
+/// A token passed round a ring of goroutines by park/unpark: each park finds the next
+/// goroutine in its P's runnext, the direct-switch path (`park_direct`). A plain thread keeps
+/// unparking every goroutine meanwhile, so commits race with wakeups (the parked G then goes
+/// to runnext instead of resuming at once), and sleeping goroutines keep timers due. Every
+/// pass is seen exactly once, in order.
+#[test]
+fn a_token_ring_of_direct_parks_survives_racing_unparks_and_timers() {
+    const N: usize = 8;
+    const LAPS: usize = 20_000;
+    watchdog(120, || {
+        let turn = Arc::new(AtomicUsize::new(0));
+        let waiters: Arc<Mutex<Vec<Option<Waiter>>>> = Arc::new(Mutex::new(vec![None; N]));
+        let done = Arc::new(AtomicBool::new(false));
+        let mut hs = Vec::new();
+        for k in 0..N {
+            let (turn, waiters) = (turn.clone(), waiters.clone());
+            hs.push(runtime::spawn(move || {
+                waiters.lock().unwrap()[k] = Some(Waiter::current());
+                let mut passes = 0;
+                for lap in 0..LAPS {
+                    let mine = lap * N + k;
+                    while turn.load(Ordering::SeqCst) != mine {
+                        runtime::park(WaitReason::Park);
+                    }
+                    passes += 1;
+                    turn.store(mine + 1, Ordering::SeqCst);
+                    let next = loop {
+                        if let Some(w) = waiters.lock().unwrap()[(k + 1) % N].clone() {
+                            break w;
+                        }
+                        runtime::gosched();
+                    };
+                    next.unpark();
+                }
+                passes
+            }));
+        }
+        let sleepers: Vec<_> = (0..4)
+            .map(|_| {
+                let done = done.clone();
+                runtime::spawn(move || {
+                    while !done.load(Ordering::SeqCst) {
+                        runtime::sleep(Duration::from_micros(200));
+                    }
+                })
+            })
+            .collect();
+        let noise = {
+            let (waiters, done) = (waiters.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(Ordering::SeqCst) {
+                    let ws: Vec<Waiter> =
+                        waiters.lock().unwrap().iter().flatten().cloned().collect();
+                    for w in ws {
+                        w.unpark();
+                    }
+                    std::thread::yield_now();
+                }
+            })
+        };
+        let passes: usize = hs.into_iter().map(|h| h.join().unwrap()).sum();
+        done.store(true, Ordering::SeqCst);
+        noise.join().unwrap();
+        for s in sleepers {
+            s.join().unwrap();
+        }
+        assert_eq!(passes, N * LAPS);
+        assert_eq!(turn.load(Ordering::SeqCst), N * LAPS);
+    });
+}
