@@ -53,7 +53,7 @@ fn generate(ch: Sender<u64>) {
 fn filter(input: Receiver<u64>, out: Sender<u64>, prime: u64) {
     loop {
         let i = input.recv().expect("nobody closes the chain");
-        if i % prime != 0 {
+        if !i.is_multiple_of(prime) {
             out.send(i);
         }
     }

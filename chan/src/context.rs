@@ -486,10 +486,10 @@ impl Context {
     {
         let mut node: &Node = &self.0;
         loop {
-            if let Kind::Value { key: k, value, .. } = &node.kind {
-                if k.downcast_ref::<K>() == Some(key) {
-                    return value.downcast_ref::<V>();
-                }
+            if let Kind::Value { key: k, value, .. } = &node.kind
+                && k.downcast_ref::<K>() == Some(key)
+            {
+                return value.downcast_ref::<V>();
             }
             node = &node.parent.as_ref()?.0;
         }

@@ -949,7 +949,7 @@ fn select_stress_many_goroutines_few_channels_exactly_once() {
                             let mut turn = 0usize;
                             while open.iter().any(|&o| o) {
                                 turn += 1;
-                                if r == 3 && open[2] && turn % 2 == 0 {
+                                if r == 3 && open[2] && turn.is_multiple_of(2) {
                                     match chans[2].recv_timeout(Duration::from_micros(100)) {
                                         Ok(Some(v)) => got.push(v),
                                         Ok(None) => open[2] = false,

@@ -148,7 +148,7 @@ impl WaitReason {
 /// A goroutine record.
 ///
 /// Fields in `UnsafeCell`/`Cell` belong to whoever currently owns the G: the G itself while
-/// it runs, the g0 that switched it out, or the list it sits in (free list, global queue).
+/// it runs, the g0 (or, after a direct park, the goroutine) that switched it out, or the list it sits in (free list, global queue).
 /// Ownership passes through run queues and locks, which provide the happens-before edges.
 pub(crate) struct G {
     /// Goroutine id (Go's goid); 0 while the record is free.

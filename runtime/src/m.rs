@@ -217,11 +217,11 @@ impl M {
     #[inline]
     pub(crate) fn exit_rt(&self, was_inside: bool) {
         if !was_inside {
-            if self.retake.load(Ordering::Relaxed) != RETAKE_IDLE {
-                if let Some(p) = self.take_ask() {
-                    self.detach(p);
-                    sched::handoffp(p);
-                }
+            if self.retake.load(Ordering::Relaxed) != RETAKE_IDLE
+                && let Some(p) = self.take_ask()
+            {
+                self.detach(p);
+                sched::handoffp(p);
             }
             // Release: our writes to the P's state happen before a retake that sees false.
             self.in_rt.store(false, Ordering::Release);
@@ -567,13 +567,13 @@ fn schedule(m: &'static M) {
         let Some(g) = crate::proc::find_runnable(m) else {
             return;
         };
-        if let Some(lm) = crate::lockosthread::lockedm(g) {
-            if !ptr::eq(lm, m) {
-                // `g` runs only on its own M: give it our P (Go's startlockedm).
-                let p = releasep(m).expect("schedule: found a G without holding a P");
-                lm.handoff(p, false);
-                continue;
-            }
+        if let Some(lm) = crate::lockosthread::lockedm(g)
+            && !ptr::eq(lm, m)
+        {
+            // `g` runs only on its own M: give it our P (Go's startlockedm).
+            let p = releasep(m).expect("schedule: found a G without holding a P");
+            lm.handoff(p, false);
+            continue;
         }
         if !execute(m, g) {
             return;
@@ -713,42 +713,65 @@ pub(crate) fn switch_to_g0(g: &'static G, reason: usize) {
     after_resume(g, t);
 }
 
-/// Tag bit of a resume's data word: the resumer is a goroutine (its address is in the other
-/// bits) that parked and switched straight to the resumed one ([`park_direct`]). G records
-/// are aligned, so the bit is free; a resume from g0 passes a reason or a G's address.
+/// Tag bits of a resume's data word from a goroutine that switched straight to another one
+/// (its G's address is in the other bits; G records are 8-aligned, and a resume from g0
+/// passes a reason or a G's address, so the bits are free). `DIRECT`: the goroutine parked
+/// ([`park_direct`]); the resumed G commits that park.
 pub(crate) const DIRECT: usize = 1;
+/// With [`DIRECT`]: the goroutine was switched to by a direct park whose commit lost a race
+/// with an unpark, and switched back; it goes back to `runnext`.
+const REQUEUE: usize = 2;
 
 /// On a G that was just resumed by `t`: remember the g0 to return to next time (Go's
-/// `gogo` from `schedule`), or, after a direct switch, finish the park of the goroutine that
-/// switched here; its M's g0 became ours before the switch.
-#[inline]
-pub(crate) fn after_resume(g: &'static G, t: context::Transfer) {
-    if t.data & DIRECT == 0 {
-        g.g0.set(Some(t.context));
-        return;
-    }
-    // SAFETY: `park_direct` passes the parking G's address with the tag; G records are
-    // leaked and never freed.
-    let prev: &'static G = unsafe { &*((t.data & !DIRECT) as *const G) };
-    let m = current_m().expect("after_resume: direct switch on a thread without an M");
-    // As execute does on g0 after a park: the stack of `prev` is quiescent now (we run on
-    // ours), so its context is saved before the commit publishes it to an unparker.
-    prev.ctx.set(Some(t.context));
-    prev.mid.store(0, Ordering::Relaxed);
-    prev.set_status(Status::Waiting);
-    if !prev.park.commit() {
-        // A wakeup raced with the park: `prev` runs next instead of resuming at once.
-        prev.set_status(Status::Runnable);
+/// `gogo` from `schedule`), or, after a direct switch, finish what the goroutine that
+/// switched here started; its M's g0 became ours before the switch.
+pub(crate) fn after_resume(g: &'static G, mut t: context::Transfer) {
+    loop {
+        if t.data & DIRECT == 0 {
+            g.g0.set(Some(t.context));
+            return;
+        }
+        // SAFETY: park_direct and the requeue below pass a G's address with the tags; G
+        // records are leaked and never freed.
+        let other: &'static G = unsafe { &*((t.data & !(DIRECT | REQUEUE)) as *const G) };
+        let m = current_m().expect("after_resume: direct switch on a thread without an M");
+        // Its stack is quiescent now (we run on ours): save its context first.
+        other.ctx.set(Some(t.context));
+        other.mid.store(0, Ordering::Relaxed);
         let p = m
             .p()
             .expect("after_resume: the section of park_direct keeps the P");
-        // SAFETY: we hold p, inside the section park_direct entered.
-        unsafe { sched::runqput(p, prev, true) };
-        sched::wakep();
+        if t.data & REQUEUE != 0 {
+            // We parked, lost the race, and `other` (still Runnable) made way for us: it goes
+            // back where it came from.
+            // SAFETY: we hold p, inside the section park_direct entered.
+            unsafe { sched::runqput(p, other, true) };
+            let _ = m.exit_rt_preemptible(false);
+            return;
+        }
+        // As execute does on g0 after a park: the saved context is published by the commit.
+        other.set_status(Status::Waiting);
+        if other.park.commit() {
+            // The section park_direct entered ends here; as in execute, an ASK that came
+            // meanwhile is moot (schedtick moved).
+            let _ = m.exit_rt_preemptible(false);
+            return;
+        }
+        // A wakeup raced with the park: the parker runs on at once, as execute would resume
+        // it, and we go back to the queue (REQUEUE, on its side). Still inside the section.
+        other.set_status(Status::Running);
+        other
+            .mid
+            .store(m.id.load(Ordering::Relaxed), Ordering::Relaxed);
+        g.set_status(Status::Runnable);
+        other.g0.set(g.g0.take());
+        m.set_curg(Some(other));
+        let ctx = other.ctx.take().expect("after_resume: context saved above");
+        // SAFETY: `other`'s context was saved just above and nobody else can resume it (its
+        // park word is EMPTY, not PARKED: no unparker readies it). Ours travels to it.
+        t = unsafe { crate::switch::jump(ctx, g as *const G as usize | DIRECT | REQUEUE) };
+        // Resumed again later, by g0 or by another direct switch: finish that one.
     }
-    // The section park_direct entered ends here; as in execute, an ASK that came meanwhile
-    // is moot (schedtick moved).
-    let _ = m.exit_rt_preemptible(false);
 }
 
 /// Parks the running goroutine `g` (its park word already says so, see `park_g`) by switching
@@ -772,7 +795,9 @@ pub(crate) fn park_direct(g: &'static G) -> bool {
         _ => None,
     };
     let Some((p, next)) = next else {
-        m.exit_rt(false);
+        // g0 takes over at once, a scheduling point: an ASK that came meanwhile is moot, as in
+        // execute (honouring it would hand the P to another thread for nothing).
+        let _ = m.exit_rt_preemptible(false);
         return false;
     };
     // What execute does before running a G; `next` returns to our M's g0 when it switches.

@@ -59,7 +59,8 @@ impl ParkState {
                 .is_ok()
     }
 
-    /// Second half, on g0 after the G's context is saved. Returns true if the G is now
+    /// Second half, after the G's context is saved: on g0, or on the G it switched to
+    /// directly (`m::after_resume`). Returns true if the G is now
     /// parked (an unparker will ready it), false if a token arrived and was consumed, in which
     /// case the caller resumes the G itself.
     pub(crate) fn commit(&self) -> bool {

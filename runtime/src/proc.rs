@@ -45,15 +45,16 @@ pub(crate) fn next_local(m: &'static M, p: &'static P) -> Option<&'static G> {
     if m.spinning.get()
         || p.id >= sched::gomaxprocs_now()
         || timer::due(&p.timers)
-        || (p.schedtick.load(Ordering::Relaxed) % 61 == 0
+        || (p.schedtick.load(Ordering::Relaxed).is_multiple_of(61)
             && SCHED.runqsize.load(Ordering::Relaxed) > 0)
     {
         return None;
     }
     let (g, _) = runqget(p)?;
     if crate::lockosthread::lockedm(g).is_some() {
-        // It runs only on its own M: schedule hands the P over (put back where it was
-        // likeliest to come from).
+        // It runs only on its own M: schedule hands the P over. Back into runnext (if it
+        // came from the ring it now runs before the ring's head: a rare reordering, for
+        // locked goroutines only).
         // SAFETY: we hold p.
         unsafe { sched::runqput(p, g, true) };
         return None;
@@ -106,10 +107,9 @@ pub(crate) fn find_runnable(m: &'static M) -> Option<&'static G> {
         timer::check(&p.timers);
         if p.schedtick.load(Ordering::Relaxed) % 61 == 0
             && SCHED.runqsize.load(Ordering::Relaxed) > 0
+            && let Some(g) = sched::globrunqget(p, 1)
         {
-            if let Some(g) = sched::globrunqget(p, 1) {
-                return Some(found(m, g));
-            }
+            return Some(found(m, g));
         }
         if let Some((g, _)) = runqget(p) {
             return Some(found(m, g));

@@ -483,10 +483,10 @@ mod tests {
                 q.put(i as *mut u32, i % 3 == 0, |b| {
                     spilled.extend(b.iter().map(|&p| p as usize))
                 });
-                if i % 7 == 0 {
-                    if let Some((p, _)) = q.get(true) {
-                        own.push(p as usize);
-                    }
+                if i % 7 == 0
+                    && let Some((p, _)) = q.get(true)
+                {
+                    own.push(p as usize);
                 }
             }
         }

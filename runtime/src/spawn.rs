@@ -351,10 +351,10 @@ impl<T> Packet<T> {
             } else {
                 // A thread waiting for a goroutine: Go's main goroutine. If every goroutine
                 // is asleep and nothing can wake them, this is where the program learns it.
-                if let Some(report) = crate::park::park_thread(true) {
-                    if !self.is_done() {
-                        panic!("{report}");
-                    }
+                if let Some(report) = crate::park::park_thread(true)
+                    && !self.is_done()
+                {
+                    panic!("{report}");
                 }
             }
         }

@@ -20,10 +20,10 @@
 //! jump is predicted (a gosched round trip measured 41 ns with it, 49-53 ns with [`jump`] on
 //! either side).
 //!
-//! [`jump`] stores the MXCSR and x87 control word (so `jump_fcontext` can resume the frame)
-//! but does not load them (`ldmxcsr` and `fldcw` are slow, partly serialising): goroutines
-//! share their threads' floating-point environment, as Go's do (Go's `gogo` does not switch
-//! it either).
+//! Like `jump_fcontext`, [`jump`] keeps each context's MXCSR and x87 control word (the ABI
+//! makes them callee-saved), but loads them only where they differ from the outgoing
+//! context's: `ldmxcsr` and `fldcw` are slow, partly serialising instructions, and nearly
+//! every switch finds them equal.
 
 use context::{Context, Transfer};
 
@@ -51,8 +51,8 @@ pub(crate) unsafe fn jump(to: Context, data: usize) -> Transfer {
 }
 
 /// `jump_fcontext` on the System V x86-64 ABI, ending in `ret`. The saved frame, at the saved
-/// stack pointer: MXCSR and the x87 control word (stored, so that the crate's
-/// `jump_fcontext` may resume the frame, but not loaded), then R12, R13, R14, R15, RBX, RBP, and the address to continue at. Returns the
+/// stack pointer: MXCSR and the x87 control word (loaded only where they differ from the
+/// outgoing context's), then R12, R13, R14, R15, RBX, RBP, and the address to continue at. Returns the
 /// outgoing context (RAX) and `data` (RDX), which is also how a new context's entry function
 /// receives them (RDI, RSI).
 ///
@@ -64,7 +64,6 @@ unsafe extern "C" fn jump_ret(to: *const u8, data: usize) -> Transfer {
     core::arch::naked_asm!(
         // Our return address is at [rsp]: the frame grows below it.
         "lea rsp, [rsp - 0x38]",
-        // Stored (cheap) so that `jump_fcontext` may resume this frame too; not loaded.
         "stmxcsr [rsp]",
         "fnstcw [rsp + 0x04]",
         "mov [rsp + 0x08], r12",
@@ -76,6 +75,18 @@ unsafe extern "C" fn jump_ret(to: *const u8, data: usize) -> Transfer {
         // The outgoing context is this frame.
         "mov rax, rsp",
         "mov rsp, rdi",
+        // Floating-point control state is callee-saved: each context keeps its own, as with
+        // jump_fcontext, but reloading it is slow, so only where it differs.
+        "mov ecx, [rax]",
+        "cmp ecx, [rsp]",
+        "je 2f",
+        "ldmxcsr [rsp]",
+        "2:",
+        "mov cx, [rax + 0x04]",
+        "cmp cx, [rsp + 0x04]",
+        "je 3f",
+        "fldcw [rsp + 0x04]",
+        "3:",
         "mov r12, [rsp + 0x08]",
         "mov r13, [rsp + 0x10]",
         "mov r14, [rsp + 0x18]",
@@ -121,5 +132,40 @@ mod tests {
             ctx = t.context;
         }
         assert_eq!(acc, (1..=1000).sum::<usize>());
+    }
+
+    /// MXCSR's flush-to-zero bit, which nothing in a Rust program sets by default.
+    #[cfg(target_arch = "x86_64")]
+    const FTZ: u32 = 0x8000;
+
+    #[cfg(target_arch = "x86_64")]
+    #[allow(deprecated)] // _mm_getcsr/_mm_setcsr: still the plain way to reach MXCSR.
+    extern "C" fn ftz_echo(mut t: Transfer) -> ! {
+        // SAFETY: SSE is baseline on x86-64; FTZ changes float results only, none are used.
+        unsafe { std::arch::x86_64::_mm_setcsr(std::arch::x86_64::_mm_getcsr() | FTZ) };
+        loop {
+            // SAFETY: reading MXCSR has no precondition on x86-64.
+            let csr = unsafe { std::arch::x86_64::_mm_getcsr() };
+            // SAFETY: as in `echo`.
+            t = unsafe { jump(t.context, usize::from(csr & FTZ != 0)) };
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    #[allow(deprecated)]
+    fn each_context_keeps_its_own_floating_point_control_state() {
+        let stack = ProtectedFixedSizeStack::new(64 * 1024).unwrap();
+        // SAFETY: a fresh context on a stack that outlives it.
+        let mut ctx = unsafe { Context::new(&stack, ftz_echo) };
+        for _ in 0..3 {
+            // SAFETY: `ctx` is suspended in its `jump` (or fresh).
+            let t = unsafe { jump(ctx, 0) };
+            assert_eq!(t.data, 1, "the other context lost its FTZ bit");
+            // SAFETY: reading MXCSR has no precondition on x86-64.
+            let csr = unsafe { std::arch::x86_64::_mm_getcsr() };
+            assert_eq!(csr & FTZ, 0, "FTZ leaked here");
+            ctx = t.context;
+        }
     }
 }

@@ -100,19 +100,18 @@ fn exitsyscall(g: &'static G) {
         return;
     }
     // Fast path: our P is still waiting for us.
-    if let Some(op) = oldp {
-        if op
+    if let Some(op) = oldp
+        && op
             .status
             .compare_exchange(P_SYSCALL, P_RUNNING, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
-        {
-            m::acquirep(mm, op);
-            // A scheduling event for sysmon: the time in the call is not a hog's.
-            op.bump_schedtick();
-            g.set_status(Status::Running);
-            mm.exit_rt(was);
-            return;
-        }
+    {
+        m::acquirep(mm, op);
+        // A scheduling event for sysmon: the time in the call is not a hog's.
+        op.bump_schedtick();
+        g.set_status(Status::Running);
+        mm.exit_rt(was);
+        return;
     }
     // Any idle P.
     if let Some(p) = sched::pidleget(&mut sched::lock_idle()) {

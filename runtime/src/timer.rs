@@ -190,8 +190,6 @@ impl TimerHeap {
     }
 }
 
-/// Runs `heap`'s expired timers, if any. Returns true if any fired. Cheap when none are due:
-/// one atomic load, plus a clock read only if the heap is not empty.
 /// Whether a timer in `heap` is due (what [`check`] would fire), without firing it.
 #[inline]
 pub(crate) fn due(heap: &TimerHeap) -> bool {
@@ -199,6 +197,8 @@ pub(crate) fn due(heap: &TimerHeap) -> bool {
     next != u64::MAX && clock::nanotime() >= next
 }
 
+/// Runs `heap`'s expired timers, if any. Returns true if any fired. Cheap when none are due:
+/// one atomic load, plus a clock read only if the heap is not empty.
 pub(crate) fn check(heap: &TimerHeap) -> bool {
     let next = heap.next_when.load(Ordering::Relaxed);
     if next == u64::MAX {

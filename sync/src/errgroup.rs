@@ -319,10 +319,10 @@ impl<E: Send + 'static> ErrGroup<E> {
         F: FnOnce() -> Result<(), E> + Send + 'static,
     {
         let sem = self.sem().clone();
-        if let Some(s) = &sem {
-            if s.try_send(()).is_err() {
-                return false;
-            }
+        if let Some(s) = &sem
+            && s.try_send(()).is_err()
+        {
+            return false;
         }
         self.start(sem, f);
         true

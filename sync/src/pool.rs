@@ -267,10 +267,10 @@ impl<T> Shared<T> {
     fn pop(&self) -> Option<T> {
         let home = self.home();
         let own = &self.slots[home];
-        if own.count.load(Ordering::Relaxed) > 0 {
-            if let Some(v) = own.pop(own.lock()) {
-                return Some(v);
-            }
+        if own.count.load(Ordering::Relaxed) > 0
+            && let Some(v) = own.pop(own.lock())
+        {
+            return Some(v);
         }
         self.steal(home)
     }

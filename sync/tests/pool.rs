@@ -302,7 +302,7 @@ fn work(pool: &Pool<Tracked>, ledger: &Ledger, seed: usize, on_goroutine: bool) 
             ledger.moves(b.id, &[FREE, MADE], HELD);
             b
         });
-        if (i + seed) % 64 == 0 {
+        if (i + seed).is_multiple_of(64) {
             if on_goroutine {
                 runtime::gosched(); // may resume on another P
             } else {

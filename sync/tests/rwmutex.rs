@@ -48,7 +48,7 @@ fn writers_exclude_readers_and_each_other() {
         let wg = WaitGroup::new();
         let work = |l: &RwMutex<(u64, u64)>, k: u64| {
             for i in 0..5_000u64 {
-                if (i + k) % 10 == 0 {
+                if (i + k).is_multiple_of(10) {
                     let mut g = l.lock();
                     g.0 += 1;
                     std::hint::black_box(&mut *g);
