@@ -173,14 +173,6 @@ impl M {
         );
     }
 
-    /// Whether no goroutine of this M parked inside `runtime::syscall` since g0 last ran.
-    fn oldp_is_none(&self) -> bool {
-        let op = self.oldp.take();
-        let none = op.is_none();
-        self.oldp.set(op);
-        none
-    }
-
     /// The goroutine locked to this M, if any.
     pub(crate) fn lockedg(&self) -> Option<&'static G> {
         let g = self.lockedg.load(Ordering::Relaxed);
@@ -592,13 +584,7 @@ fn execute(m: &'static M, g: &'static G) -> bool {
         // "hog" costs a P handoff, so only a goroutine that never switches is one: a
         // ping-pong pair trading runnext is not).
         p.bump_schedtick();
-        g.set_status(Status::Running);
-        g.mid.store(m.id.load(Ordering::Relaxed), Ordering::Relaxed);
-        m.set_curg(Some(g));
-        let ctx = g
-            .ctx
-            .take()
-            .expect("execute: runnable G without a saved context");
+        let ctx = make_current(m, g);
         // A request that came while we scheduled is moot: this is a scheduling point
         // (schedtick moved), so an ASK is cleared without effect.
         let _ = m.exit_rt_preemptible(false);
@@ -699,6 +685,18 @@ fn requeue_global(g: &'static G) {
     sched::wakep();
 }
 
+/// Makes the runnable `g` the one `m` runs (status, owner, `curg`) and returns its saved
+/// context, to switch to next. Used by g0 (`execute`) and by the direct switches.
+#[inline]
+fn make_current(m: &'static M, g: &'static G) -> context::Context {
+    g.set_status(Status::Running);
+    g.mid.store(m.id.load(Ordering::Relaxed), Ordering::Relaxed);
+    m.set_curg(Some(g));
+    g.ctx
+        .take()
+        .expect("make_current: runnable G without a saved context")
+}
+
 /// On a G: switch to g0 with `reason`, and return when some M resumes this G.
 ///
 /// `g` must be the running G. Never inlined, and nothing thread-local may be held across it.
@@ -759,14 +757,9 @@ pub(crate) fn after_resume(g: &'static G, mut t: context::Transfer) {
         }
         // A wakeup raced with the park: the parker runs on at once, as execute would resume
         // it, and we go back to the queue (REQUEUE, on its side). Still inside the section.
-        other.set_status(Status::Running);
-        other
-            .mid
-            .store(m.id.load(Ordering::Relaxed), Ordering::Relaxed);
         g.set_status(Status::Runnable);
         other.g0.set(g.g0.take());
-        m.set_curg(Some(other));
-        let ctx = other.ctx.take().expect("after_resume: context saved above");
+        let ctx = make_current(m, other);
         // SAFETY: `other`'s context was saved just above and nobody else can resume it (its
         // park word is EMPTY, not PARKED: no unparker readies it). Ours travels to it.
         t = unsafe { crate::switch::jump(ctx, g as *const G as usize | DIRECT | REQUEUE) };
@@ -789,7 +782,7 @@ pub(crate) fn park_direct(g: &'static G) -> bool {
         return false;
     }
     let next = match m.p() {
-        Some(p) if m.lockedg().is_none() && m.oldp_is_none() => {
+        Some(p) if m.lockedg().is_none() && m.oldp.get().is_none() => {
             crate::proc::next_local(m, p).map(|next| (p, next))
         }
         _ => None,
@@ -804,14 +797,7 @@ pub(crate) fn park_direct(g: &'static G) -> bool {
     let g0 = g.g0.take().expect("park_direct: no g0 context");
     next.g0.set(Some(g0));
     p.bump_schedtick();
-    next.set_status(Status::Running);
-    next.mid
-        .store(m.id.load(Ordering::Relaxed), Ordering::Relaxed);
-    m.set_curg(Some(next));
-    let ctx = next
-        .ctx
-        .take()
-        .expect("park_direct: runnable G without a saved context");
+    let ctx = make_current(m, next);
     // SAFETY: `next` is runnable and we took it from our P's queue, so its context is fully
     // saved and nobody else can resume it. Our own context goes to it through the transfer;
     // `after_resume` on its side saves it and commits our park.

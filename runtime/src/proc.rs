@@ -37,6 +37,14 @@ fn runqget(p: &'static P) -> Option<(&'static G, bool)> {
     Some((unsafe { &*g }, from_next))
 }
 
+/// Whether `p` must take a G from the global queue before its own: every 61st scheduling tick,
+/// if the global queue has any (rule 1 of the module docs).
+#[inline]
+fn global_turn(p: &'static P) -> bool {
+    p.schedtick.load(Ordering::Relaxed).is_multiple_of(61)
+        && SCHED.runqsize.load(Ordering::Relaxed) > 0
+}
+
 /// The G that `find_runnable` would return at once from `p`'s own queue, taken, for a
 /// goroutine that parks straight into it ([`m::park_direct`]); None (taking nothing) where the
 /// scheduler has more to do first: `p` is being retired, a timer on it is due, the global
@@ -45,8 +53,7 @@ pub(crate) fn next_local(m: &'static M, p: &'static P) -> Option<&'static G> {
     if m.spinning.get()
         || p.id >= sched::gomaxprocs_now()
         || timer::due(&p.timers)
-        || (p.schedtick.load(Ordering::Relaxed).is_multiple_of(61)
-            && SCHED.runqsize.load(Ordering::Relaxed) > 0)
+        || global_turn(p)
     {
         return None;
     }
@@ -105,8 +112,7 @@ pub(crate) fn find_runnable(m: &'static M) -> Option<&'static G> {
             continue 'top;
         }
         timer::check(&p.timers);
-        if p.schedtick.load(Ordering::Relaxed) % 61 == 0
-            && SCHED.runqsize.load(Ordering::Relaxed) > 0
+        if global_turn(p)
             && let Some(g) = sched::globrunqget(p, 1)
         {
             return Some(found(m, g));

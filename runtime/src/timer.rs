@@ -193,21 +193,27 @@ impl TimerHeap {
 /// Whether a timer in `heap` is due (what [`check`] would fire), without firing it.
 #[inline]
 pub(crate) fn due(heap: &TimerHeap) -> bool {
-    let next = heap.next_when.load(Ordering::Relaxed);
-    next != u64::MAX && clock::nanotime() >= next
+    due_now(heap).is_some()
 }
 
-/// Runs `heap`'s expired timers, if any. Returns true if any fired. Cheap when none are due:
-/// one atomic load, plus a clock read only if the heap is not empty.
-pub(crate) fn check(heap: &TimerHeap) -> bool {
+/// The current time if a timer in `heap` is due. One atomic load, plus a clock read only if
+/// the heap is not empty.
+#[inline]
+fn due_now(heap: &TimerHeap) -> Option<u64> {
     let next = heap.next_when.load(Ordering::Relaxed);
     if next == u64::MAX {
-        return false;
+        return None;
     }
     let now = clock::nanotime();
-    if now < next {
+    (now >= next).then_some(now)
+}
+
+/// Runs `heap`'s expired timers, if any. Returns true if any fired. Cheap when none are due
+/// (see [`due_now`]).
+pub(crate) fn check(heap: &TimerHeap) -> bool {
+    let Some(now) = due_now(heap) else {
         return false;
-    }
+    };
     let mut due = Vec::new();
     heap.take_expired(now, &mut due);
     let fired = !due.is_empty();
