@@ -92,6 +92,7 @@ pub use dump::{num_goroutine, stack_dump};
 pub use g::{Status, WaitReason};
 pub use local::LocalKey;
 pub use lockosthread::{is_os_thread_locked, lock_os_thread, unlock_os_thread};
+pub use membarrier::{heavy_barrier, light_barrier};
 pub use park::{Waiter, park, park_until, sleep};
 pub use sched::{MAX_PROCS, gomaxprocs};
 pub use scope::{Scope, ScopedJoinHandle, scope};

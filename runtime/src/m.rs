@@ -197,7 +197,7 @@ impl M {
             return true;
         }
         self.in_rt.store(true, Ordering::Relaxed);
-        membarrier::light();
+        membarrier::light_barrier();
         if self.retake.load(Ordering::Relaxed) != RETAKE_IDLE {
             self.retake_slow();
         }

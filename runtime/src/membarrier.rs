@@ -6,8 +6,8 @@
 //! and then loads the M's flag. Each side needs a StoreLoad barrier between its store and its
 //! load, or both could miss the other. A real fence on the M's side would cost a locked
 //! instruction on every context switch; instead the M only stops the compiler from reordering
-//! ([`light`]), and sysmon, which retakes a P at most every few milliseconds, makes every
-//! running thread of the process execute a full barrier ([`heavy`],
+//! ([`light_barrier`]), and sysmon, which retakes a P at most every few milliseconds, makes every
+//! running thread of the process execute a full barrier ([`heavy_barrier`],
 //! `MEMBARRIER_CMD_PRIVATE_EXPEDITED`: an IPI to each CPU running one of our threads). Either
 //! the M's store drained before that barrier (sysmon sees it) or the M's load comes after it
 //! (the M sees the request). This is the pattern of userspace RCU and folly's `asymmetric
@@ -36,7 +36,7 @@ fn membarrier(cmd: libc::c_int) -> libc::c_long {
 }
 
 /// Registers the process for expedited membarriers; called once before any M or sysmon runs
-/// (so `MODE` is settled before the first [`light`] that matters).
+/// (so `MODE` is settled before the first [`light_barrier`] that matters).
 pub(crate) fn init() {
     if cfg!(loom) {
         MODE.store(FENCES, Ordering::Relaxed);
@@ -49,16 +49,31 @@ pub(crate) fn init() {
     MODE.store(if ok { EXPEDITED } else { FENCES }, Ordering::SeqCst);
 }
 
-/// Whether [`heavy`] is a real cross-thread barrier (false: both sides use fences).
+/// Whether [`heavy_barrier`] is a real cross-thread barrier (false: both sides use fences).
 #[cfg(test)]
 pub(crate) fn expedited() -> bool {
     MODE.load(Ordering::Relaxed) == EXPEDITED
 }
 
-/// The cheap side: orders this thread's preceding stores before its following loads, as far
-/// as a concurrent [`heavy`] can tell.
+/// The cheap side of an asymmetric fence: orders this thread's preceding stores before its
+/// following loads, as far as a concurrent [`heavy_barrier`] can tell. A compiler fence where
+/// the kernel has expedited membarriers, a `SeqCst` fence elsewhere. Exported for `sync`
+/// (RwMutex's reader slots), whose hot path pairs with a rare writer the same way.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// static MINE: AtomicBool = AtomicBool::new(false);
+/// static THEIRS: AtomicBool = AtomicBool::new(false);
+/// runtime::block_on(|| {
+///     MINE.store(true, Ordering::Relaxed);
+///     runtime::light_barrier();
+///     // A thread that stored THEIRS and then called heavy_barrier() either sees MINE, or
+///     // this load sees THEIRS.
+///     let _ = THEIRS.load(Ordering::Relaxed);
+/// });
+/// ```
 #[inline(always)]
-pub(crate) fn light() {
+pub fn light_barrier() {
     if MODE.load(Ordering::Relaxed) == EXPEDITED {
         compiler_fence(Ordering::SeqCst);
     } else {
@@ -66,12 +81,17 @@ pub(crate) fn light() {
     }
 }
 
-/// The expensive side: a full barrier on every running thread of the process, and on ours.
-/// Returns false if it could not be done (the expedited call failed after registering, which
-/// should not happen): then the pairing with [`light`] does not hold and the caller must not
-/// rely on it.
+/// The expensive side of an asymmetric fence: a full barrier on every running thread of the
+/// process, and on ours (a `membarrier(2)` call, tens of microseconds). Returns false if it
+/// could not be done (the expedited call failed after registering, which should not happen):
+/// then the pairing with [`light_barrier`] does not hold and the caller must not rely on it.
+/// Pairs only once the runtime is initialised (the first goroutine or `block_on`).
+///
+/// ```
+/// runtime::block_on(|| assert!(runtime::heavy_barrier()));
+/// ```
 #[must_use]
-pub(crate) fn heavy() -> bool {
+pub fn heavy_barrier() -> bool {
     match MODE.load(Ordering::Relaxed) {
         EXPEDITED => membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0,
         _ => {
@@ -86,8 +106,8 @@ mod tests {
     #[test]
     fn heavy_and_light_run() {
         super::init();
-        super::light();
-        assert!(super::heavy());
+        super::light_barrier();
+        assert!(super::heavy_barrier());
         // On the Linux machines this project runs on, the expedited command exists.
         eprintln!("membarrier expedited: {}", super::expedited());
     }

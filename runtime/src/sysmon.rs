@@ -20,7 +20,7 @@
 //! M, so sysmon may take a P only while its M is surely not in the middle of such a change,
 //! and the M must notice before its next one. The handshake (M side in [`crate::m::M`]):
 //! sysmon sets the M's `retake` word to REQ, runs a process-wide barrier
-//! ([`crate::membarrier::heavy`]) and reads the M's `in_rt` flag. An M sets `in_rt` before
+//! ([`crate::membarrier::heavy_barrier`]) and reads the M's `in_rt` flag. An M sets `in_rt` before
 //! touching its P (on g0, or in a goroutine's `with_p` section) and then reads `retake`, with
 //! only a compiler barrier between (the heavy barrier supplies the rest). So either sysmon
 //! sees `in_rt` (and backs off: the M is at a scheduling point anyway) or the M sees REQ and
@@ -260,7 +260,7 @@ fn retake_hog(p: &'static P, tick: u32) -> bool {
     {
         return false;
     }
-    if !membarrier::heavy() {
+    if !membarrier::heavy_barrier() {
         mm.retake.store(RETAKE_IDLE, Ordering::Release);
         return false;
     }

@@ -736,9 +736,10 @@ impl Pair {
 /// One writer, one reader: the reader sees the old pair or the new one, never half of each.
 /// A reader inside makes the writer wait (it parks until the last reader out releases it); a
 /// reader arriving while a writer is in backs off and waits for the writer's unlock to let it
-/// in; the two announce themselves to each other in either order. Under loom the reader count
-/// is the one shared word (no per-P stripes) and a parked writer has no timed re-check, so the
-/// writer's wakeup rests on the handshake alone.
+/// in; the two announce themselves to each other in either order. Loom threads have no P, so
+/// these models cover the shared reader count (Go's algorithm, which plain threads and
+/// goroutines whose slot is taken use); the per-P reader slots of goroutines are covered by
+/// the stress tests in `tests/rwmutex.rs` and the unit tests in `rslot.rs`.
 #[test]
 fn loom_rwmutex_writer_and_reader() {
     const OLD: usize = 0;

@@ -1,5 +1,25 @@
 //! `RwMutex<T>`: Go's `sync.RWMutex`, holding the data it guards.
 //!
+//! # Readers on goroutines: per-P slots
+//! A goroutine takes the read lock by claiming its P's slot for this lock in the reader slot
+//! table ([`crate::rslot`]) and then checking that no writer is pending (`reader_count` not
+//! negative); it releases it by clearing the slot. Neither touches the lock's own cache line
+//! for writing, so readers on different cores do not contend (see the rslot docs for why).
+//! A writer first announces itself on `reader_count` (below), then scans the lock's slot in
+//! every row and waits for each reader it finds there. The claim and the check, and the
+//! writer's announcement and scan, are SeqCst pairs (Dekker's pattern): either the reader sees
+//! the writer and backs out, or the writer sees the reader's slot. A lock gets its slot id
+//! when a goroutine first reads it; a writer that sees no id skips the scan.
+//!
+//! A reader that already sees a writer pending does not claim its slot (a claim the writer
+//! then saw would make it wait for a reader that is only backing out); one that races the
+//! announcement claims and backs out.
+//!
+//! The release is a plain store. A writer that finds a reader in a slot polls it briefly (a
+//! read section that does not block is over in nanoseconds), then parks until the reader's
+//! release wakes it ([`rslot`] has the handshake).
+//!
+//! # Everyone else: Go's algorithm
 //! `reader_count` counts the readers in (or waiting to get in). A writer first takes `w` (a
 //! [`RawMutex`] serialising writers), then subtracts [`MAX_READERS`], which makes the count
 //! negative: every later `rlock` sees that and waits on `reader_sem`, so a waiting writer is
@@ -7,18 +27,26 @@
 //! already inside to leave (`reader_wait` of them; the last one to leave releases it). Its
 //! unlock adds `MAX_READERS` back and releases each reader that queued meanwhile.
 //!
-//! A reader's lock and unlock are one atomic add each when no writer is around.
+//! Here a reader's lock and unlock are one atomic add each when no writer is around. Plain
+//! threads always take this path, and so does a goroutine whose slot is taken.
 
 use crate::mutex::RawMutex;
+use crate::rslot;
 use crate::sema;
-use crate::shim::{AtomicI32, AtomicU32, Ordering};
+use crate::shim::{self, AtomicI32, AtomicU32, Ordering};
 use runtime::WaitReason;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::AtomicUsize;
 
 /// More readers than this at once is a bug (Go's `rwmutexMaxReaders`).
 const MAX_READERS: i32 = 1 << 30;
+
+/// Polls of a slot a writer makes, a `spin_loop` hint apart, before it parks: 0.2-3 us
+/// depending on the CPU's pause latency, far longer than a read section that does not block
+/// (finer than `runtime::do_spin`'s 1.6 us rounds, which would make every such wait that long).
+const SLOT_POLLS: u32 = 64;
 
 /// A reader-writer lock around `T` for goroutines and threads alike (Go's `sync.RWMutex`).
 ///
@@ -45,6 +73,8 @@ pub struct RwMutex<T: ?Sized> {
     reader_sem: AtomicU32,
     reader_count: AtomicI32,
     reader_wait: AtomicI32,
+    /// This lock's id in the reader slot table; 0 until a goroutine first reads it.
+    id: AtomicUsize,
     data: UnsafeCell<T>,
 }
 
@@ -64,6 +94,7 @@ impl<T> RwMutex<T> {
             reader_sem: AtomicU32::new(0),
             reader_count: AtomicI32::new(0),
             reader_wait: AtomicI32::new(0),
+            id: AtomicUsize::new(0),
             data: UnsafeCell::new(value),
         }
     }
@@ -77,6 +108,7 @@ impl<T> RwMutex<T> {
             reader_sem: AtomicU32::new(0),
             reader_count: AtomicI32::new(0),
             reader_wait: AtomicI32::new(0),
+            id: AtomicUsize::new(0),
             data: UnsafeCell::new(value),
         }
     }
@@ -93,13 +125,123 @@ impl<T: ?Sized> RwMutex<T> {
     #[doc(alias = "read")]
     #[inline]
     pub fn rlock(&self) -> RwMutexReadGuard<'_, T> {
+        if let Some(slot) = self.slot_rlock() {
+            return RwMutexReadGuard {
+                lock: self,
+                slot: Some(slot),
+            };
+        }
         // SeqCst: the writer's subtraction and this add must be totally ordered with the
         // reader_wait handshake (Go's atomics are sequentially consistent).
         if self.reader_count.fetch_add(1, Ordering::SeqCst) < 0 {
             // A writer is pending: wait for it to let us in.
             sema::acquire(&self.reader_sem, false, WaitReason::RwMutexRLock);
         }
-        RwMutexReadGuard { lock: self }
+        RwMutexReadGuard {
+            lock: self,
+            slot: None,
+        }
+    }
+
+    /// The lock's id in the slot table, given it on first use.
+    #[inline]
+    fn slot_id(&self) -> usize {
+        match self.id.load(Ordering::SeqCst) {
+            0 => self.new_slot_id(),
+            id => id,
+        }
+    }
+
+    #[cold]
+    fn new_slot_id(&self) -> usize {
+        // SeqCst: a writer that does not see the id (and so skips the scan) made its
+        // announcement before it, and so before the claim and check that follow.
+        match self
+            .id
+            .compare_exchange(0, rslot::new_id(), Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => self.id.load(Ordering::SeqCst),
+            Err(id) => id,
+        }
+    }
+
+    /// The read lock through this P's slot, if the slot is free and no writer is pending.
+    #[inline]
+    fn slot_rlock(&self) -> Option<&'static AtomicUsize> {
+        // A writer is pending: do not claim the slot (a reader that races the announcement
+        // still may, and backs out below).
+        if self.reader_count.load(Ordering::Relaxed) < 0 {
+            return None;
+        }
+        let id = self.slot_id();
+        let slot = rslot::mine(id)?;
+        if slot
+            .compare_exchange(0, id, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
+        {
+            return None;
+        }
+        // SeqCst: the claim above and this check against the writer's announcement and scan.
+        if self.reader_count.load(Ordering::SeqCst) >= 0 {
+            return Some(slot);
+        }
+        // A writer is pending: back out and queue behind it.
+        self.slot_runlock(slot);
+        None
+    }
+
+    /// Releases a read lock taken through `slot`, waking a writer parked on it.
+    #[inline]
+    fn slot_runlock(&self, slot: &AtomicUsize) {
+        // A parked writer of this lock has made reader_count negative (and it stays so while
+        // the writer waits): other locks' writers do not send us down the slow path.
+        if rslot::release(slot) && self.reader_count.load(Ordering::Relaxed) < 0 {
+            rslot::wake(self.id.load(Ordering::Relaxed));
+        }
+    }
+
+    /// The id of this lock's slots, if any goroutine ever used one. SeqCst: the load is the
+    /// second half of the writer's side of the Dekker pair (see `new_slot_id`).
+    fn used_slot_id(&self) -> Option<usize> {
+        match self.id.load(Ordering::SeqCst) {
+            0 => None,
+            id => Some(id),
+        }
+    }
+
+    /// Waits until no reader holds a slot for this lock. The caller holds `w` and has made
+    /// `reader_count` negative, so no reader claims a slot for good from here on.
+    fn wait_for_slot_readers(&self) {
+        let Some(id) = self.used_slot_id() else {
+            return;
+        };
+        for slot in rslot::all(id) {
+            // SeqCst: the scan half of the Dekker pair with a reader's claim and check (and,
+            // as every load below, Acquire: the reader's section before our write).
+            if slot.load(Ordering::SeqCst) != id {
+                continue;
+            }
+            // A read section that does not block ends in nanoseconds: poll a while first
+            // (unless spinning cannot pay: one CPU, or no other P running).
+            if shim::can_spin(0) {
+                for _ in 0..SLOT_POLLS {
+                    std::hint::spin_loop();
+                    if slot.load(Ordering::Acquire) != id {
+                        break;
+                    }
+                }
+            }
+            if slot.load(Ordering::Acquire) == id {
+                rslot::park_until_cleared(slot, id);
+            }
+        }
+    }
+
+    /// Whether some goroutine holds this lock through a slot. Acquire: its read section
+    /// before what the caller does when the answer is no.
+    fn slot_reader_inside(&self, order: Ordering) -> bool {
+        self.used_slot_id()
+            .is_some_and(|id| rslot::all(id).any(|s| s.load(order) == id))
     }
 
     /// Takes the read lock if that needs no waiting (Go's `TryRLock`).
@@ -114,6 +256,12 @@ impl<T: ?Sized> RwMutex<T> {
     /// ```
     #[inline]
     pub fn try_rlock(&self) -> Option<RwMutexReadGuard<'_, T>> {
+        if let Some(slot) = self.slot_rlock() {
+            return Some(RwMutexReadGuard {
+                lock: self,
+                slot: Some(slot),
+            });
+        }
         let mut c = self.reader_count.load(Ordering::SeqCst);
         loop {
             if c < 0 {
@@ -125,7 +273,12 @@ impl<T: ?Sized> RwMutex<T> {
                 Ordering::SeqCst,
                 Ordering::SeqCst,
             ) {
-                Ok(_) => return Some(RwMutexReadGuard { lock: self }),
+                Ok(_) => {
+                    return Some(RwMutexReadGuard {
+                        lock: self,
+                        slot: None,
+                    });
+                }
                 Err(cur) => c = cur,
             }
         }
@@ -157,8 +310,9 @@ impl<T: ?Sized> RwMutex<T> {
     #[inline]
     pub fn lock(&self) -> RwMutexWriteGuard<'_, T> {
         self.w.lock_for(WaitReason::RwMutexLock);
-        // Announce the writer; r is how many readers are inside.
+        // Announce the writer; r is how many readers are inside on the shared count.
         let r = self.reader_count.fetch_sub(MAX_READERS, Ordering::SeqCst);
+        self.wait_for_slot_readers();
         if r != 0 && self.reader_wait.fetch_add(r, Ordering::SeqCst) + r != 0 {
             sema::acquire(&self.writer_sem, false, WaitReason::RwMutexLock);
         }
@@ -171,6 +325,13 @@ impl<T: ?Sized> RwMutex<T> {
         if !self.w.try_lock() {
             return None;
         }
+        // A goroutine reading through a slot: fail without announcing ourselves (which would
+        // send arriving readers to wait behind a writer that is about to give up).
+        if self.slot_reader_inside(Ordering::Acquire) {
+            // SAFETY: we took `w` just above.
+            unsafe { self.w.unlock() };
+            return None;
+        }
         if self
             .reader_count
             .compare_exchange(0, -MAX_READERS, Ordering::SeqCst, Ordering::SeqCst)
@@ -180,11 +341,25 @@ impl<T: ?Sized> RwMutex<T> {
             unsafe { self.w.unlock() };
             return None;
         }
+        // SeqCst: the announcement above and this scan against a reader's claim and check.
+        if self.slot_reader_inside(Ordering::SeqCst) {
+            // A reader got in meanwhile: withdraw, letting in any reader that queued since.
+            self.let_readers_in();
+            // SAFETY: we took `w` just above.
+            unsafe { self.w.unlock() };
+            return None;
+        }
         Some(RwMutexWriteGuard { lock: self })
     }
 
     fn unlock(&self) {
-        // Let the readers in: r of them queued while we held the lock.
+        self.let_readers_in();
+        // SAFETY: the write guard holds `w`.
+        unsafe { self.w.unlock() };
+    }
+
+    /// Ends the writer's announcement and releases each reader that queued behind it.
+    fn let_readers_in(&self) {
         let r = self.reader_count.fetch_add(MAX_READERS, Ordering::SeqCst) + MAX_READERS;
         if r >= MAX_READERS {
             panic!("sync: Unlock of unlocked RWMutex");
@@ -192,8 +367,6 @@ impl<T: ?Sized> RwMutex<T> {
         for _ in 0..r {
             sema::release(&self.reader_sem, false);
         }
-        // SAFETY: the write guard holds `w`.
-        unsafe { self.w.unlock() };
     }
 
     /// The value, through a unique borrow: no locking needed.
@@ -229,6 +402,8 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwMutex<T> {
 #[must_use = "the read lock is released as soon as the guard is dropped"]
 pub struct RwMutexReadGuard<'a, T: ?Sized> {
     lock: &'a RwMutex<T>,
+    /// The slot the lock was taken through, or `None` for the shared count.
+    slot: Option<&'static AtomicUsize>,
 }
 
 // SAFETY: a read guard only gives `&T`: sending or sharing it needs T: Sync.
@@ -247,7 +422,10 @@ impl<T: ?Sized> Deref for RwMutexReadGuard<'_, T> {
 impl<T: ?Sized> Drop for RwMutexReadGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.lock.runlock();
+        match self.slot {
+            Some(slot) => self.lock.slot_runlock(slot),
+            None => self.lock.runlock(),
+        }
     }
 }
 

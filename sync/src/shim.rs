@@ -17,9 +17,9 @@ pub(crate) use loom::sync::Mutex as BucketLock;
 pub(crate) use std::sync::Mutex as BucketLock;
 
 #[cfg(not(loom))]
-pub(crate) use runtime::{Waiter, park};
+pub(crate) use runtime::{Waiter, park, park_until};
 #[cfg(loom)]
-pub(crate) use {loom_park::Waiter, loom_park::park};
+pub(crate) use {loom_park::Waiter, loom_park::park, loom_park::park_until};
 
 #[cfg(loom)]
 mod loom_park {
@@ -47,6 +47,13 @@ mod loom_park {
     /// Blocks until unparked (loom may also wake it spuriously once).
     pub(crate) fn park(_reason: WaitReason) {
         Waiter::current().0.wait();
+    }
+
+    /// `runtime::park_until` for the models: no clock, so it waits for an unpark and
+    /// reports no timeout.
+    pub(crate) fn park_until(reason: WaitReason, _deadline: std::time::Instant) -> bool {
+        park(reason);
+        false
     }
 }
 

@@ -215,3 +215,209 @@ fn readers_that_park_inside_and_move_between_ps() {
         assert!(l.try_lock().is_some());
     });
 }
+
+/// A goroutine reader holds the lock (through its P's reader slot) while parked for a while:
+/// a writer waits for it, spinning and then parking, and is let in once the reader leaves;
+/// readers arriving meanwhile queue behind the writer. The same from a plain-thread writer.
+fn a_writer_waits_for_a_parked_slot_reader(writer_is_thread: bool) {
+    let l = Arc::new(RwMutex::new(0u32));
+    let (entered, left) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let reader = {
+        let (l, entered, left) = (l.clone(), entered.clone(), left.clone());
+        runtime::spawn(move || {
+            let g = l.rlock();
+            entered.store(1, Ordering::SeqCst);
+            runtime::sleep(std::time::Duration::from_millis(30));
+            assert_eq!(*g, 0, "the writer got in while a reader was inside");
+            left.store(1, Ordering::SeqCst);
+        })
+    };
+    wait_until(|| entered.load(Ordering::SeqCst) == 1);
+    let write = {
+        let (l, left) = (l.clone(), left.clone());
+        move || {
+            let mut w = l.lock();
+            assert_eq!(left.load(Ordering::SeqCst), 1, "the writer did not wait");
+            *w = 7;
+        }
+    };
+    let late = {
+        let l = l.clone();
+        move || *l.rlock()
+    };
+    if writer_is_thread {
+        let t = std::thread::spawn(write);
+        wait_until(|| l.try_rlock().is_none());
+        let seen = runtime::spawn(late).join().unwrap();
+        t.join().unwrap();
+        assert_eq!(seen, 7, "a reader arriving behind the writer saw its write");
+    } else {
+        let h = runtime::spawn(write);
+        wait_until(|| l.try_rlock().is_none());
+        let seen = std::thread::spawn(late).join().unwrap();
+        h.join().unwrap();
+        assert_eq!(seen, 7, "a reader arriving behind the writer saw its write");
+    }
+    reader.join().unwrap();
+    assert!(l.try_lock().is_some(), "every read lock was released");
+}
+
+#[test]
+fn a_goroutine_writer_waits_for_a_parked_slot_reader() {
+    watchdog(30, || a_writer_waits_for_a_parked_slot_reader(false));
+}
+
+#[test]
+fn a_thread_writer_waits_for_a_parked_slot_reader() {
+    watchdog(30, || a_writer_waits_for_a_parked_slot_reader(true));
+}
+
+/// A goroutine's read lock (taken through its P's slot) makes `try_lock` fail, and a
+/// goroutine's `try_rlock` fails while a writer waits; both succeed once the lock is free.
+#[test]
+fn try_variants_against_slot_readers() {
+    watchdog(30, || {
+        let l = Arc::new(RwMutex::new(1));
+        runtime::block_on({
+            let l = l.clone();
+            move || {
+                let r = l.rlock();
+                assert!(l.try_lock().is_none(), "try_lock beside a slot reader");
+                let r2 = l.try_rlock().expect("a second reader on the same P");
+                assert!(l.try_lock().is_none());
+                drop(r);
+                assert!(l.try_lock().is_none(), "the second reader is still inside");
+                drop(r2);
+                assert!(l.try_lock().is_some());
+            }
+        });
+        let r = l.rlock(); // a thread: the shared count
+        let writer = {
+            let l = l.clone();
+            std::thread::spawn(move || *l.lock() += 1)
+        };
+        wait_until(|| l.try_rlock().is_none());
+        let l2 = l.clone();
+        assert!(runtime::block_on(move || l2.try_rlock().is_none()));
+        drop(r);
+        writer.join().unwrap();
+        let l2 = l.clone();
+        assert_eq!(runtime::block_on(move || *l2.try_rlock().unwrap()), 2);
+    });
+}
+
+/// Many goroutine readers that sometimes park inside their read section (so writers park on
+/// their slots and are woken by them), writers, and thread readers: exclusion holds, every
+/// write lands, and nothing hangs.
+#[test]
+fn writers_parked_on_slot_readers_are_always_let_in() {
+    watchdog(60, || {
+        let l = Arc::new(RwMutex::new((0u64, 0u64)));
+        let wg = WaitGroup::new();
+        for k in 0..8u64 {
+            let l = l.clone();
+            wg.go(move || {
+                for i in 0..300u64 {
+                    if (i + k) % 5 == 0 {
+                        let mut g = l.lock();
+                        g.0 += 1;
+                        g.1 += 1;
+                    } else {
+                        let g = l.rlock();
+                        if i % 4 == 0 {
+                            runtime::sleep(std::time::Duration::from_micros(200));
+                        }
+                        assert_eq!(g.0, g.1, "a reader saw a half-done write");
+                    }
+                }
+            });
+        }
+        let t = {
+            let l = l.clone();
+            std::thread::spawn(move || {
+                for _ in 0..300 {
+                    let g = l.rlock();
+                    assert_eq!(g.0, g.1);
+                }
+                *l.lock() = (0, 0);
+            })
+        };
+        wg.wait();
+        t.join().unwrap();
+        let g = l.rlock();
+        assert_eq!(g.0, g.1);
+        drop(g);
+        assert!(l.try_lock().is_some());
+    });
+}
+
+/// Thread writers flag their section; goroutine readers (on slots) check the flag. A reader
+/// that slipped past a writer's announcement, or a writer that missed a reader's slot, shows
+/// up as a reader that saw the flag set.
+#[test]
+fn slot_readers_never_overlap_a_writer() {
+    watchdog(120, || {
+        let l = Arc::new(RwMutex::new(()));
+        let writing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (overlaps, stop) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        );
+        let wg = WaitGroup::new();
+        for _ in 0..4 {
+            let (l, writing, overlaps, stop) =
+                (l.clone(), writing.clone(), overlaps.clone(), stop.clone());
+            wg.go(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let g = l.rlock();
+                    if writing.load(Ordering::SeqCst) {
+                        overlaps.fetch_add(1, Ordering::SeqCst);
+                    }
+                    drop(g);
+                    n += 1;
+                    if n.is_multiple_of(64) {
+                        runtime::gosched();
+                    }
+                }
+            });
+        }
+        let (l2, w2) = (l.clone(), writing.clone());
+        std::thread::spawn(move || {
+            for _ in 0..100_000 {
+                let g = l2.lock();
+                w2.store(true, Ordering::SeqCst);
+                for _ in 0..20 {
+                    std::hint::spin_loop();
+                }
+                w2.store(false, Ordering::SeqCst);
+                drop(g);
+            }
+        })
+        .join()
+        .unwrap();
+        stop.store(true, Ordering::SeqCst);
+        wg.wait();
+        assert_eq!(
+            overlaps.load(Ordering::SeqCst),
+            0,
+            "a reader overlapped a writer"
+        );
+    });
+}
+
+/// A read guard leaked with `mem::forget` keeps its lock read-held forever (as in Go), but
+/// its slot names that lock only: a new lock built in the same place works.
+#[test]
+fn a_leaked_read_guard_blocks_only_its_own_lock() {
+    watchdog(30, || {
+        runtime::block_on(|| {
+            let mut b = Box::new(RwMutex::new(0));
+            std::mem::forget(b.rlock());
+            assert!(b.try_lock().is_none(), "the leaked reader still holds it");
+            *b = RwMutex::new(1);
+            *b.lock() += 1;
+            assert_eq!(*b.rlock(), 2);
+        });
+    });
+}
