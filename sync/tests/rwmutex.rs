@@ -170,28 +170,26 @@ fn many_readers_queued_behind_a_writer_all_get_in() {
     });
 }
 
-/// Readers that park while holding the read lock (and so may unlock on another P than they
-/// locked on), writers, and plain-thread readers, all at once: exclusion holds and nothing
-/// hangs (a read unlock decrements the stripe of whatever P it runs on).
-#[test]
-fn readers_that_park_inside_and_move_between_ps() {
+/// `goroutines` goroutines, each making `iters` operations on a pair a writer keeps equal
+/// (a write when `(i + k) % write_every == 0`, else a read), run `in_write` between the two
+/// halves of a write and `in_read(i)` inside a read, beside a plain-thread reader. Exclusion
+/// holds, nothing hangs, and every read lock is released at the end.
+fn pair_workout(goroutines: u64, iters: u64, write_every: u64, in_write: fn(), in_read: fn(u64)) {
     watchdog(60, || {
         let l = Arc::new(RwMutex::new((0u64, 0u64)));
         let wg = WaitGroup::new();
-        for k in 0..6u64 {
+        for k in 0..goroutines {
             let l = l.clone();
             wg.go(move || {
-                for i in 0..2_000u64 {
-                    if (i + k) % 7 == 0 {
+                for i in 0..iters {
+                    if (i + k) % write_every == 0 {
                         let mut g = l.lock();
                         g.0 += 1;
-                        runtime::gosched(); // a writer that yields inside
+                        in_write();
                         g.1 += 1;
                     } else {
                         let g = l.rlock();
-                        if i % 3 == 0 {
-                            runtime::gosched(); // may resume on the other P
-                        }
+                        in_read(i);
                         assert_eq!(g.0, g.1, "a reader saw a half-done write");
                     }
                 }
@@ -200,7 +198,7 @@ fn readers_that_park_inside_and_move_between_ps() {
         let t = {
             let l = l.clone();
             std::thread::spawn(move || {
-                for _ in 0..2_000 {
+                for _ in 0..iters {
                     let g = l.rlock();
                     assert_eq!(g.0, g.1);
                 }
@@ -213,6 +211,18 @@ fn readers_that_park_inside_and_move_between_ps() {
         drop(g);
         // Every read lock was released: a writer gets in at once.
         assert!(l.try_lock().is_some());
+    });
+}
+
+/// Readers that park while holding the read lock (and so may unlock on another P than they
+/// locked on: a slot is released wherever its guard is dropped) and writers that yield
+/// inside.
+#[test]
+fn readers_that_park_inside_and_move_between_ps() {
+    pair_workout(6, 2_000, 7, runtime::gosched, |i| {
+        if i % 3 == 0 {
+            runtime::gosched(); // may resume on the other P
+        }
     });
 }
 
@@ -306,49 +316,21 @@ fn try_variants_against_slot_readers() {
     });
 }
 
-/// Many goroutine readers that sometimes park inside their read section (so writers park on
-/// their slots and are woken by them), writers, and thread readers: exclusion holds, every
-/// write lands, and nothing hangs.
+/// Goroutine readers that sometimes sleep inside their read section, so writers park on
+/// their slots and must be woken by their release.
 #[test]
 fn writers_parked_on_slot_readers_are_always_let_in() {
-    watchdog(60, || {
-        let l = Arc::new(RwMutex::new((0u64, 0u64)));
-        let wg = WaitGroup::new();
-        for k in 0..8u64 {
-            let l = l.clone();
-            wg.go(move || {
-                for i in 0..300u64 {
-                    if (i + k) % 5 == 0 {
-                        let mut g = l.lock();
-                        g.0 += 1;
-                        g.1 += 1;
-                    } else {
-                        let g = l.rlock();
-                        if i % 4 == 0 {
-                            runtime::sleep(std::time::Duration::from_micros(200));
-                        }
-                        assert_eq!(g.0, g.1, "a reader saw a half-done write");
-                    }
-                }
-            });
-        }
-        let t = {
-            let l = l.clone();
-            std::thread::spawn(move || {
-                for _ in 0..300 {
-                    let g = l.rlock();
-                    assert_eq!(g.0, g.1);
-                }
-                *l.lock() = (0, 0);
-            })
-        };
-        wg.wait();
-        t.join().unwrap();
-        let g = l.rlock();
-        assert_eq!(g.0, g.1);
-        drop(g);
-        assert!(l.try_lock().is_some());
-    });
+    pair_workout(
+        8,
+        300,
+        5,
+        || {},
+        |i| {
+            if i % 4 == 0 {
+                runtime::sleep(std::time::Duration::from_micros(200));
+            }
+        },
+    );
 }
 
 /// Thread writers flag their section; goroutine readers (on slots) check the flag. A reader
