@@ -8,8 +8,8 @@
 //! spinning only while the holder runs on another processor, Mutex's starvation mode, and
 //! RwMutex's writer preference. One departure, for speed: a goroutine's read lock claims a
 //! slot in its P's row of a shared table instead of adding to the lock's reader count, so
-//! readers on different cores do not fight over one cache line. Waiters queue on one runtime semaphore table (Go's `sema.go`),
-//! so a `Mutex` is 8 bytes plus its data.
+//! readers on different cores do not fight over one cache line. Waiters queue on one runtime
+//! semaphore table (Go's `sema.go`), so a `Mutex` is 8 bytes plus its data.
 //!
 //! ```
 //! use std::sync::Arc;

@@ -187,8 +187,8 @@ mod tests {
     }
 
     /// The wake path on its own: a writer parked on a slot (a goroutine, so the barrier
-    /// pairs) is woken by the release. A missed wake hangs, and the watchdog of the caller's
-    /// harness (the test's time limit) reports it.
+    /// pairs) is woken by the release. A missed wake leaves the writer parked for good: the
+    /// test fails after 10 s with a goroutine dump.
     #[test]
     fn a_release_wakes_a_writer_parked_on_the_slot() {
         static SLOT: AtomicUsize = AtomicUsize::new(0);
@@ -201,6 +201,15 @@ mod tests {
             }
             if release(&SLOT) {
                 wake(id);
+            }
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !writer.is_finished() {
+                assert!(
+                    Instant::now() < deadline,
+                    "the writer was not woken:\n{}",
+                    runtime::stack_dump()
+                );
+                std::thread::yield_now();
             }
             writer.join().unwrap();
             assert_eq!(SLOT.load(Ordering::SeqCst), 0);

@@ -156,12 +156,13 @@ impl<T: ?Sized> RwMutex<T> {
     fn new_slot_id(&self) -> usize {
         // SeqCst: a writer that does not see the id (and so skips the scan) made its
         // announcement before it, and so before the claim and check that follow.
+        let new = rslot::new_id();
         match self
             .id
-            .compare_exchange(0, rslot::new_id(), Ordering::SeqCst, Ordering::SeqCst)
+            .compare_exchange(0, new, Ordering::SeqCst, Ordering::SeqCst)
         {
-            Ok(_) => self.id.load(Ordering::SeqCst),
-            Err(id) => id,
+            Ok(_) => new,
+            Err(id) => id, // another reader named it first
         }
     }
 
