@@ -30,6 +30,10 @@ pub use chan::context;
 /// `Semaphore`, `ErrGroup`.
 pub use sync;
 
+/// Go's `net`: TCP, UDP and Unix sockets on the netpoller, `dial`/`listen`, deadlines,
+/// `close`, `pipe`.
+pub use net;
+
 pub use runtime::{block_on, go, goroutine_local, gosched, scope, spawn};
 
 /// The README's examples, compiled and run as doctests so they cannot rot.

@@ -23,7 +23,7 @@ import statistics
 NAMES = {
     "W1": "spawn", "W2": "pingpong", "W3": "spsc", "W4": "mpmc", "W5": "mpmc0",
     "W6": "select", "W7": "sieve", "W8": "daisy", "W9": "mutex", "W10": "parked",
-    "W11": "timers", "W12": "pipeline", "W13": "rwmutex", "HL": "hog latency",
+    "W11": "timers", "W12": "pipeline", "W13": "rwmutex", "N1": "echo", "HL": "hog latency",
 }
 
 # Latency measurements, each with its own table instead of rows in the main one.
@@ -31,28 +31,33 @@ LATENCY = ("HL",)
 
 
 def wl_key(wl):
-    """Sort key: W1..W13 in numeric order, then the others (HL) by name."""
-    return (0, int(wl[1:]), "") if wl[1:].isdigit() else (1, 0, wl)
+    """Sort key: W1..W13 in numeric order, then the network workloads N1.. in numeric order,
+    then the others (HL) by name."""
+    if wl[1:].isdigit() and wl[0] in "WN":
+        return ("WN".index(wl[0]), int(wl[1:]), "")
+    return (2, 0, wl)
 
 # What each system is, for the document.
 SYSTEM_NOTES = {
     "go": "Go (gc), goroutines, channels, sync.WaitGroup/Mutex/RWMutex: the reference "
           "(benches/compare/go/).",
     "goro": "goro: goroutines on goro's runtime, goro's channels and goro::sync, each "
-            "workload written as the Go one (rust/src/goro_w.rs).",
+            "workload written as the Go one; N1 over goro::net (rust/src/goro_w.rs).",
     "crossbeam": "crossbeam-channel over std threads, one OS thread per goroutine; W9/W13 "
                  "std Mutex/RwLock; W1/W9/W11/W13 use no channel and stand for \"std "
-                 "threads\" (rust/src/crossbeam_w.rs, threads_w.rs).",
+                 "threads\", as does N1, a thread per connection and per client over "
+                 "blocking std::net (rust/src/crossbeam_w.rs, threads_w.rs).",
     "parking_lot": "std threads with parking_lot's Mutex/RwLock (W9/W13 only; printed by "
                    "the crossbeam run).",
     "flume": "flume over std threads; the channel workloads only (rust/src/flume_w.rs, "
              "threads_w.rs).",
     "tokio": "tokio multi-thread runtime, 2 workers; mpsc::channel(1) for unbuffered "
              "channels, shared Receiver behind a tokio Mutex for several receivers "
-             "(W4/W5/W12), tokio::select!, tokio::sync Mutex/RwLock (rust/src/tokio_w.rs).",
+             "(W4/W5/W12), tokio::select!, tokio::sync Mutex/RwLock, tokio::net for N1 "
+             "(rust/src/tokio_w.rs).",
     "may": "may coroutines, 2 workers; may's unbounded mpmc channel plus a semaphore "
-           "for capacity (capacity 1 for unbuffered), may::sync WaitGroup/Mutex/RwLock "
-           "(rust/src/may_w.rs).",
+           "for capacity (capacity 1 for unbuffered), may::sync WaitGroup/Mutex/RwLock, "
+           "may::net for N1 (rust/src/may_w.rs).",
 }
 
 

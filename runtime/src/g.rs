@@ -91,6 +91,11 @@ pub enum WaitReason {
     SemAcquire,
     /// A timer (park_until).
     Timer,
+    /// Waiting on the netpoller for a socket or other file descriptor to become ready.
+    IoWait,
+    /// Waiting for another goroutine's operation on the same file descriptor to finish
+    /// (Go's fdMutex: reads are serialised among themselves, and so are writes).
+    FdLock,
 }
 
 impl WaitReason {
@@ -116,11 +121,13 @@ impl WaitReason {
             WaitReason::OnceWait => "sync.Once.Do",
             WaitReason::SemAcquire => "semacquire",
             WaitReason::Timer => "timer",
+            WaitReason::IoWait => "IO wait",
+            WaitReason::FdLock => "semacquire (fd lock)",
         }
     }
 
     fn from_u8(v: u8) -> WaitReason {
-        const ALL: [WaitReason; 19] = [
+        const ALL: [WaitReason; 21] = [
             WaitReason::None,
             WaitReason::Park,
             WaitReason::Sleep,
@@ -140,6 +147,8 @@ impl WaitReason {
             WaitReason::OnceWait,
             WaitReason::SemAcquire,
             WaitReason::Timer,
+            WaitReason::IoWait,
+            WaitReason::FdLock,
         ];
         ALL.get(v as usize).copied().unwrap_or(WaitReason::None)
     }

@@ -61,6 +61,9 @@ pub(crate) struct M {
     /// A P handed over by `startm`, picked up when the M wakes.
     nextp: AtomicPtr<P>,
     nextspin: AtomicBool,
+    /// Blocked in `epoll_wait` instead of on `note` (the netpoller's sleeper, see `stopm`):
+    /// waking it takes an eventfd write as well.
+    pub(crate) polling: AtomicBool,
     /// In the idle M list (changed under the idle lock).
     pub(crate) idle: AtomicBool,
     /// The P this M holds. Written only by this M (and read by sysmon, which may take the P
@@ -122,7 +125,17 @@ impl M {
         self.nextspin.store(spinning, Ordering::Relaxed);
         // Release: the P's owner-only state is published to the new owner.
         self.nextp.store(p as *const P as *mut P, Ordering::Release);
+        self.wake();
+    }
+
+    /// Wakes this idle M: its futex, or, if it is the M blocked in `epoll_wait`, the poller.
+    pub(crate) fn wake(&self) {
         self.note.unpark();
+        // StoreLoad with `stopm`, which sets `polling` and then looks for the token.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.polling.load(Ordering::SeqCst) {
+            crate::netpoll::brk();
+        }
     }
 
     /// A cheap per-M random number (xorshift64*), for steal order.
@@ -379,6 +392,7 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
                 note: Note::new(),
                 nextp: AtomicPtr::new(ptr::null_mut()),
                 nextspin: AtomicBool::new(false),
+                polling: AtomicBool::new(false),
                 idle: AtomicBool::new(false),
                 p: AtomicPtr::new(ptr::null_mut()),
                 curg: AtomicPtr::new(ptr::null_mut()),
@@ -499,8 +513,25 @@ pub(crate) fn stopm(m: &'static M, mut next_timer: u64) -> bool {
             }
         }
         let asleep = crate::clock::nanotime();
-        m.note
-            .park(deadline.map(crate::clock::from_nanos).or(exit_at));
+        if crate::netpoll::try_claim_poller() {
+            // Goroutines wait on the network: sleep in epoll_wait instead of the futex, so
+            // their readiness wakes us (Go's findRunnable blocking in netpoll). A wake for
+            // this M (`M::wake`) breaks the poll.
+            m.polling.store(true, Ordering::SeqCst);
+            std::sync::atomic::fence(Ordering::SeqCst);
+            let mut ready = Vec::new();
+            if !m.note.has_token() {
+                crate::netpoll::netpoll(Some(deadline.unwrap_or(u64::MAX)), &mut ready);
+            }
+            m.polling.store(false, Ordering::SeqCst);
+            crate::netpoll::release_poller();
+            // Into the global queue; this M takes a P for them below (as after a timer), and
+            // wakes others as it finds more work than it can run.
+            crate::netpoll::inject(&ready, None);
+        } else {
+            m.note
+                .park(deadline.map(crate::clock::from_nanos).or(exit_at));
+        }
 
         let mut idle = sched::lock_idle();
         if idle.timer_sleeper.is_some_and(|s| ptr::eq(s, m)) {

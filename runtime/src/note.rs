@@ -57,6 +57,11 @@ impl Note {
         self.state.swap(EMPTY, Ordering::Acquire) == NOTIFIED
     }
 
+    /// Whether a token is waiting to be consumed.
+    pub(crate) fn has_token(&self) -> bool {
+        self.state.load(Ordering::SeqCst) == NOTIFIED
+    }
+
     /// Whether a thread is blocked in `park` with no token delivered yet.
     pub(crate) fn is_parked(&self) -> bool {
         self.state.load(Ordering::Acquire) == PARKED
@@ -65,7 +70,7 @@ impl Note {
     /// Sets the token and wakes the parked thread, if any.
     pub(crate) fn unpark(&self) {
         // Release: publishes the waker's writes to the parked thread.
-        if self.state.swap(NOTIFIED, Ordering::Release) == PARKED {
+        if self.state.swap(NOTIFIED, Ordering::SeqCst) == PARKED {
             crate::futex::wake_one(&self.state);
         }
     }

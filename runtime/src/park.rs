@@ -83,6 +83,20 @@ impl Waiter {
         }
     }
 
+    /// Like [`unpark`](Waiter::unpark), but a goroutine made runnable is appended to `list`
+    /// for the caller to queue (the netpoller queues a whole poll's worth in one batch).
+    pub(crate) fn unpark_into(&self, list: &mut Vec<&'static G>) {
+        match &self.0 {
+            Kind::G { g, generation } => {
+                if g.park.unpark(*generation) {
+                    g.set_status(Status::Runnable);
+                    list.push(g);
+                }
+            }
+            Kind::Thread(n) => n.unpark(),
+        }
+    }
+
     /// Whether this waiter is a goroutine (false: a plain thread).
     pub fn is_goroutine(&self) -> bool {
         matches!(self.0, Kind::G { .. })

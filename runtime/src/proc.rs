@@ -123,6 +123,12 @@ pub(crate) fn find_runnable(m: &'static M) -> Option<&'static G> {
         if let Some(g) = sched::globrunqget(p, 0) {
             return Some(found(m, g));
         }
+        // The network, before stealing (one load when no goroutine waits on it).
+        if crate::netpoll::should_poll()
+            && let Some(g) = poll_network(p)
+        {
+            return Some(found(m, g));
+        }
 
         // Steal, unless enough Ms are spinning already (half the busy Ps, as in Go).
         let procs = sched::gomaxprocs_now() as u32;
@@ -186,6 +192,16 @@ pub(crate) fn find_runnable(m: &'static M) -> Option<&'static G> {
             adapt_spin(&m.spin_ns, slept);
         }
     }
+}
+
+/// A poll of the network that does not block: the first goroutine it readied, to run now;
+/// the others are queued ([`crate::netpoll::inject`]). The caller's M holds `p`.
+fn poll_network(p: &'static P) -> Option<&'static G> {
+    let mut list = Vec::new();
+    crate::netpoll::netpoll(None, &mut list);
+    let (&g, rest) = list.split_first()?;
+    crate::netpoll::inject(rest, Some(p));
+    Some(g)
 }
 
 /// Tries to take work from the other Ps without waiting: runs their due timers, and takes a
@@ -308,6 +324,7 @@ const RUNNEXT_WINDOW_NS: u64 = 10 * STEAL_WINDOW_NS;
 fn spin_for_work(m: &'static M, p: &'static P) -> Spin {
     let start = crate::clock::nanotime();
     let until = start + m.spin_ns.get();
+    let mut next_poll = start + crate::netpoll::SPIN_POLL_NS;
     let n = SCHED.nallp.load(Ordering::Acquire);
     let mut watch: Vec<Watch> = (0..n)
         .map(|i| Watch {
@@ -322,6 +339,15 @@ fn spin_for_work(m: &'static M, p: &'static P) -> Spin {
         let now = crate::clock::nanotime();
         if p.timers.next_when.load(Ordering::Relaxed) <= now {
             return Spin::Retry;
+        }
+        if crate::netpoll::should_poll() && now >= next_poll {
+            next_poll = now + crate::netpoll::SPIN_POLL_NS;
+            let mut list = Vec::new();
+            crate::netpoll::netpoll(None, &mut list);
+            if !list.is_empty() {
+                crate::netpoll::inject(&list, Some(p));
+                return Spin::Retry;
+            }
         }
         for (i, w) in watch.iter_mut().enumerate() {
             let Some(p2) = sched::p_at(i) else { continue };

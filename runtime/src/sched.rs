@@ -449,7 +449,16 @@ pub(crate) fn startm(p: Option<&'static P>, spinning: bool) {
             return;
         }
     };
-    let m = idle.midle.pop();
+    // Not the M blocked in epoll_wait if another will do: it would have to be broken out of
+    // its poll, and another M take its place there.
+    let m = match idle
+        .midle
+        .iter()
+        .rposition(|m| !m.polling.load(Ordering::Relaxed))
+    {
+        Some(i) => Some(idle.midle.remove(i)),
+        None => idle.midle.pop(),
+    };
     if let Some(m) = m {
         m.idle.store(false, Ordering::Relaxed);
     }
@@ -508,7 +517,7 @@ pub(crate) fn timer_added(when: u64) {
     }
     let sleeper = lock_idle().timer_sleeper;
     if let Some(m) = sleeper {
-        m.note.unpark();
+        m.wake();
     } else {
         wakep();
     }

@@ -139,6 +139,9 @@ fn sysmon() {
 
         let retaken = retake(now, &mut pds);
 
+        // Nobody looked at the network for a while (every P busy computing): look.
+        crate::netpoll::sysmon_poll(now);
+
         // Overdue timers while a P is idle: the timer sleeper should have them; make sure.
         let next = crate::timer::earliest();
         if next.saturating_add(TIMER_SLACK_NS) < now && SCHED.npidle.load(Ordering::SeqCst) > 0 {

@@ -2,10 +2,11 @@
 //
 // Usage:
 //
-//	gobench [-w W1,W2,...,HL] [-quick] [-procs N] [-fork=true|false]
+//	gobench [-w W1,W2,...,N1,HL] [-quick] [-procs N] [-fork=true|false]
 //
-// Besides W1-W13 it runs HL, the wake-up delay of a sleeping goroutine while every P runs a
-// CPU hog (workloads.go's hlHogLatency); HL is measured for Go and goro only.
+// Besides W1-W13 and the network workload N1 (network.go) it runs HL, the wake-up delay of a
+// sleeping goroutine while every P runs a CPU hog (workloads.go's hlHogLatency); HL is
+// measured for Go and goro only.
 //
 // Each workload prints exactly one line "<ID> go <metric>=<value>" on stdout. Each checks its
 // own result and, if wrong, reports on stderr and makes the program exit non-zero.
@@ -49,6 +50,8 @@ var workloads = []workload{
 	{"W11", "timers", 100_000, w11Timers},
 	{"W12", "pipeline", 1_000_000, w12Pipeline},
 	{"W13", "rwmutex", 4_000_000, w13RWMutex},
+	// Network (loopback TCP): n is the round trips per client (network.go).
+	{"N1", "echo", 500, n1Echo},
 	// Not an anchor workload: a latency measurement for go and goro only (n is unused).
 	{"HL", "hoglatency", hlSamples, hlHogLatency},
 }
@@ -120,7 +123,7 @@ func selectWorkloads(spec string) ([]workload, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("unknown workload %q (known: W1..W13, HL)", id)
+			return nil, fmt.Errorf("unknown workload %q (known: W1..W13, N1, HL)", id)
 		}
 	}
 	return out, nil

@@ -5,9 +5,14 @@
 //! here. The workloads without a channel (W1, W9, W11, W13) are "std threads" workloads:
 //! they run here only (flume's column points here). W9 and W13 time std's `Mutex`/`RwLock`
 //! and, as a second variant on the same line, parking_lot's (`ns_per_op.parking_lot=`).
+//! N1 (TCP echo) is the thread-per-connection server over blocking `std::net` sockets, with a
+//! thread per client: a "std threads" workload too (flume's column points here).
 
 use crate::threads_w::{self, Countdown, fails_ok, join, num_threads, spawn};
-use crate::{Opts, Res, check_sum, ms_of, ns_per, split, with_warmup};
+use crate::{
+    FirstErr, N1_CLIENTS, N1_MSG, N1_ROUNDS, Opts, Res, check_sum, ms_of, n1_check, n1_msg, ns_per,
+    split, with_warmup,
+};
 use crossbeam_channel::{Select, bounded};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
@@ -33,6 +38,7 @@ pub fn run(id: &str, o: &Opts) -> Res {
         "W11" => fails_ok(w11(o)),
         "W12" => threads_w::w12::<Crossbeam>(o),
         "W13" => w13(o),
+        "N1" => fails_ok(n1(o)),
         _ => Err(format!("unknown workload {id}")),
     }
 }
@@ -279,4 +285,113 @@ fn w13(o: &Opts) -> Res {
         ns_per(std_d, n),
         ns_per(pl_d, n)
     ))
+}
+
+// ---------------------------------------------------------------- N1 echo
+
+/// N1 as Go's `n1Echo`, with std threads: a thread per accepted connection over blocking
+/// `std::net` sockets and a thread per client (2 * N1_CLIENTS + 1 threads), TCP_NODELAY on
+/// both ends, the round trips timed behind a start gate (dropping the Sender of a
+/// `bounded(0)` channel every client receives from).
+fn n1(o: &Opts) -> Res {
+    let n = o.size(N1_ROUNDS);
+    threads_w::check_threads(2 * N1_CLIENTS + 1)?;
+    let d = with_warmup(n, n1_pass)?;
+    Ok(format!("ns_per_op={}", ns_per(d, N1_CLIENTS * n)))
+}
+
+fn n1_pass(n: usize) -> Result<Duration, String> {
+    use std::io::{ErrorKind, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let ln = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("listen: {e}"))?;
+    let addr = ln.local_addr().map_err(|e| format!("local_addr: {e}"))?;
+    let errs = FirstErr::leak();
+    // ready: every client connected, and the accept loop has accepted them all.
+    let ready = Countdown::leak(N1_CLIENTS + 1);
+    let done = Countdown::leak(N1_CLIENTS);
+    let handlers = Countdown::leak(N1_CLIENTS);
+    let (start_tx, start_rx) = bounded::<()>(0);
+    spawn(move || {
+        // Accept loop: exactly N1_CLIENTS connections, a thread each.
+        for i in 0..N1_CLIENTS {
+            let accepted = ln.accept().map_err(|e| format!("accept: {e}"));
+            let spawned = accepted.and_then(|(mut conn, _)| {
+                if let Err(e) = conn.set_nodelay(true) {
+                    errs.set(format!("server set_nodelay: {e}"));
+                }
+                spawn(move || {
+                    // Echo handler: read, write back all that was read, until EOF.
+                    let mut buf = [0u8; N1_MSG];
+                    loop {
+                        match conn.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(k) => {
+                                if let Err(e) = conn.write_all(&buf[..k]) {
+                                    errs.set(format!("server write: {e}"));
+                                    break;
+                                }
+                            }
+                            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                            Err(e) => {
+                                errs.set(format!("server read: {e}"));
+                                break;
+                            }
+                        }
+                    }
+                    drop(conn);
+                    handlers.done();
+                })
+            });
+            if let Err(e) = spawned {
+                errs.set(e);
+                for _ in i..N1_CLIENTS {
+                    handlers.done();
+                }
+                break;
+            }
+        }
+        drop(ln);
+        ready.done();
+    })?;
+    for id in 0..N1_CLIENTS {
+        let start = start_rx.clone();
+        spawn(move || {
+            let conn = TcpStream::connect(addr).and_then(|c| c.set_nodelay(true).map(|()| c));
+            ready.done();
+            let _ = start.recv(); // Err: the gate is open (sender dropped)
+            match conn {
+                Ok(c) => {
+                    if let Err(e) = n1_client(c, id, n) {
+                        errs.set(e);
+                    }
+                }
+                Err(e) => errs.set(format!("client {id} connect: {e}")),
+            }
+            done.done();
+        })?;
+    }
+    drop(start_rx);
+    ready.wait();
+    let t0 = Instant::now();
+    drop(start_tx);
+    done.wait();
+    let d = t0.elapsed();
+    handlers.wait();
+    errs.get()?;
+    Ok(d)
+}
+
+/// One N1 client's n round trips; the connection is closed on return.
+fn n1_client(mut c: std::net::TcpStream, id: usize, n: usize) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let (mut msg, mut got) = ([0u8; N1_MSG], [0u8; N1_MSG]);
+    for r in 0..n {
+        n1_msg(&mut msg, id, r);
+        c.write_all(&msg)
+            .map_err(|e| format!("client {id} round {r} write: {e}"))?;
+        c.read_exact(&mut got)
+            .map_err(|e| format!("client {id} round {r} read: {e}"))?;
+        n1_check(&got, &msg, id, r)?;
+    }
+    Ok(())
 }

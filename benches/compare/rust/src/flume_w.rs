@@ -1,7 +1,7 @@
 //! The "flume + threads" system: flume 0.12 over std threads (one OS thread per Go
 //! goroutine), the channel workloads of [`threads_w`] plus W6 over `flume::Selector`.
 //! `bounded(0)` is the unbuffered (rendezvous) channel; dropping the last Sender is Go's
-//! `close`. W1, W9, W11 and W13 use no channel: with std threads they are the same program
+//! `close`. W1, W9, W11, W13 and N1 (TCP echo) use no channel: with std threads they are the same program
 //! whatever the channel crate, so they run once, in the crossbeam column.
 
 use crate::threads_w::{self, fails_ok, join};
@@ -26,7 +26,7 @@ pub fn run(id: &str, o: &Opts) -> Res {
         "W8" => fails_ok(threads_w::w8::<Flume>(o)),
         "W10" => fails_ok(threads_w::w10::<Flume>(o)),
         "W12" => threads_w::w12::<Flume>(o),
-        "W1" | "W9" | "W11" | "W13" => {
+        "W1" | "W9" | "W11" | "W13" | "N1" => {
             Ok("n/a no channel: std threads alone, see the crossbeam column".to_string())
         }
         _ => Err(format!("unknown workload {id}")),

@@ -5,11 +5,15 @@
 //! where Go's closures capture `&wg` for a million tasks), or join handles (W2-W5, where Go
 //! waits for a fixed two or eight goroutines), or a `done` channel (W6, as Go does).
 //!
+//! N1 (loopback TCP echo) uses `goro::net`: blocking `std::net`-shaped sockets whose calls
+//! park the goroutine, not its thread, on goro's netpoller.
+//!
 //! HL is not an anchor workload: it measures how late a sleeping goroutine wakes while every
 //! P runs a CPU hog (Go's `hlHogLatency`).
 
 use crate::{
-    Opts, Res, check_sum, first_primes, ms_of, ns_per, rss_bytes, split, sum_range, with_warmup,
+    FirstErr, N1_CLIENTS, N1_MSG, N1_ROUNDS, Opts, Res, check_sum, first_primes, ms_of, n1_check,
+    n1_msg, ns_per, rss_bytes, split, sum_range, with_warmup,
 };
 use goro::chan::{self, Chan, Select, Selected};
 use goro::runtime;
@@ -39,6 +43,7 @@ pub fn run(id: &str, o: &Opts) -> Res {
         "W11" => w11(o),
         "W12" => w12(o),
         "W13" => w13(o),
+        "N1" => n1(o),
         "HL" => hl(o),
         _ => Err(format!("unknown workload {id}")),
     }
@@ -625,6 +630,115 @@ pub fn check_squares(cnt: u64, sum: u64, n: usize) -> Result<(), String> {
     let want = big * (big + 1) * (2 * big + 1) / 6;
     if cnt != big || sum != want {
         return Err(format!("got {cnt} items sum {sum}, want {big} sum {want}"));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- N1 echo
+
+/// N1: a goroutine-per-connection TCP echo server on 127.0.0.1 and [`N1_CLIENTS`] client
+/// goroutines, each over its own connection making n round trips of a 64-byte message
+/// (`write_all`, `read_exact` 64 bytes back, every byte compared), TCP_NODELAY on both ends;
+/// shaped as Go's `n1Echo`: connecting and accepting untimed, behind a start gate (a closed
+/// channel); timed from opening the gate until every client is done; afterwards every
+/// handler must have seen its client's EOF.
+fn n1(o: &Opts) -> Res {
+    let n = o.size(N1_ROUNDS);
+    let d = runtime::block_on(move || with_warmup(n, n1_pass))?;
+    Ok(format!("ns_per_op={}", ns_per(d, N1_CLIENTS * n)))
+}
+
+fn n1_pass(n: usize) -> Result<Duration, String> {
+    use goro::net::{TcpListener, TcpStream};
+    use std::io::{ErrorKind, Read, Write};
+    let ln = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("listen: {e}"))?;
+    let addr = ln.local_addr().map_err(|e| format!("local_addr: {e}"))?;
+    let errs = FirstErr::leak();
+    // ready: every client connected, and the accept loop has accepted them all.
+    let ready = leak_wg(N1_CLIENTS + 1);
+    let done = leak_wg(N1_CLIENTS);
+    let handlers = leak_wg(N1_CLIENTS);
+    let start = chan::make::<()>(0);
+    runtime::go(move || {
+        // Accept loop: exactly N1_CLIENTS connections, a goroutine each.
+        for i in 0..N1_CLIENTS {
+            let mut conn = match ln.accept() {
+                Ok((c, _)) => c,
+                Err(e) => {
+                    errs.set(format!("accept: {e}"));
+                    for _ in i..N1_CLIENTS {
+                        handlers.done();
+                    }
+                    break;
+                }
+            };
+            if let Err(e) = conn.set_nodelay(true) {
+                errs.set(format!("server set_nodelay: {e}"));
+            }
+            runtime::go(move || {
+                // Echo handler: read, write back all that was read, until EOF.
+                let mut buf = [0u8; N1_MSG];
+                loop {
+                    match conn.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(k) => {
+                            if let Err(e) = conn.write_all(&buf[..k]) {
+                                errs.set(format!("server write: {e}"));
+                                break;
+                            }
+                        }
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            errs.set(format!("server read: {e}"));
+                            break;
+                        }
+                    }
+                }
+                drop(conn);
+                handlers.done();
+            });
+        }
+        drop(ln);
+        ready.done();
+    });
+    for id in 0..N1_CLIENTS {
+        let start = start.clone();
+        runtime::go(move || {
+            let conn = TcpStream::connect(addr).and_then(|c| c.set_nodelay(true).map(|()| c));
+            ready.done();
+            start.recv(); // None: the gate is open
+            match conn {
+                Ok(c) => {
+                    if let Err(e) = n1_client(c, id, n) {
+                        errs.set(e);
+                    }
+                }
+                Err(e) => errs.set(format!("client {id} connect: {e}")),
+            }
+            done.done();
+        });
+    }
+    ready.wait();
+    let t0 = Instant::now();
+    start.close();
+    done.wait();
+    let d = t0.elapsed();
+    handlers.wait();
+    errs.get()?;
+    Ok(d)
+}
+
+/// One N1 client's n round trips; the connection is closed on return.
+fn n1_client(mut c: goro::net::TcpStream, id: usize, n: usize) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let (mut msg, mut got) = ([0u8; N1_MSG], [0u8; N1_MSG]);
+    for r in 0..n {
+        n1_msg(&mut msg, id, r);
+        c.write_all(&msg)
+            .map_err(|e| format!("client {id} round {r} write: {e}"))?;
+        c.read_exact(&mut got)
+            .map_err(|e| format!("client {id} round {r} read: {e}"))?;
+        n1_check(&got, &msg, id, r)?;
     }
     Ok(())
 }

@@ -1,10 +1,12 @@
 //! The Rust side of the anchor workloads (shared/bench/WORKLOADS.md): one line per workload,
 //! `<ID> <system> <metric>=<value>`, each checking its own result (exit 1 if wrong).
 //!
-//! Usage: `goro-compare [-sys goro|crossbeam|flume|tokio|may] [-w W1,W10,HL] [-quick]
+//! Usage: `goro-compare [-sys goro|crossbeam|flume|tokio|may] [-w W1,W10,N1,HL] [-quick]
 //! [-procs N] [-timeout S]` (S: seconds per workload; 600, or 120 with `-quick`).
-//! Besides W1-W13, goro runs HL, the wake-up delay of a sleeping goroutine while every P runs
-//! a CPU hog (measured for Go and goro only; the other systems answer n/a).
+//! Besides W1-W13 and the network workload N1 (a loopback TCP echo server, a task per
+//! connection, [`N1_CLIENTS`] clients of [`N1_ROUNDS`] round trips each, `-quick` scaling
+//! the round trips), goro runs HL, the wake-up delay of a sleeping goroutine while every P
+//! runs a CPU hog (measured for Go and goro only; the other systems answer n/a).
 //! Every workload runs in a fresh child process (as the Go program does), so runtime state
 //! cached by one workload cannot distort another, and a system that crashes on a workload
 //! (may past ~32.7k coroutines) yields a `<ID> <sys> fails: ...` line instead of ending the
@@ -113,6 +115,7 @@ fn main() {
     }
     if ids.is_empty() {
         ids = (1..=13).map(|n| format!("W{n}")).collect();
+        ids.push("N1".to_string());
         if sys == "goro" {
             ids.push("HL".to_string());
         }
@@ -319,4 +322,61 @@ pub fn first_primes(n: usize) -> Vec<u64> {
 /// `d / count` in nanoseconds, one decimal.
 pub fn ns_per(d: Duration, count: usize) -> String {
     format!("{:.1}", d.as_nanos() as f64 / count as f64)
+}
+
+// ---------------------------------------------------------------- N1 echo (shared)
+
+/// N1's client tasks, each over its own connection to the echo server.
+pub const N1_CLIENTS: usize = 200;
+
+/// N1's round trips per client (full size; `-quick` divides it by [`QUICK_DIV`]).
+pub const N1_ROUNDS: usize = 500;
+
+/// N1's message length in bytes (also the server's read buffer).
+pub const N1_MSG: usize = 64;
+
+/// Client `id`'s message for round `r` (Go's `n1Msg`): `id` and `r` as little-endian u32s,
+/// then bytes that depend on both, so a reply from another client or round fails the check.
+pub fn n1_msg(msg: &mut [u8; N1_MSG], id: usize, r: usize) {
+    msg[0..4].copy_from_slice(&(id as u32).to_le_bytes());
+    msg[4..8].copy_from_slice(&(r as u32).to_le_bytes());
+    for (j, b) in msg.iter_mut().enumerate().skip(8) {
+        *b = (id + r + j) as u8;
+    }
+}
+
+/// Compares an echoed message with the one sent.
+pub fn n1_check(
+    got: &[u8; N1_MSG],
+    sent: &[u8; N1_MSG],
+    id: usize,
+    r: usize,
+) -> Result<(), String> {
+    if got != sent {
+        return Err(format!(
+            "client {id} round {r}: echoed {got:02x?}, sent {sent:02x?}"
+        ));
+    }
+    Ok(())
+}
+
+/// The first error any task reports (Go's `firstErr`); leaked, one per run.
+pub struct FirstErr(std::sync::Mutex<Option<String>>);
+
+impl FirstErr {
+    pub fn leak() -> &'static FirstErr {
+        Box::leak(Box::new(FirstErr(std::sync::Mutex::new(None))))
+    }
+    pub fn set(&self, e: String) {
+        let mut g = self.0.lock().unwrap();
+        if g.is_none() {
+            *g = Some(e);
+        }
+    }
+    pub fn get(&self) -> Result<(), String> {
+        match self.0.lock().unwrap().take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
 }

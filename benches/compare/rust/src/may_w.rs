@@ -9,6 +9,8 @@
 //!   (may has no rendezvous channel). Dropping the last Sender is Go's `close`. The channel
 //!   workloads are [`threads_w`]'s, run with coroutines.
 //! - `sync.WaitGroup`: `may::sync::WaitGroup` (a clone per task, done on drop).
+//! - N1: `may::net`'s coroutine-blocking sockets; the start gate (Go's `close(start)`) is
+//!   dropping the Sender of a may mpmc channel every client receives from.
 //! - W6: n/a. may's `select!` runs each branch in its own coroutine and cancels the losers,
 //!   whose receive may already have taken a message, so a receive loop over it loses
 //!   messages (and it cannot select over the semaphore-bounded channels at all).
@@ -17,7 +19,10 @@
 //!   same, and the failure is the result (the parent prints `fails: ...`).
 
 use crate::threads_w::{self, Kit};
-use crate::{Opts, Res, ms_of, ns_per, split, with_warmup};
+use crate::{
+    FirstErr, N1_CLIENTS, N1_MSG, N1_ROUNDS, Opts, Res, ms_of, n1_check, n1_msg, ns_per, split,
+    with_warmup,
+};
 use may::coroutine::JoinHandle;
 use may::go;
 use may::sync::{Semphore, WaitGroup, mpmc};
@@ -68,6 +73,7 @@ pub fn run(id: &str, o: &Opts) -> Res {
         "W11" => w11(&o),
         "W12" => threads_w::w12::<MayKit>(&o),
         "W13" => w13(&o),
+        "N1" => n1(&o),
         _ => Err(format!("unknown workload {id}")),
     })
     .join()
@@ -270,4 +276,112 @@ fn w13(o: &Opts) -> Res {
         Ok(d)
     })?;
     Ok(format!("ns_per_op={}", ns_per(d, n)))
+}
+
+// ---------------------------------------------------------------- N1 echo
+
+/// N1 as Go's `n1Echo`: a coroutine-per-connection echo server over `may::net`, N1_CLIENTS
+/// client coroutines, TCP_NODELAY on both ends, the round trips timed behind a start gate.
+fn n1(o: &Opts) -> Res {
+    let n = o.size(N1_ROUNDS);
+    let d = with_warmup(n, n1_pass)?;
+    Ok(format!("ns_per_op={}", ns_per(d, N1_CLIENTS * n)))
+}
+
+fn n1_pass(n: usize) -> Result<Duration, String> {
+    use may::net::{TcpListener, TcpStream};
+    use std::io::{ErrorKind, Read, Write};
+    let ln = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("listen: {e}"))?;
+    let addr = ln.local_addr().map_err(|e| format!("local_addr: {e}"))?;
+    let errs = FirstErr::leak();
+    // ready: every client connected, and the accept loop has accepted them all (one clone
+    // each, done when dropped).
+    let ready = WaitGroup::new();
+    let done = WaitGroup::new();
+    let handlers = WaitGroup::new();
+    let (start_tx, start_rx) = mpmc::channel::<()>();
+    {
+        let (ready, handlers) = (ready.clone(), handlers.clone());
+        go!(move || {
+            // Accept loop: exactly N1_CLIENTS connections, a coroutine each.
+            for _ in 0..N1_CLIENTS {
+                let mut conn = match ln.accept() {
+                    Ok((c, _)) => c,
+                    Err(e) => {
+                        errs.set(format!("accept: {e}"));
+                        break;
+                    }
+                };
+                if let Err(e) = conn.set_nodelay(true) {
+                    errs.set(format!("server set_nodelay: {e}"));
+                }
+                let handler = handlers.clone();
+                go!(move || {
+                    // Echo handler: read, write back all that was read, until EOF.
+                    let mut buf = [0u8; N1_MSG];
+                    loop {
+                        match conn.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(k) => {
+                                if let Err(e) = conn.write_all(&buf[..k]) {
+                                    errs.set(format!("server write: {e}"));
+                                    break;
+                                }
+                            }
+                            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                            Err(e) => {
+                                errs.set(format!("server read: {e}"));
+                                break;
+                            }
+                        }
+                    }
+                    drop(conn);
+                    drop(handler);
+                });
+            }
+            drop(ln);
+            drop(ready);
+        });
+    }
+    for id in 0..N1_CLIENTS {
+        let (start, ready, done) = (start_rx.clone(), ready.clone(), done.clone());
+        go!(move || {
+            let conn = TcpStream::connect(addr).and_then(|c| c.set_nodelay(true).map(|()| c));
+            drop(ready);
+            let _ = start.recv(); // Err: the gate is open (sender dropped)
+            match conn {
+                Ok(c) => {
+                    if let Err(e) = n1_client(c, id, n) {
+                        errs.set(e);
+                    }
+                }
+                Err(e) => errs.set(format!("client {id} connect: {e}")),
+            }
+            drop(done);
+        });
+    }
+    drop(start_rx);
+    ready.wait();
+    let t0 = Instant::now();
+    drop(start_tx);
+    done.wait();
+    let d = t0.elapsed();
+    handlers.wait();
+    errs.get()?;
+    Ok(d)
+}
+
+/// One N1 client's n round trips; the connection is closed on return.
+fn n1_client(mut c: may::net::TcpStream, id: usize, n: usize) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let (mut msg, mut got) = ([0u8; N1_MSG], [0u8; N1_MSG]);
+    for r in 0..n {
+        n1_msg(&mut msg, id, r);
+        c.write_all(&msg)
+            .map_err(|e| format!("client {id} round {r} write: {e}"))?;
+        c.read_exact(&mut got)
+            .map_err(|e| format!("client {id} round {r} read: {e}"))?;
+        n1_check(&got, &msg, id, r)?;
+    }
+    Ok(())
 }

@@ -10,10 +10,15 @@
 //! - `sync.WaitGroup`: [`Countdown`], an atomic counter whose last `done` wakes the waiting
 //!   task through a `tokio::sync::Notify` (or join handles where Go waits for a fixed few);
 //! - `select`: `tokio::select!` (random branch order, as Go's), a closed channel's branch
-//!   disabled by its precondition (Go's `c = nil`).
+//!   disabled by its precondition (Go's `c = nil`);
+//! - N1's start gate (Go's `close(start)`): dropping a `tokio::sync::watch::Sender`, which
+//!   ends every receiver's `changed().await`; its sockets are `tokio::net`'s.
 
 use crate::goro_w::{check_primes, check_squares};
-use crate::{Opts, Res, check_sum, ms_of, ns_per, rss_bytes, split, sum_range, warm_n};
+use crate::{
+    FirstErr, N1_CLIENTS, N1_MSG, N1_ROUNDS, Opts, Res, check_sum, ms_of, n1_check, n1_msg, ns_per,
+    rss_bytes, split, sum_range, warm_n,
+};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -37,6 +42,7 @@ pub fn run(id: &str, o: &Opts) -> Res {
         "W11" => main_task(o, w11(o.size(100_000))),
         "W12" => main_task(o, w12(o.size(1_000_000))),
         "W13" => main_task(o, w13(o.size(4_000_000))),
+        "N1" => main_task(o, n1(o.size(N1_ROUNDS))),
         _ => Err(format!("unknown workload {id}")),
     }
 }
@@ -577,4 +583,115 @@ async fn w13(n: usize) -> Res {
     })
     .await?;
     Ok(format!("ns_per_op={}", ns_per(d, n)))
+}
+
+// ---------------------------------------------------------------- N1 echo
+
+/// N1 as Go's `n1Echo`: a task-per-connection echo server over `tokio::net`, N1_CLIENTS client
+/// tasks, TCP_NODELAY on both ends, the round trips timed behind a start gate.
+async fn n1(n: usize) -> Res {
+    let d = with_warmup(n, n1_pass).await?;
+    Ok(format!("ns_per_op={}", ns_per(d, N1_CLIENTS * n)))
+}
+
+async fn n1_pass(n: usize) -> Result<Duration, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    let ln = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("listen: {e}"))?;
+    let addr = ln.local_addr().map_err(|e| format!("local_addr: {e}"))?;
+    let errs = FirstErr::leak();
+    // ready: every client connected, and the accept loop has accepted them all.
+    let ready = Countdown::leak(N1_CLIENTS + 1);
+    let done = Countdown::leak(N1_CLIENTS);
+    let handlers = Countdown::leak(N1_CLIENTS);
+    let (start_tx, start_rx) = tokio::sync::watch::channel(());
+    tokio::spawn(async move {
+        // Accept loop: exactly N1_CLIENTS connections, a task each.
+        for i in 0..N1_CLIENTS {
+            let mut conn = match ln.accept().await {
+                Ok((c, _)) => c,
+                Err(e) => {
+                    errs.set(format!("accept: {e}"));
+                    for _ in i..N1_CLIENTS {
+                        handlers.done();
+                    }
+                    break;
+                }
+            };
+            if let Err(e) = conn.set_nodelay(true) {
+                errs.set(format!("server set_nodelay: {e}"));
+            }
+            tokio::spawn(async move {
+                // Echo handler: read, write back all that was read, until EOF.
+                let mut buf = [0u8; N1_MSG];
+                loop {
+                    match conn.read(&mut buf).await {
+                        Ok(0) => break,
+                        Ok(k) => {
+                            if let Err(e) = conn.write_all(&buf[..k]).await {
+                                errs.set(format!("server write: {e}"));
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            errs.set(format!("server read: {e}"));
+                            break;
+                        }
+                    }
+                }
+                drop(conn);
+                handlers.done();
+            });
+        }
+        drop(ln);
+        ready.done();
+    });
+    for id in 0..N1_CLIENTS {
+        let mut start = start_rx.clone();
+        tokio::spawn(async move {
+            let conn = match TcpStream::connect(addr).await {
+                Ok(c) => c.set_nodelay(true).map(|()| c),
+                Err(e) => Err(e),
+            };
+            ready.done();
+            let _ = start.changed().await; // Err: the gate is open (sender dropped)
+            match conn {
+                Ok(c) => {
+                    if let Err(e) = n1_client(c, id, n).await {
+                        errs.set(e);
+                    }
+                }
+                Err(e) => errs.set(format!("client {id} connect: {e}")),
+            }
+            done.done();
+        });
+    }
+    drop(start_rx);
+    ready.wait().await;
+    let t0 = Instant::now();
+    drop(start_tx);
+    done.wait().await;
+    let d = t0.elapsed();
+    handlers.wait().await;
+    errs.get()?;
+    Ok(d)
+}
+
+/// One N1 client's n round trips; the connection is closed on return.
+async fn n1_client(mut c: tokio::net::TcpStream, id: usize, n: usize) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut msg, mut got) = ([0u8; N1_MSG], [0u8; N1_MSG]);
+    for r in 0..n {
+        n1_msg(&mut msg, id, r);
+        c.write_all(&msg)
+            .await
+            .map_err(|e| format!("client {id} round {r} write: {e}"))?;
+        c.read_exact(&mut got)
+            .await
+            .map_err(|e| format!("client {id} round {r} read: {e}"))?;
+        n1_check(&got, &msg, id, r)?;
+    }
+    Ok(())
 }
