@@ -147,7 +147,9 @@ impl RawAddr {
     pub(crate) fn to_unix(&self) -> io::Result<UnixSocketAddr> {
         use std::os::linux::net::SocketAddrExt;
         use std::os::unix::ffi::OsStrExt;
-        if self.storage.ss_family as libc::c_int != libc::AF_UNIX {
+        // An unnamed peer (an unbound datagram sender) comes back with no address at all.
+        let unnamed = (self.len as usize) < std::mem::size_of::<libc::sa_family_t>();
+        if !unnamed && self.storage.ss_family as libc::c_int != libc::AF_UNIX {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "not a unix socket address",

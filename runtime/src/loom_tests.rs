@@ -731,3 +731,174 @@ fn loom_park_stale_unpark_across_reuse() {
     });
     report_park(&cov);
 }
+
+// ---- the netpoller's wait slot (pollslot.rs) ------------------------------------------------
+
+mod pollslot_models {
+    use crate::pollslot::{PollSlot, Prepared, Woken};
+    use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use loom::sync::{Arc, Notify};
+    use loom::thread;
+
+    /// A sleeper: the park word of the waiting goroutine, modelled as loom's `Notify` (a
+    /// sticky token: a notify before the wait is not lost, like `Waiter::unpark` before
+    /// `park`). A lost wakeup shows up as a deadlock, which loom reports.
+    type Sleeper = Arc<Notify>;
+
+    /// What the owner of the slot does for one operation that got `EAGAIN`: the loop of
+    /// `PollDesc::wait_g`, with the closing flag and a deadline word (0 = none, 1 = expired).
+    /// Returns Ok(()) when the fd may be ready, Err("closed" / "timeout") otherwise.
+    fn wait(
+        slot: &PollSlot<Sleeper>,
+        park: &Sleeper,
+        closing: &AtomicBool,
+        deadline: &AtomicU64,
+    ) -> Result<(), &'static str> {
+        loop {
+            if slot.take_ready() {
+                return Ok(());
+            }
+            if closing.load(Ordering::SeqCst) {
+                return Err("closed");
+            }
+            if deadline.load(Ordering::SeqCst) == 1 {
+                return Err("timeout");
+            }
+            if slot.prepare(park.clone()) == Prepared::Ready {
+                return Ok(());
+            }
+            if closing.load(Ordering::SeqCst) || deadline.load(Ordering::SeqCst) == 1 {
+                if slot.withdraw() == Woken::Ready {
+                    return Ok(());
+                }
+                continue;
+            }
+            park.wait();
+            if slot.withdraw() == Woken::Ready {
+                return Ok(());
+            }
+        }
+    }
+
+    fn setup() -> (
+        Arc<PollSlot<Sleeper>>,
+        Sleeper,
+        Arc<AtomicBool>,
+        Arc<AtomicU64>,
+    ) {
+        (
+            Arc::new(PollSlot::new()),
+            Arc::new(Notify::new()),
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicU64::new(0)),
+        )
+    }
+
+    /// Readiness reported while the owner gets ready to wait is never lost: the owner
+    /// returns Ok whether the event came before its `prepare`, between, or after its park.
+    #[test]
+    fn loom_pollslot_readiness_is_never_lost() {
+        super::builder(super::UNBOUNDED).check(|| {
+            let (slot, park, closing, deadline) = setup();
+            let s2 = slot.clone();
+            let poller = thread::spawn(move || {
+                if let Some(s) = s2.set_ready() {
+                    s.notify();
+                }
+            });
+            assert_eq!(wait(&slot, &park, &closing, &deadline), Ok(()));
+            poller.join().unwrap();
+            assert!(!slot.take_ready(), "one readiness, consumed once");
+        });
+    }
+
+    /// A close racing with a wait always wakes it, and the owner reports "closed" (or Ok if
+    /// readiness came too), never sleeps on.
+    #[test]
+    fn loom_pollslot_close_wakes_the_waiter() {
+        super::builder(super::UNBOUNDED).check(|| {
+            let (slot, park, closing, deadline) = setup();
+            let (s2, c2) = (slot.clone(), closing.clone());
+            let closer = thread::spawn(move || {
+                c2.store(true, Ordering::SeqCst);
+                if let Some(s) = s2.wake() {
+                    s.notify();
+                }
+            });
+            assert_eq!(wait(&slot, &park, &closing, &deadline), Err("closed"));
+            closer.join().unwrap();
+        });
+    }
+
+    /// A deadline moved into the past while the owner waits wakes it with a timeout.
+    #[test]
+    fn loom_pollslot_deadline_change_wakes_the_waiter() {
+        super::builder(super::UNBOUNDED).check(|| {
+            let (slot, park, closing, deadline) = setup();
+            let (s2, d2) = (slot.clone(), deadline.clone());
+            let setter = thread::spawn(move || {
+                d2.store(1, Ordering::SeqCst);
+                if let Some(s) = s2.wake() {
+                    s.notify();
+                }
+            });
+            assert_eq!(wait(&slot, &park, &closing, &deadline), Err("timeout"));
+            setter.join().unwrap();
+        });
+    }
+
+    /// Two wakers (a poller reporting readiness, a close) race for one published sleeper:
+    /// exactly one takes it (the cell is a loom UnsafeCell, so a double take is a reported
+    /// data race), and the readiness is kept either way.
+    #[test]
+    fn loom_pollslot_two_wakers_one_sleeper() {
+        super::builder(super::UNBOUNDED).check(|| {
+            let (slot, park, _, _) = setup();
+            assert_eq!(slot.prepare(park.clone()), Prepared::Waiting);
+            let spawn_waker = |ready: bool| {
+                let s = slot.clone();
+                thread::spawn(move || {
+                    let got = if ready { s.set_ready() } else { s.wake() };
+                    got.map(|n| n.notify()).is_some()
+                })
+            };
+            let (a, b) = (spawn_waker(true), spawn_waker(false));
+            let took = [a.join().unwrap(), b.join().unwrap()];
+            assert_eq!(
+                took.iter().filter(|t| **t).count(),
+                1,
+                "one sleeper, one taker"
+            );
+            park.wait();
+            match slot.withdraw() {
+                Woken::Ready => {}
+                Woken::Nudged => assert!(slot.take_ready(), "readiness left for the owner"),
+                Woken::Withdrawn => panic!("a waker took the sleeper"),
+            }
+        });
+    }
+
+    /// A sleeper that withdraws on its own (a timer fired: modelled as a park that returns at
+    /// once) while a poller claims it: either the withdraw takes it back, or the poller takes
+    /// it and leaves readiness; the owner's next wait then returns at once.
+    #[test]
+    fn loom_pollslot_withdraw_races_a_waker() {
+        super::builder(super::UNBOUNDED).check(|| {
+            let (slot, park, _, _) = setup();
+            assert_eq!(slot.prepare(park.clone()), Prepared::Waiting);
+            let s2 = slot.clone();
+            let poller = thread::spawn(move || {
+                if let Some(s) = s2.set_ready() {
+                    s.notify();
+                }
+            });
+            let w = slot.withdraw();
+            poller.join().unwrap();
+            match w {
+                Woken::Withdrawn => assert!(slot.take_ready(), "the readiness waits in the slot"),
+                Woken::Ready => assert!(!slot.take_ready()),
+                Woken::Nudged => panic!("set_ready never leaves EMPTY after taking a sleeper"),
+            }
+        });
+    }
+}

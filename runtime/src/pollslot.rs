@@ -32,9 +32,9 @@
 //! [`PollSlot::wake`] at once (two Ms polling epoll, a close, a deadline change).
 //!
 //! # No lost wakeup
-//! The owner publishes its sleeper with a SeqCst CAS EMPTY -> WAITING and then re-reads the
-//! closing flag and the deadline; `close` and `set_deadline` write those first and then look
-//! at the slot (SeqCst). One of the two sees the other. Readiness that arrives between the
+//! The owner publishes its sleeper with a CAS EMPTY -> WAITING, a SeqCst fence, and then
+//! re-reads the closing flag and the deadline; `close` and `set_deadline` write those first,
+//! then fence, then look at the slot. One of the two sees the other (Dekker's pattern). Readiness that arrives between the
 //! owner's `EAGAIN` and its `prepare` leaves `READY`, which makes `prepare` fail. A sleeper
 //! woken by someone else may find its wake-up already delivered (a token in its park word):
 //! every wait loops and re-checks, as spurious wakeups are allowed everywhere in goro.
@@ -42,7 +42,7 @@
 //! The state machine is model-checked under loom (`loom_tests.rs`: ready vs. wait, close vs.
 //! wait, deadline change vs. wait, two wakers).
 
-use crate::shim::{AtomicU32, Ordering};
+use crate::shim::{AtomicU32, Ordering, fence};
 
 const EMPTY: u32 = 0;
 const READY: u32 = 1;
@@ -140,7 +140,13 @@ impl<S> PollSlot<S> {
             .state
             .compare_exchange(EMPTY, WAITING, Ordering::SeqCst, Ordering::Acquire)
         {
-            Ok(_) => Prepared::Waiting,
+            Ok(_) => {
+                // StoreLoad: the owner's re-read of the closing flag and deadline comes after
+                // the publication (Dekker's pattern with `wake`; a SeqCst CAS alone does not
+                // order a later load of another location on every model, loom's included).
+                fence(Ordering::SeqCst);
+                Prepared::Waiting
+            }
             Err(READY) => {
                 // SAFETY: still EMPTY/READY from the wakers' point of view: the cell is ours.
                 drop(unsafe { self.sleeper.put(None) });
@@ -184,6 +190,9 @@ impl<S> PollSlot<S> {
     /// Any waker: takes the sleeper, if one waits, without reporting readiness (close, a
     /// deadline change): the owner wakes and re-checks.
     pub(crate) fn wake(&self) -> Option<S> {
+        // StoreLoad: the caller's write of the closing flag or deadline comes before this
+        // look at the slot (the other half of the fence in `prepare`).
+        fence(Ordering::SeqCst);
         self.claim(EMPTY, false)
     }
 
