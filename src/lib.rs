@@ -41,4 +41,9 @@ pub use runtime::{block_on, go, goroutine_local, gosched, scope, spawn};
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+/// docs/PORTING.md's examples, compiled and run as doctests too.
+#[doc = include_str!("../docs/PORTING.md")]
+#[cfg(doctest)]
+pub struct PortingDoctests;
+
 pub use chan::select;

@@ -299,23 +299,25 @@ impl Socket {
     /// Accepts a connection, parking until one arrives; the new socket is registered too.
     pub(crate) fn accept(&self) -> io::Result<(Socket, RawAddr)> {
         let (fd, addr) = self.fd.read_with(|fd| {
-            let mut addr = RawAddr::zeroed();
-            // SAFETY: a buffer of `addr.len` bytes for the peer's address.
-            let r = unsafe {
-                libc::accept4(
-                    fd,
-                    addr.mut_ptr(),
-                    &mut addr.len,
-                    libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                )
-            };
-            match cvt(r) {
-                Ok(nfd) => Ok((nfd, addr)),
-                // The connection was reset while queued: take the next one (Go does too).
-                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {
-                    Err(io::ErrorKind::WouldBlock.into())
+            loop {
+                let mut addr = RawAddr::zeroed();
+                // SAFETY: a buffer of `addr.len` bytes for the peer's address.
+                let r = unsafe {
+                    libc::accept4(
+                        fd,
+                        addr.mut_ptr(),
+                        &mut addr.len,
+                        libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                    )
+                };
+                match cvt(r) {
+                    Ok(nfd) => return Ok((nfd, addr)),
+                    // The connection was reset while queued: take the next one at once (Go
+                    // does too). Waiting instead could sleep through connections already
+                    // queued, which raise no new edge.
+                    Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {}
+                    Err(e) => return Err(e),
                 }
-                Err(e) => Err(e),
             }
         })?;
         // SAFETY: a fresh fd from accept4, ours.

@@ -181,7 +181,36 @@ fn thread_only_process() {
     println!("threads ok");
 }
 
+/// A goroutine blocked on a socket is not asleep for good: the network can wake it. The
+/// datagram comes from another process after a while, so while the goroutine waits every
+/// thread of this process is goro's and idle, which is exactly when the deadlock detector
+/// would speak if it counted the poller's waiters as asleep.
+fn io_wait_is_not_a_deadlock() {
+    runtime::block_on(|| {
+        let s = net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut sender = Command::new(std::env::current_exe().unwrap())
+            .env("GORO_NET_CASE", "udp_sender")
+            .env("GORO_NET_ADDR", s.local_addr().unwrap().to_string())
+            .spawn()
+            .unwrap();
+        let mut b = [0u8; 8];
+        let n = s.recv(&mut b).unwrap();
+        assert_eq!(&b[..n], b"late");
+        assert!(sender.wait().unwrap().success());
+        println!("no deadlock reported while in IO wait");
+    });
+}
+
+/// The other process of `io_wait_is_not_a_deadlock`.
+fn udp_sender() {
+    std::thread::sleep(Duration::from_millis(500));
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.send_to(b"late", std::env::var("GORO_NET_ADDR").unwrap())
+        .unwrap();
+}
+
 const CASES: &[(&str, fn())] = &[
+    ("io_wait_is_not_a_deadlock", io_wait_is_not_a_deadlock),
     ("emfile_on_accept", emfile_on_accept),
     ("idle_connections", idle_connections),
     ("thread_only_process", thread_only_process),
@@ -189,9 +218,10 @@ const CASES: &[(&str, fn())] = &[
 
 fn main() {
     if let Ok(case) = std::env::var("GORO_NET_CASE") {
-        if case == "idle_clients" {
-            idle_clients();
-            return;
+        match case.as_str() {
+            "idle_clients" => return idle_clients(),
+            "udp_sender" => return udp_sender(),
+            _ => {}
         }
         let (_, f) = CASES.iter().find(|(n, _)| *n == case).expect("known case");
         f();

@@ -525,6 +525,10 @@ pub(crate) fn stopm(m: &'static M, mut next_timer: u64) -> bool {
             }
             m.polling.store(false, Ordering::SeqCst);
             crate::netpoll::release_poller();
+            // A wake that came while we polled left a token (and broke the poll): consume
+            // it, so the next sleep does not return at once for it. `m.idle` below says
+            // whether it was a handoff.
+            m.note.park(Some(Instant::now()));
             // Into the global queue; this M takes a P for them below (as after a timer), and
             // wakes others as it finds more work than it can run.
             crate::netpoll::inject(&ready, None);
