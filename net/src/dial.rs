@@ -3,6 +3,7 @@
 //! `net.Listener` interfaces, as enums).
 
 use crate::resolve::{Family, resolve_go};
+use crate::sys::RawAddr;
 use crate::tcp::each_addr;
 use crate::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
 use chan::context::{Context, ContextError};
@@ -25,16 +26,24 @@ impl fmt::Display for Addr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Addr::Inet(a) => write!(f, "{a}"),
-            Addr::Unix(a) => match a.as_pathname() {
-                Some(p) => write!(f, "{}", p.display()),
-                None => f.write_str("@"),
-            },
+            Addr::Unix(a) => {
+                use std::os::linux::net::SocketAddrExt;
+                match (a.as_pathname(), a.as_abstract_name()) {
+                    (Some(p), _) => write!(f, "{}", p.display()),
+                    // Go's spelling of an abstract name.
+                    (None, Some(name)) => write!(f, "@{}", String::from_utf8_lossy(name)),
+                    (None, None) => Ok(()), // unnamed: Go prints ""
+                }
+            }
         }
     }
 }
 
 /// A connection returned by [`dial`] (Go's `net.Conn`): `Read`/`Write` (on `&Conn` too),
 /// deadlines, close and addresses, whatever the network.
+///
+/// `write` may write part of the buffer, as std's does; Go's `Write` writes it all, which is
+/// `write_all` here.
 #[derive(Debug)]
 pub enum Conn {
     /// "tcp", "tcp4", "tcp6".
@@ -204,7 +213,7 @@ fn parse_network(network: &str) -> io::Result<Net> {
 
 /// Connects to `address` on `network` (Go's `net.Dial`): "tcp", "tcp4", "tcp6" and "udp",
 /// "udp4", "udp6" take `host:port` (an empty host is the local host), "unix" and "unixgram"
-/// a path. Names are resolved off the P ([`runtime::syscall`]); each resolved address is
+/// a path, or `@name` for an abstract name (Linux), as in Go. Names are resolved off the P ([`runtime::syscall`]); each resolved address is
 /// tried in turn.
 ///
 /// ```
@@ -226,9 +235,9 @@ pub fn dial(network: &str, address: &str) -> io::Result<Conn> {
     dial_deadline(network, address, None, None)
 }
 
-/// [`dial`] that fails with `TimedOut` if it takes longer than `timeout` (Go's
-/// `net.DialTimeout`), name resolution included only in the sense that the connect attempts
-/// share what is left.
+/// [`dial`] that fails with `TimedOut` if it is not connected by `timeout` from now (Go's
+/// `net.DialTimeout`). With several resolved addresses, each attempt may use all the time
+/// that is left (Go divides it between them).
 pub fn dial_timeout(network: &str, address: &str, timeout: Duration) -> io::Result<Conn> {
     dial_deadline(network, address, Some(Instant::now() + timeout), None)
 }
@@ -288,13 +297,10 @@ fn dial_deadline(
             })
             .map(Conn::Udp)
         }
-        Net::Unix => {
-            let s = UnixStream::connect(address)?;
-            Ok(Conn::Unix(s))
-        }
+        Net::Unix => UnixStream::connect_raw(&RawAddr::from_go_unix(address)?).map(Conn::Unix),
         Net::Unixgram => {
             let s = UnixDatagram::unbound()?;
-            s.connect(address)?;
+            s.connect_raw(&RawAddr::from_go_unix(address)?)?;
             Ok(Conn::Unixgram(s))
         }
     }
@@ -312,6 +318,11 @@ fn connect_tcp(
     };
     use crate::sys::{RawAddr, Socket};
     let s = Arc::new(Socket::new_inet(addr, libc::SOCK_STREAM)?);
+    // The context's deadline first, then the interrupter (Go's order): a cancel that comes
+    // in between must not be overwritten by the later deadline.
+    if deadline.is_some() {
+        s.fd.set_write_deadline(deadline)?;
+    }
     let finished = chan::make::<()>(0);
     let (done, fin, s2) = (ctx.done(), finished.clone(), s.clone());
     let watcher = runtime::spawn(move || {
@@ -324,9 +335,11 @@ fn connect_tcp(
             _ = <-fin => false,
         }
     });
-    let r = s.connect(&RawAddr::from_inet(addr), deadline);
+    let r = s.connect(&RawAddr::from_inet(addr), None);
     finished.close();
     let interrupted = watcher.join().unwrap_or(false);
+    // The connection's own deadline starts cleared, as in Go.
+    let _ = s.fd.set_write_deadline(None);
     if interrupted {
         let e = ctx.err().unwrap_or(ContextError::Canceled);
         let _ = s.fd.close();
@@ -345,7 +358,7 @@ pub fn listen(network: &str, address: &str) -> io::Result<Listener> {
             let addrs = resolve_go(address, fam, true)?;
             each_addr(addrs, |a| TcpListener::bind(*a)).map(Listener::Tcp)
         }
-        Net::Unix => UnixListener::bind(address).map(Listener::Unix),
+        Net::Unix => UnixListener::bind_raw(&RawAddr::from_go_unix(address)?).map(Listener::Unix),
         Net::Udp(_) | Net::Unixgram => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("listen {network}: datagram networks use listen_packet (Go's ListenPacket)"),
@@ -361,7 +374,9 @@ pub fn listen_packet(network: &str, address: &str) -> io::Result<PacketConn> {
             let addrs = resolve_go(address, fam, true)?;
             each_addr(addrs, |a| UdpSocket::bind(*a)).map(PacketConn::Udp)
         }
-        Net::Unixgram => UnixDatagram::bind(address).map(PacketConn::Unixgram),
+        Net::Unixgram => {
+            UnixDatagram::bind_raw(&RawAddr::from_go_unix(address)?).map(PacketConn::Unixgram)
+        }
         _ => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("listen_packet {network}: not a datagram network"),

@@ -113,7 +113,37 @@ impl RawAddr {
             *d = s as libc::c_char;
         }
         let base = std::mem::offset_of!(libc::sockaddr_un, sun_path);
-        r.len = (base + bytes.len() + 1) as libc::socklen_t;
+        // An empty path is the family alone: bind autobinds an abstract name, as std does.
+        r.len = if bytes.is_empty() {
+            base
+        } else {
+            base + bytes.len() + 1
+        } as libc::socklen_t;
+        Ok(r)
+    }
+
+    /// A Unix address in Go's spelling: `@name` is the abstract name `name` (Linux), anything
+    /// else a path.
+    pub(crate) fn from_go_unix(address: &str) -> io::Result<RawAddr> {
+        let Some(name) = address.strip_prefix('@') else {
+            return RawAddr::from_path(Path::new(address));
+        };
+        let mut r = RawAddr::zeroed();
+        // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_un.
+        let sun: &mut libc::sockaddr_un = unsafe { &mut *r.mut_ptr().cast() };
+        if name.len() + 1 > sun.sun_path.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "abstract name must be shorter than SUN_LEN",
+            ));
+        }
+        sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        // sun_path[0] stays 0: abstract.
+        for (d, &s) in sun.sun_path[1..].iter_mut().zip(name.as_bytes()) {
+            *d = s as libc::c_char;
+        }
+        r.len =
+            (std::mem::offset_of!(libc::sockaddr_un, sun_path) + 1 + name.len()) as libc::socklen_t;
         Ok(r)
     }
 
@@ -155,7 +185,8 @@ impl RawAddr {
                 "not a unix socket address",
             ));
         }
-        // SAFETY: the kernel wrote a sockaddr_un (family checked).
+        // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_un; the kernel
+        // wrote one (family checked above), or nothing (unnamed: zeroed storage, len 0).
         let sun: &libc::sockaddr_un = unsafe { &*self.ptr().cast() };
         let base = std::mem::offset_of!(libc::sockaddr_un, sun_path);
         let n = (self.len as usize)
@@ -227,18 +258,26 @@ impl Socket {
         })
     }
 
-    pub(crate) fn getsockopt<T: Copy>(
+    /// An `int`-valued socket option (every option goro reads is one).
+    pub(crate) fn getsockopt_int(
         &self,
         level: libc::c_int,
         name: libc::c_int,
-    ) -> io::Result<T> {
+    ) -> io::Result<libc::c_int> {
         self.fd.with_fd(|fd| {
-            let mut v = MaybeUninit::<T>::zeroed();
-            let mut len = size_of::<T>() as libc::socklen_t;
-            // SAFETY: a buffer of `len` bytes for the kernel to fill.
-            cvt(unsafe { libc::getsockopt(fd, level, name, v.as_mut_ptr().cast(), &mut len) })?;
-            // SAFETY: zero-initialised and (partly) filled by the kernel; T is plain data.
-            Ok(unsafe { v.assume_init() })
+            let mut v: libc::c_int = 0;
+            let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: a buffer of `len` bytes (an int) for the kernel to fill.
+            cvt(unsafe {
+                libc::getsockopt(
+                    fd,
+                    level,
+                    name,
+                    (&mut v as *mut libc::c_int).cast(),
+                    &mut len,
+                )
+            })?;
+            Ok(v)
         })
     }
 
@@ -258,9 +297,12 @@ impl Socket {
     /// `deadline` if given.
     pub(crate) fn connect(&self, addr: &RawAddr, deadline: Option<Instant>) -> io::Result<()> {
         // SAFETY: a valid address of `len` bytes.
-        let r = self
-            .fd
-            .with_fd(|fd| cvt(unsafe { libc::connect(fd, addr.ptr(), addr.len) }));
+        let r = self.connect_once(addr);
+        if addr.storage.ss_family as libc::c_int == libc::AF_UNIX
+            && matches!(&r, Err(e) if e.raw_os_error() == Some(libc::EAGAIN))
+        {
+            return self.connect_unix_backoff(addr, deadline);
+        }
         match r {
             Ok(_) => return Ok(()),
             Err(e)
@@ -273,7 +315,7 @@ impl Socket {
         }
         let r = self.fd.write_with(|_| {
             // Writable means the connect finished, one way or the other.
-            let err: libc::c_int = self.getsockopt(libc::SOL_SOCKET, libc::SO_ERROR)?;
+            let err = self.getsockopt_int(libc::SOL_SOCKET, libc::SO_ERROR)?;
             match err {
                 0 => {
                     // Spurious writability (edge from before the connect)? A connected
@@ -294,6 +336,35 @@ impl Socket {
             let _ = self.fd.set_write_deadline(None);
         }
         r
+    }
+
+    fn connect_once(&self, addr: &RawAddr) -> io::Result<libc::c_int> {
+        // SAFETY: a valid address of `len` bytes.
+        self.fd
+            .with_fd(|fd| cvt(unsafe { libc::connect(fd, addr.ptr(), addr.len) }))
+    }
+
+    /// A Unix stream connect whose listener's backlog is full fails with `EAGAIN` and no
+    /// readiness will say when there is room: retry with a growing sleep (1 ms doubling to
+    /// 64 ms), as a blocking connect would wait, until `deadline`.
+    fn connect_unix_backoff(&self, addr: &RawAddr, deadline: Option<Instant>) -> io::Result<()> {
+        let mut pause = std::time::Duration::from_millis(1);
+        loop {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(runtime::timeout_error());
+            }
+            runtime::sleep(match deadline {
+                Some(d) => pause.min(d.saturating_duration_since(Instant::now())),
+                None => pause,
+            });
+            match self.connect_once(addr) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+            pause = (pause * 2).min(std::time::Duration::from_millis(64));
+        }
     }
 
     /// Accepts a connection, parking until one arrives; the new socket is registered too.
@@ -456,7 +527,7 @@ impl Socket {
     }
 
     pub(crate) fn take_error(&self) -> io::Result<Option<io::Error>> {
-        let e: libc::c_int = self.getsockopt(libc::SOL_SOCKET, libc::SO_ERROR)?;
+        let e = self.getsockopt_int(libc::SOL_SOCKET, libc::SO_ERROR)?;
         Ok((e != 0).then(|| io::Error::from_raw_os_error(e)))
     }
 }

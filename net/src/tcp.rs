@@ -173,9 +173,9 @@ impl TcpStream {
 
     /// Whether `TCP_NODELAY` is set.
     pub fn nodelay(&self) -> io::Result<bool> {
-        let v: libc::c_int = self
+        let v = self
             .inner
-            .getsockopt(libc::IPPROTO_TCP, libc::TCP_NODELAY)?;
+            .getsockopt_int(libc::IPPROTO_TCP, libc::TCP_NODELAY)?;
         Ok(v != 0)
     }
 

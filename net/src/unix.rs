@@ -44,8 +44,12 @@ fn unix_socket(ty: libc::c_int) -> io::Result<Socket> {
 impl UnixListener {
     /// Binds to `path` (which must not exist) and listens.
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
+        UnixListener::bind_raw(&RawAddr::from_path(path.as_ref())?)
+    }
+
+    pub(crate) fn bind_raw(addr: &RawAddr) -> io::Result<UnixListener> {
         let s = unix_socket(libc::SOCK_STREAM)?;
-        s.bind(&RawAddr::from_path(path.as_ref())?)?;
+        s.bind(addr)?;
         s.listen(4096)?;
         Ok(UnixListener { inner: Arc::new(s) })
     }
@@ -106,9 +110,16 @@ fn pair(ty: libc::c_int) -> io::Result<(Socket, Socket)> {
 
 impl UnixStream {
     /// Connects to the socket at `path`.
+    ///
+    /// If the listener's backlog is full, waits as std's blocking connect does (polling with
+    /// a growing pause: no readiness says when there is room).
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
+        UnixStream::connect_raw(&RawAddr::from_path(path.as_ref())?)
+    }
+
+    pub(crate) fn connect_raw(addr: &RawAddr) -> io::Result<UnixStream> {
         let s = unix_socket(libc::SOCK_STREAM)?;
-        s.connect(&RawAddr::from_path(path.as_ref())?, None)?;
+        s.connect(addr, None)?;
         Ok(UnixStream { inner: Arc::new(s) })
     }
 
@@ -159,8 +170,12 @@ go_socket!(UnixDatagram, "net.UnixConn");
 impl UnixDatagram {
     /// A socket bound to `path`.
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
+        UnixDatagram::bind_raw(&RawAddr::from_path(path.as_ref())?)
+    }
+
+    pub(crate) fn bind_raw(addr: &RawAddr) -> io::Result<UnixDatagram> {
         let s = unix_socket(libc::SOCK_DGRAM)?;
-        s.bind(&RawAddr::from_path(path.as_ref())?)?;
+        s.bind(addr)?;
         Ok(UnixDatagram { inner: Arc::new(s) })
     }
 
@@ -182,8 +197,11 @@ impl UnixDatagram {
 
     /// Sets the default peer.
     pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
-        self.inner
-            .connect(&RawAddr::from_path(path.as_ref())?, None)
+        self.connect_raw(&RawAddr::from_path(path.as_ref())?)
+    }
+
+    pub(crate) fn connect_raw(&self, addr: &RawAddr) -> io::Result<()> {
+        self.inner.connect(addr, None)
     }
 
     /// Sends to the connected peer.

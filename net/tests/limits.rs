@@ -244,6 +244,17 @@ fn main() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        // Drain both pipes while the child runs: a child that writes more than a pipe holds
+        // (a panic with a dump of 10,000 goroutines) must not block and look hung.
+        let drain = |mut r: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut s = String::new();
+                let _ = r.read_to_string(&mut s);
+                s
+            })
+        };
+        let out_t = drain(Box::new(child.stdout.take().unwrap()));
+        let err_t = drain(Box::new(child.stderr.take().unwrap()));
         let start = Instant::now();
         let status = loop {
             if let Some(s) = child.try_wait().unwrap() {
@@ -256,20 +267,8 @@ fn main() {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        let mut out = String::new();
-        let mut err = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
+        let out = out_t.join().unwrap();
+        let err = err_t.join().unwrap();
         match status {
             Some(s) if s.success() => println!("test {name} ... ok ({})", out.trim()),
             Some(s) => {

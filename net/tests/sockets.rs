@@ -255,52 +255,66 @@ fn pollfd_waits_on_a_pipe() {
 }
 
 #[test]
-fn closing_a_socket_while_its_fd_number_is_reused_touches_only_the_new_socket() {
-    // Close a socket with readiness still in flight, make new sockets until one reuses its
-    // fd number, and check the new socket is neither ready nor closed because of the old.
+fn unix_connect_waits_for_room_in_a_full_backlog() {
     watchdog(30, || {
         runtime::block_on(|| {
+            let path = sock_path("backlog");
+            // A std listener with a backlog of 0 that accepts only later.
+            let ln = std::os::unix::net::UnixListener::bind(&path).unwrap();
             use std::os::fd::AsRawFd;
-            // Other tests open and close fds in parallel and may take the number first: an
-            // iteration that never sees it again is skipped, and most must get it.
-            let mut checked = 0;
-            for _ in 0..50 {
-                let (a, b) = UnixStream::pair().unwrap();
-                let old = a.as_raw_fd();
-                (&b).write_all(b"pending").unwrap(); // a has an event on its way
-                drop(a);
-                let mut fresh = Vec::new();
-                let reused = loop {
-                    let (c, d) = UnixStream::pair().unwrap();
-                    if c.as_raw_fd() == old {
-                        break Some((c, d));
-                    }
-                    if d.as_raw_fd() == old {
-                        break Some((d, c));
-                    }
-                    fresh.push((c, d));
-                    if fresh.len() >= 100 {
-                        break None;
-                    }
-                };
-                let Some((c, d)) = reused else { continue };
-                checked += 1;
-                assert!(!c.is_closed());
-                c.set_read_deadline(Some(Instant::now() + Duration::from_millis(5)))
-                    .unwrap();
-                // No data: the old socket's readiness must not satisfy the new one.
-                let e = (&c).read(&mut [0u8; 8]).unwrap_err();
-                assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
-                c.set_read_deadline(None).unwrap();
-                (&d).write_all(b"new").unwrap();
-                let mut buf = [0u8; 3];
-                (&c).read_exact(&mut buf).unwrap();
-                assert_eq!(&buf, b"new");
+            // SAFETY: listen on a live socket we own.
+            assert_eq!(unsafe { libc::listen(ln.as_raw_fd(), 0) }, 0);
+            let mut held = Vec::new();
+            let mut blocked = None;
+            for _ in 0..8 {
+                let p = path.clone();
+                let h = runtime::spawn(move || UnixStream::connect(&p));
+                runtime::sleep(Duration::from_millis(20));
+                if h.is_finished() {
+                    held.push(h.join().unwrap().expect("connect with room"));
+                } else {
+                    blocked = Some(h);
+                    break;
+                }
             }
+            let h = blocked.expect("a connect waits once the backlog is full");
+            let (_a, _) = ln.accept().unwrap();
+            let _b = ln.accept().unwrap();
+            h.join().unwrap().expect("connects once there is room");
+        });
+    });
+}
+
+#[test]
+fn unix_autobind_and_go_abstract_names() {
+    watchdog(30, || {
+        runtime::block_on(|| {
+            use std::os::linux::net::SocketAddrExt;
+            // An empty path autobinds an abstract name, as std does.
+            let a = UnixDatagram::bind("").unwrap();
+            let b = UnixDatagram::bind("").unwrap();
+            let na = a.local_addr().unwrap();
             assert!(
-                checked >= 10,
-                "the fd number came back only {checked} times of 50"
+                na.as_abstract_name().is_some_and(|n| !n.is_empty()),
+                "{na:?}"
             );
+            assert_ne!(
+                na.as_abstract_name(),
+                b.local_addr().unwrap().as_abstract_name()
+            );
+            // Go's "@name" is an abstract name in dial and listen.
+            let name = format!("@goro-net-test-{}", std::process::id());
+            let ln = net::listen("unix", &name).unwrap();
+            assert_eq!(ln.addr().unwrap().to_string(), name);
+            let h = runtime::spawn(move || {
+                let c = ln.accept().unwrap();
+                (&c).write_all(b"abstract").unwrap();
+            });
+            let mut c = net::dial("unix", &name).unwrap();
+            let mut s = String::new();
+            c.read_to_string(&mut s).unwrap();
+            assert_eq!(s, "abstract");
+            h.join().unwrap();
         });
     });
 }

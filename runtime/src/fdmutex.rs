@@ -10,7 +10,8 @@
 //! * **read and write locks**: reads are serialised among themselves and so are writes (one
 //!   goroutine reads while another writes, as in Go), which is what lets each wait slot of the
 //!   poll descriptor hold at most one sleeper. Waiters for a lock are counted in the word and
-//!   queued beside it; an unlock that sees a count hands its place to one of them.
+//!   queued beside it; an unlock that sees a count wakes one of them to try again (a newcomer
+//!   may take the lock first, as in Go's fdMutex).
 //!
 //! ```text
 //! bit 0       closed

@@ -513,7 +513,8 @@ pub(crate) fn stopm(m: &'static M, mut next_timer: u64) -> bool {
             }
         }
         let asleep = crate::clock::nanotime();
-        if crate::netpoll::try_claim_poller() {
+        // Not an M on its way out (`exit_at`): the poller must stay until it is woken.
+        if exit_at.is_none() && crate::netpoll::try_claim_poller() {
             // Goroutines wait on the network: sleep in epoll_wait instead of the futex, so
             // their readiness wakes us (Go's findRunnable blocking in netpoll). A wake for
             // this M (`M::wake`) breaks the poll.

@@ -201,6 +201,12 @@ pub(crate) fn netpoll(until: Option<u64>, list: &mut Vec<&'static G>) -> bool {
     for ev in &events[..n.max(0) as usize] {
         let token = ev.u64;
         if token == BREAK_TOKEN {
+            if until.is_none() {
+                // A break is for the M blocked in epoll_wait: a poll that does not block must
+                // leave it (and BREAK_PENDING) alone, or that M sleeps through its wakeup
+                // (Go's netpoll reads the eventfd only when `delay != 0` too).
+                continue;
+            }
             let mut buf = 0u64;
             // SAFETY: reading 8 bytes into a valid u64 from our non-blocking eventfd.
             unsafe { libc::read(ep.evfd, (&mut buf as *mut u64).cast(), 8) };
@@ -249,8 +255,10 @@ fn wait(epfd: RawFd, events: &mut [libc::epoll_event; EVENTS], until: Option<u64
             return n as i32;
         }
         match io::Error::last_os_error().raw_os_error() {
-            Some(libc::ENOSYS) => HAVE_PWAIT2.store(false, Ordering::Relaxed),
-            _ => return -1,
+            Some(libc::EINTR) => return -1,
+            // ENOSYS (before Linux 5.11), or EPERM from a seccomp filter that does not know
+            // the call: epoll_wait from now on.
+            _ => HAVE_PWAIT2.store(false, Ordering::Relaxed),
         }
     }
     let ms = match delay {
@@ -309,4 +317,36 @@ pub(crate) fn sysmon_poll(now: u64) {
     let mut list = Vec::new();
     netpoll(None, &mut list);
     inject(&list, None);
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_poll_that_does_not_block_leaves_the_break_to_the_blocked_poller() {
+        init().unwrap();
+        let blocked = std::thread::spawn(|| {
+            let t = Instant::now();
+            let mut list = Vec::new();
+            // Up to 5 s, unless broken (events for other tests' fds may end it sooner too).
+            while !netpoll(Some(crate::clock::nanotime() + 5_000_000_000), &mut list)
+                && t.elapsed() < Duration::from_secs(5)
+            {}
+            t.elapsed()
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        brk();
+        // A poll that does not block, racing the blocked one for the eventfd.
+        let mut list = Vec::new();
+        for _ in 0..100 {
+            netpoll(None, &mut list);
+        }
+        let waited = blocked.join().unwrap();
+        assert!(
+            waited < Duration::from_secs(2),
+            "the blocked poller slept through its break ({waited:?})"
+        );
+    }
 }

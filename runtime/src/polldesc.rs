@@ -275,10 +275,12 @@ impl PollDesc {
     fn wait_g(&self, dir: Dir) -> io::Result<()> {
         let slot = self.slot(dir);
         loop {
+            // Errors first (Go's pollWait): after close or an expired deadline, pending
+            // readiness must not let one more operation through.
+            self.check(dir)?;
             if slot.take_ready() {
                 return Ok(());
             }
-            self.check(dir)?;
             crate::netpoll::add_waiter();
             if slot.prepare(Sleeper::G(Waiter::current())) == Prepared::Ready {
                 crate::netpoll::remove_waiter();
@@ -314,10 +316,12 @@ impl PollDesc {
         let slot = self.slot(dir);
         let tw = thread_wake()?;
         loop {
+            // Errors first (Go's pollWait): after close or an expired deadline, pending
+            // readiness must not let one more operation through.
+            self.check(dir)?;
             if slot.take_ready() {
                 return Ok(());
             }
-            self.check(dir)?;
             if slot.prepare(Sleeper::Thread(tw.clone())) == Prepared::Ready {
                 return Ok(());
             }

@@ -65,8 +65,9 @@ pub fn timeout_error() -> io::Error {
 /// let mut b = b;
 /// let reader = runtime::spawn(move || {
 ///     let mut buf = [0u8; 5];
-///     // SAFETY-free: the closure gets the raw fd for the duration of one call.
+///     // The closure gets the raw fd for the duration of one call.
 ///     let n = a.read_with(|fd| {
+///         // SAFETY: a writable buffer of buf.len() bytes.
 ///         let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
 ///         if r < 0 { Err(std::io::Error::last_os_error()) } else { Ok(r as usize) }
 ///     }).unwrap();
@@ -146,19 +147,30 @@ fn release(pd: &'static PollDesc, fd: RawFd) {
     pd.free();
 }
 
-/// A read-write `/dev/null`, opened once, to park closed fd numbers on.
+/// A read-write `/dev/null`, opened once, to park closed fd numbers on. Opened when the first
+/// `PollFd` is made (not at the first close, which may come when the process is out of fds),
+/// and tried again later if that failed.
 fn placeholder() -> Option<RawFd> {
-    static NULL: std::sync::OnceLock<Option<OwnedFd>> = std::sync::OnceLock::new();
-    NULL.get_or_init(|| {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/null")
-            .ok()
-            .map(OwnedFd::from)
-    })
-    .as_ref()
-    .map(|f| f.as_raw_fd())
+    use std::sync::atomic::{AtomicI32, Ordering};
+    static NULL: AtomicI32 = AtomicI32::new(-1);
+    let fd = NULL.load(Ordering::Acquire);
+    if fd >= 0 {
+        return Some(fd);
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .ok()?;
+    let mine = file.into_raw_fd();
+    match NULL.compare_exchange(-1, mine, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => Some(mine),
+        Err(theirs) => {
+            // SAFETY: ours, never shared (the other thread's is kept).
+            unsafe { libc::close(mine) };
+            Some(theirs)
+        }
+    }
 }
 
 fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
@@ -181,13 +193,28 @@ fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
 
 impl PollFd {
     /// Takes `fd`, makes it non-blocking and registers it with the netpoller.
+    ///
+    /// `O_NONBLOCK` belongs to the open file description: another fd sharing it (a `dup`, a
+    /// tty shared with other processes) becomes non-blocking too.
     pub fn new(fd: OwnedFd) -> io::Result<PollFd> {
+        placeholder();
         set_nonblocking(fd.as_raw_fd(), true)?;
-        let pd = PollDesc::alloc(fd.as_raw_fd())?;
-        if let Err(e) = crate::netpoll::register(fd.as_raw_fd(), pd.token()) {
-            pd.free();
-            return Err(e);
-        }
+        let registered = PollDesc::alloc(fd.as_raw_fd()).and_then(|pd| {
+            match crate::netpoll::register(fd.as_raw_fd(), pd.token()) {
+                Ok(()) => Ok(pd),
+                Err(e) => {
+                    pd.free();
+                    Err(e)
+                }
+            }
+        });
+        let pd = match registered {
+            Ok(pd) => pd,
+            Err(e) => {
+                let _ = set_nonblocking(fd.as_raw_fd(), false);
+                return Err(e);
+            }
+        };
         // The descriptor owns the number from here on.
         let fd = fd.into_raw_fd();
         Ok(PollFd { pd, fd })
