@@ -3,6 +3,7 @@
 
 #[path = "../../runtime/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use common::{wait_until, watchdog};
 use net::{PollFd, UdpSocket, UnixDatagram, UnixListener, UnixStream};
@@ -11,6 +12,7 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::dump_shows;
 
 /// A fresh socket path in a per-test directory.
 fn sock_path(name: &str) -> PathBuf {
@@ -58,8 +60,9 @@ fn udp_recv_honours_deadline_and_close() {
             assert_eq!(e.kind(), io::ErrorKind::TimedOut);
             s.set_read_deadline(None).unwrap();
             let s2 = s.clone();
+            let site = next_line_site!();
             let r = runtime::spawn(move || s2.recv_from(&mut [0u8; 8]).map(|_| ()));
-            wait_until(|| runtime::stack_dump().contains("[IO wait"));
+            wait_until(|| dump_shows(&site, "IO wait"));
             s.close().unwrap();
             assert!(net::is_closed(&r.join().unwrap().unwrap_err()));
         });
@@ -225,6 +228,7 @@ fn pollfd_waits_on_a_pipe() {
             let r = Arc::new(PollFd::new(r).unwrap());
             let mut w = std::fs::File::from(w);
             let r2 = r.clone();
+            let site = next_line_site!();
             let reader = runtime::spawn(move || {
                 let mut buf = [0u8; 16];
                 let n = r2
@@ -240,7 +244,7 @@ fn pollfd_waits_on_a_pipe() {
                     .unwrap();
                 buf[..n].to_vec()
             });
-            wait_until(|| runtime::stack_dump().contains("[IO wait"));
+            wait_until(|| dump_shows(&site, "IO wait"));
             w.write_all(b"pipe!").unwrap();
             assert_eq!(reader.join().unwrap(), b"pipe!");
             // wait_readable with a deadline.

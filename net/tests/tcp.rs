@@ -4,6 +4,7 @@
 
 #[path = "../../runtime/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use common::{wait_until, watchdog};
 use net::{TcpListener, TcpStream};
@@ -12,6 +13,7 @@ use std::net::Shutdown;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use support::dump_shows;
 
 /// A listener on loopback and its address.
 fn listener() -> (TcpListener, std::net::SocketAddr) {
@@ -143,9 +145,10 @@ fn a_deadline_set_in_the_past_wakes_a_blocked_read() {
             let (c, _s) = pair();
             let c = Arc::new(c);
             let c2 = c.clone();
+            let site = next_line_site!();
             let reader = runtime::spawn(move || (&*c2).read(&mut [0u8; 8]));
             // Wait until it is parked on the poller.
-            wait_until(|| runtime::stack_dump().contains("[IO wait"));
+            wait_until(|| dump_shows(&site, "IO wait"));
             c.set_read_deadline(Some(Instant::now() - Duration::from_millis(1)))
                 .unwrap();
             let e = reader.join().unwrap().unwrap_err();
@@ -219,19 +222,63 @@ fn write_deadline_fires_when_the_peer_does_not_read() {
 }
 
 #[test]
+fn a_write_deadline_set_in_the_past_wakes_a_blocked_write_and_clearing_it_lets_writes_resume() {
+    watchdog(30, || {
+        runtime::block_on(|| {
+            let (c, mut s) = pair();
+            let c = Arc::new(c);
+            let c2 = c.clone();
+            let site = next_line_site!();
+            let writer = runtime::spawn(move || {
+                let chunk = vec![3u8; 1 << 16];
+                loop {
+                    if let Err(e) = (&*c2).write_all(&chunk) {
+                        return e;
+                    }
+                }
+            });
+            // The peer reads nothing: the writer fills the buffers and parks.
+            wait_until(|| dump_shows(&site, "IO wait"));
+            c.set_write_deadline(Some(Instant::now() - Duration::from_millis(1)))
+                .unwrap();
+            let e = writer.join().unwrap();
+            assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+            c.set_write_deadline(None).unwrap();
+            // Drain what was written, then a write goes through again.
+            let drained = runtime::spawn(move || {
+                let mut buf = vec![0u8; 1 << 16];
+                let mut total = 0usize;
+                loop {
+                    let n = s.read(&mut buf).unwrap();
+                    total += n;
+                    if n == 0 || buf[..n].contains(&9) {
+                        return total;
+                    }
+                }
+            });
+            (&*c).write_all(&[9]).unwrap();
+            assert!(drained.join().unwrap() > 1);
+        });
+    });
+}
+
+#[test]
 fn close_wakes_a_blocked_accept_read_and_write() {
     watchdog(30, || {
         runtime::block_on(|| {
             let (ln, _) = listener();
             let ln = Arc::new(ln);
             let ln2 = ln.clone();
+            let accept_site = next_line_site!();
             let acceptor = runtime::spawn(move || ln2.accept().map(|_| ()));
 
             let (c, _s) = pair();
             let c = Arc::new(c);
             let c2 = c.clone();
+            let read_site = next_line_site!();
             let reader = runtime::spawn(move || (&*c2).read(&mut [0u8; 8]).map(|_| ()));
             let c3 = c.clone();
+            let write_site = next_line_site!();
             let writer = runtime::spawn(move || {
                 let chunk = vec![1u8; 1 << 16];
                 loop {
@@ -239,7 +286,11 @@ fn close_wakes_a_blocked_accept_read_and_write() {
                 }
             });
             // Three goroutines parked on the poller (the accept, the read, the full write).
-            wait_until(|| runtime::stack_dump().matches("[IO wait").count() >= 3);
+            wait_until(|| {
+                [&accept_site, &read_site, &write_site]
+                    .iter()
+                    .all(|site| dump_shows(site, "IO wait"))
+            });
             ln.close().unwrap();
             c.close().unwrap();
             for (what, r) in [
@@ -431,19 +482,12 @@ fn connect_timeout_times_out_against_a_full_accept_queue() {
     });
 }
 
-/// Whether the dump shows a goroutine spawned at `site` (`file:line`) in state `state`.
-fn dump_shows(site: &str, state: &str) -> bool {
-    runtime::stack_dump()
-        .split("\ngoroutine ")
-        .any(|g| g.contains(&format!("[{state}")) && g.contains(site))
-}
-
 #[test]
 fn a_goroutine_blocked_on_a_socket_shows_io_wait_in_the_dump() {
     watchdog(30, || {
         runtime::block_on(|| {
             let (c, mut s) = pair();
-            let site = format!("tcp.rs:{}:", line!() + 1);
+            let site = next_line_site!();
             let reader = runtime::spawn(move || {
                 let mut b = [0u8; 1];
                 (&c).read_exact(&mut b).unwrap();
