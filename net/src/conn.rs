@@ -2,11 +2,27 @@
 //! (for streams) `Read`/`Write` on both `T` and `&T`.
 
 /// Implements, for a type with an `inner: Arc<Socket>` field: `set_deadline`,
-/// `set_read_deadline`, `set_write_deadline`, `close`, `is_closed`, `take_error`, `AsFd`,
-/// `AsRawFd` and `Debug`.
+/// `set_read_deadline`, `set_write_deadline`, `close`, `is_closed`, `take_error`,
+/// `try_clone`, `from_std`/`into_std` (with the std type `$std`), `AsFd`, `AsRawFd` and
+/// `Debug`.
 macro_rules! go_socket {
-    ($t:ident, $go:literal) => {
+    ($t:ident, $std:ty, $go:literal) => {
         impl $t {
+            #[doc = concat!("Wraps a std `", stringify!($std), "` (made non-blocking and registered with the netpoller).")]
+            pub fn from_std(s: $std) -> std::io::Result<$t> {
+                Ok($t {
+                    inner: std::sync::Arc::new(crate::sys::Socket::from_owned(
+                        std::os::fd::OwnedFd::from(s),
+                    )?),
+                })
+            }
+
+            /// Back to the std type, in blocking mode. Fails if another handle
+            /// ([`try_clone`](Self::try_clone)) still shares the socket, or after `close`.
+            pub fn into_std(self) -> std::io::Result<$std> {
+                Ok(<$std>::from(crate::sys::into_fd(self.inner)?))
+            }
+
             #[doc = concat!("Sets the read and write deadlines (Go's `", $go, ".SetDeadline`).")]
             ///
             /// Operations blocked now and later fail with [`std::io::ErrorKind::TimedOut`]

@@ -531,3 +531,13 @@ impl Socket {
         Ok((e != 0).then(|| io::Error::from_raw_os_error(e)))
     }
 }
+
+/// The fd of a socket with no other handle, out of the netpoller.
+pub(crate) fn into_fd(inner: std::sync::Arc<Socket>) -> io::Result<OwnedFd> {
+    match std::sync::Arc::try_unwrap(inner) {
+        Ok(s) => s.fd.into_fd(),
+        Err(_) => Err(io::Error::other(
+            "into_std: another handle (try_clone) shares this socket",
+        )),
+    }
+}

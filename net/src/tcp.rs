@@ -5,7 +5,6 @@ use crate::resolve::resolve;
 use crate::sys::{RawAddr, Socket};
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,7 +40,7 @@ pub struct TcpListener {
     inner: Arc<Socket>,
 }
 
-go_socket!(TcpListener, "net.TCPListener");
+go_socket!(TcpListener, std::net::TcpListener, "net.TCPListener");
 
 impl TcpListener {
     /// Binds to the first address of `addr` that works and listens (`SO_REUSEADDR` set, as
@@ -80,19 +79,6 @@ impl TcpListener {
         self.inner
             .setsockopt(libc::IPPROTO_IP, libc::IP_TTL, ttl as libc::c_int)
     }
-
-    /// Wraps a std listener (made non-blocking and registered with the netpoller).
-    pub fn from_std(l: std::net::TcpListener) -> io::Result<TcpListener> {
-        Ok(TcpListener {
-            inner: Arc::new(Socket::from_owned(OwnedFd::from(l))?),
-        })
-    }
-
-    /// Back to a std listener, in blocking mode. Fails if another handle
-    /// ([`try_clone`](TcpListener::try_clone)) still shares it, or after `close`.
-    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
-        Ok(std::net::TcpListener::from(into_fd(self.inner)?))
-    }
 }
 
 /// The iterator of [`TcpListener::incoming`].
@@ -118,7 +104,7 @@ pub struct TcpStream {
     pub(crate) inner: Arc<Socket>,
 }
 
-go_socket!(TcpStream, "net.TCPConn");
+go_socket!(TcpStream, std::net::TcpStream, "net.TCPConn");
 stream_io!(TcpStream);
 
 impl TcpStream {
@@ -188,29 +174,6 @@ impl TcpStream {
     /// Reads without consuming (`MSG_PEEK`), parking until data arrives.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.recv(buf, libc::MSG_PEEK)
-    }
-
-    /// Wraps a std stream (made non-blocking and registered with the netpoller).
-    pub fn from_std(s: std::net::TcpStream) -> io::Result<TcpStream> {
-        Ok(TcpStream {
-            inner: Arc::new(Socket::from_owned(OwnedFd::from(s))?),
-        })
-    }
-
-    /// Back to a std stream, in blocking mode. Fails if another handle
-    /// ([`try_clone`](TcpStream::try_clone)) still shares it, or after `close`.
-    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
-        Ok(std::net::TcpStream::from(into_fd(self.inner)?))
-    }
-}
-
-/// The fd of a socket with no other handle, out of the netpoller.
-pub(crate) fn into_fd(inner: Arc<Socket>) -> io::Result<OwnedFd> {
-    match Arc::try_unwrap(inner) {
-        Ok(s) => s.fd.into_fd(),
-        Err(_) => Err(io::Error::other(
-            "into_std: another handle (try_clone) shares this socket",
-        )),
     }
 }
 

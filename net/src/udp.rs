@@ -3,10 +3,9 @@
 use crate::conn::go_socket;
 use crate::resolve::resolve;
 use crate::sys::{RawAddr, Socket};
-use crate::tcp::{each_addr, into_fd};
+use crate::tcp::each_addr;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 /// A UDP socket (std's `UdpSocket`, Go's `net.UDPConn`). Receives park the calling goroutine,
@@ -28,7 +27,7 @@ pub struct UdpSocket {
     inner: Arc<Socket>,
 }
 
-go_socket!(UdpSocket, "net.UDPConn");
+go_socket!(UdpSocket, std::net::UdpSocket, "net.UDPConn");
 
 impl UdpSocket {
     /// Binds to the first address of `addr` that works.
@@ -105,18 +104,5 @@ impl UdpSocket {
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.inner
             .setsockopt(libc::IPPROTO_IP, libc::IP_TTL, ttl as libc::c_int)
-    }
-
-    /// Wraps a std socket (made non-blocking and registered with the netpoller).
-    pub fn from_std(s: std::net::UdpSocket) -> io::Result<UdpSocket> {
-        Ok(UdpSocket {
-            inner: Arc::new(Socket::from_owned(OwnedFd::from(s))?),
-        })
-    }
-
-    /// Back to a std socket, in blocking mode. Fails if another handle shares it, or after
-    /// `close`.
-    pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
-        Ok(std::net::UdpSocket::from(into_fd(self.inner)?))
     }
 }

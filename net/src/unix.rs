@@ -3,7 +3,6 @@
 
 use crate::conn::{go_socket, stream_io};
 use crate::sys::{RawAddr, Socket, cvt};
-use crate::tcp::into_fd;
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -35,7 +34,11 @@ pub struct UnixListener {
     inner: Arc<Socket>,
 }
 
-go_socket!(UnixListener, "net.UnixListener");
+go_socket!(
+    UnixListener,
+    std::os::unix::net::UnixListener,
+    "net.UnixListener"
+);
 
 fn unix_socket(ty: libc::c_int) -> io::Result<Socket> {
     Socket::new(libc::AF_UNIX, ty)
@@ -69,18 +72,6 @@ impl UnixListener {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.local_raw()?.to_unix()
     }
-
-    /// Wraps a std listener.
-    pub fn from_std(l: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
-        Ok(UnixListener {
-            inner: Arc::new(Socket::from_owned(OwnedFd::from(l))?),
-        })
-    }
-
-    /// Back to a std listener, in blocking mode.
-    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixListener> {
-        Ok(std::os::unix::net::UnixListener::from(into_fd(self.inner)?))
-    }
 }
 
 /// A Unix stream connection (std's `UnixStream`, Go's `net.UnixConn`).
@@ -88,7 +79,7 @@ pub struct UnixStream {
     inner: Arc<Socket>,
 }
 
-go_socket!(UnixStream, "net.UnixConn");
+go_socket!(UnixStream, std::os::unix::net::UnixStream, "net.UnixConn");
 stream_io!(UnixStream);
 
 /// Two connected sockets of type `ty`, both registered.
@@ -146,18 +137,6 @@ impl UnixStream {
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.inner.shutdown(how)
     }
-
-    /// Wraps a std stream.
-    pub fn from_std(s: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
-        Ok(UnixStream {
-            inner: Arc::new(Socket::from_owned(OwnedFd::from(s))?),
-        })
-    }
-
-    /// Back to a std stream, in blocking mode.
-    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
-        Ok(std::os::unix::net::UnixStream::from(into_fd(self.inner)?))
-    }
 }
 
 /// A Unix datagram socket (std's `UnixDatagram`, Go's `net.UnixConn` for "unixgram").
@@ -165,7 +144,11 @@ pub struct UnixDatagram {
     inner: Arc<Socket>,
 }
 
-go_socket!(UnixDatagram, "net.UnixConn");
+go_socket!(
+    UnixDatagram,
+    std::os::unix::net::UnixDatagram,
+    "net.UnixConn"
+);
 
 impl UnixDatagram {
     /// A socket bound to `path`.
@@ -238,17 +221,5 @@ impl UnixDatagram {
     /// Shuts down one half or both.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.inner.shutdown(how)
-    }
-
-    /// Wraps a std socket.
-    pub fn from_std(s: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
-        Ok(UnixDatagram {
-            inner: Arc::new(Socket::from_owned(OwnedFd::from(s))?),
-        })
-    }
-
-    /// Back to a std socket, in blocking mode.
-    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixDatagram> {
-        Ok(std::os::unix::net::UnixDatagram::from(into_fd(self.inner)?))
     }
 }

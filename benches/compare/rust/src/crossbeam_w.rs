@@ -10,8 +10,8 @@
 
 use crate::threads_w::{self, Countdown, fails_ok, join, num_threads, spawn};
 use crate::{
-    FirstErr, N1_CLIENTS, N1_MSG, N1_ROUNDS, Opts, Res, check_sum, ms_of, n1_check, n1_msg, ns_per,
-    split, with_warmup,
+    FirstErr, N1_CLIENTS, N1_MSG, N1_ROUNDS, Opts, Res, check_sum, ms_of, ns_per, split,
+    with_warmup,
 };
 use crossbeam_channel::{Select, bounded};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -361,7 +361,7 @@ fn n1_pass(n: usize) -> Result<Duration, String> {
             let _ = start.recv(); // Err: the gate is open (sender dropped)
             match conn {
                 Ok(c) => {
-                    if let Err(e) = n1_client(c, id, n) {
+                    if let Err(e) = crate::n1_client(c, id, n) {
                         errs.set(e);
                     }
                 }
@@ -379,19 +379,4 @@ fn n1_pass(n: usize) -> Result<Duration, String> {
     handlers.wait();
     errs.get()?;
     Ok(d)
-}
-
-/// One N1 client's n round trips; the connection is closed on return.
-fn n1_client(mut c: std::net::TcpStream, id: usize, n: usize) -> Result<(), String> {
-    use std::io::{Read, Write};
-    let (mut msg, mut got) = ([0u8; N1_MSG], [0u8; N1_MSG]);
-    for r in 0..n {
-        n1_msg(&mut msg, id, r);
-        c.write_all(&msg)
-            .map_err(|e| format!("client {id} round {r} write: {e}"))?;
-        c.read_exact(&mut got)
-            .map_err(|e| format!("client {id} round {r} read: {e}"))?;
-        n1_check(&got, &msg, id, r)?;
-    }
-    Ok(())
 }

@@ -12,8 +12,8 @@
 //! P runs a CPU hog (Go's `hlHogLatency`).
 
 use crate::{
-    FirstErr, N1_CLIENTS, N1_MSG, N1_ROUNDS, Opts, Res, check_sum, first_primes, ms_of, n1_check,
-    n1_msg, ns_per, rss_bytes, split, sum_range, with_warmup,
+    FirstErr, N1_CLIENTS, N1_MSG, N1_ROUNDS, Opts, Res, check_sum, first_primes, ms_of, ns_per,
+    rss_bytes, split, sum_range, with_warmup,
 };
 use goro::chan::{self, Chan, Select, Selected};
 use goro::runtime;
@@ -709,7 +709,7 @@ fn n1_pass(n: usize) -> Result<Duration, String> {
             start.recv(); // None: the gate is open
             match conn {
                 Ok(c) => {
-                    if let Err(e) = n1_client(c, id, n) {
+                    if let Err(e) = crate::n1_client(c, id, n) {
                         errs.set(e);
                     }
                 }
@@ -726,21 +726,6 @@ fn n1_pass(n: usize) -> Result<Duration, String> {
     handlers.wait();
     errs.get()?;
     Ok(d)
-}
-
-/// One N1 client's n round trips; the connection is closed on return.
-fn n1_client(mut c: goro::net::TcpStream, id: usize, n: usize) -> Result<(), String> {
-    use std::io::{Read, Write};
-    let (mut msg, mut got) = ([0u8; N1_MSG], [0u8; N1_MSG]);
-    for r in 0..n {
-        n1_msg(&mut msg, id, r);
-        c.write_all(&msg)
-            .map_err(|e| format!("client {id} round {r} write: {e}"))?;
-        c.read_exact(&mut got)
-            .map_err(|e| format!("client {id} round {r} read: {e}"))?;
-        n1_check(&got, &msg, id, r)?;
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------- HL hog latency

@@ -345,6 +345,25 @@ pub fn n1_msg(msg: &mut [u8; N1_MSG], id: usize, r: usize) {
     }
 }
 
+/// One N1 client's n round trips over a blocking stream (goro's, may's, std's); the
+/// connection is closed on return.
+pub fn n1_client<S: std::io::Read + std::io::Write>(
+    mut c: S,
+    id: usize,
+    n: usize,
+) -> Result<(), String> {
+    let (mut msg, mut got) = ([0u8; N1_MSG], [0u8; N1_MSG]);
+    for r in 0..n {
+        n1_msg(&mut msg, id, r);
+        c.write_all(&msg)
+            .map_err(|e| format!("client {id} round {r} write: {e}"))?;
+        c.read_exact(&mut got)
+            .map_err(|e| format!("client {id} round {r} read: {e}"))?;
+        n1_check(&got, &msg, id, r)?;
+    }
+    Ok(())
+}
+
 /// Compares an echoed message with the one sent.
 pub fn n1_check(
     got: &[u8; N1_MSG],

@@ -20,8 +20,7 @@
 
 use crate::threads_w::{self, Kit};
 use crate::{
-    FirstErr, N1_CLIENTS, N1_MSG, N1_ROUNDS, Opts, Res, ms_of, n1_check, n1_msg, ns_per, split,
-    with_warmup,
+    FirstErr, N1_CLIENTS, N1_MSG, N1_ROUNDS, Opts, Res, ms_of, ns_per, split, with_warmup,
 };
 use may::coroutine::JoinHandle;
 use may::go;
@@ -351,7 +350,7 @@ fn n1_pass(n: usize) -> Result<Duration, String> {
             let _ = start.recv(); // Err: the gate is open (sender dropped)
             match conn {
                 Ok(c) => {
-                    if let Err(e) = n1_client(c, id, n) {
+                    if let Err(e) = crate::n1_client(c, id, n) {
                         errs.set(e);
                     }
                 }
@@ -369,19 +368,4 @@ fn n1_pass(n: usize) -> Result<Duration, String> {
     handlers.wait();
     errs.get()?;
     Ok(d)
-}
-
-/// One N1 client's n round trips; the connection is closed on return.
-fn n1_client(mut c: may::net::TcpStream, id: usize, n: usize) -> Result<(), String> {
-    use std::io::{Read, Write};
-    let (mut msg, mut got) = ([0u8; N1_MSG], [0u8; N1_MSG]);
-    for r in 0..n {
-        n1_msg(&mut msg, id, r);
-        c.write_all(&msg)
-            .map_err(|e| format!("client {id} round {r} write: {e}"))?;
-        c.read_exact(&mut got)
-            .map_err(|e| format!("client {id} round {r} read: {e}"))?;
-        n1_check(&got, &msg, id, r)?;
-    }
-    Ok(())
 }
