@@ -10,8 +10,7 @@
 
 use crate::threads_w::{self, Countdown, fails_ok, join, num_threads, spawn};
 use crate::{
-    FirstErr, N1_CLIENTS, N1_MSG, N1_ROUNDS, Opts, Res, check_sum, ms_of, ns_per, split,
-    with_warmup,
+    FirstErr, N1_CLIENTS, N1_ROUNDS, Opts, Res, check_sum, ms_of, ns_per, split, with_warmup,
 };
 use crossbeam_channel::{Select, bounded};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -301,7 +300,6 @@ fn n1(o: &Opts) -> Res {
 }
 
 fn n1_pass(n: usize) -> Result<Duration, String> {
-    use std::io::{ErrorKind, Read, Write};
     use std::net::{TcpListener, TcpStream};
     let ln = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("listen: {e}"))?;
     let addr = ln.local_addr().map_err(|e| format!("local_addr: {e}"))?;
@@ -315,30 +313,12 @@ fn n1_pass(n: usize) -> Result<Duration, String> {
         // Accept loop: exactly N1_CLIENTS connections, a thread each.
         for i in 0..N1_CLIENTS {
             let accepted = ln.accept().map_err(|e| format!("accept: {e}"));
-            let spawned = accepted.and_then(|(mut conn, _)| {
+            let spawned = accepted.and_then(|(conn, _)| {
                 if let Err(e) = conn.set_nodelay(true) {
                     errs.set(format!("server set_nodelay: {e}"));
                 }
                 spawn(move || {
-                    // Echo handler: read, write back all that was read, until EOF.
-                    let mut buf = [0u8; N1_MSG];
-                    loop {
-                        match conn.read(&mut buf) {
-                            Ok(0) => break,
-                            Ok(k) => {
-                                if let Err(e) = conn.write_all(&buf[..k]) {
-                                    errs.set(format!("server write: {e}"));
-                                    break;
-                                }
-                            }
-                            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                            Err(e) => {
-                                errs.set(format!("server read: {e}"));
-                                break;
-                            }
-                        }
-                    }
-                    drop(conn);
+                    crate::n1_echo(conn, errs);
                     handlers.done();
                 })
             });

@@ -12,8 +12,8 @@
 //! P runs a CPU hog (Go's `hlHogLatency`).
 
 use crate::{
-    FirstErr, N1_CLIENTS, N1_MSG, N1_ROUNDS, Opts, Res, check_sum, first_primes, ms_of, ns_per,
-    rss_bytes, split, sum_range, with_warmup,
+    FirstErr, N1_CLIENTS, N1_ROUNDS, Opts, Res, check_sum, first_primes, ms_of, ns_per, rss_bytes,
+    split, sum_range, with_warmup,
 };
 use goro::chan::{self, Chan, Select, Selected};
 use goro::runtime;
@@ -650,7 +650,6 @@ fn n1(o: &Opts) -> Res {
 
 fn n1_pass(n: usize) -> Result<Duration, String> {
     use goro::net::{TcpListener, TcpStream};
-    use std::io::{ErrorKind, Read, Write};
     let ln = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("listen: {e}"))?;
     let addr = ln.local_addr().map_err(|e| format!("local_addr: {e}"))?;
     let errs = FirstErr::leak();
@@ -662,7 +661,7 @@ fn n1_pass(n: usize) -> Result<Duration, String> {
     runtime::go(move || {
         // Accept loop: exactly N1_CLIENTS connections, a goroutine each.
         for i in 0..N1_CLIENTS {
-            let mut conn = match ln.accept() {
+            let conn = match ln.accept() {
                 Ok((c, _)) => c,
                 Err(e) => {
                     errs.set(format!("accept: {e}"));
@@ -676,25 +675,7 @@ fn n1_pass(n: usize) -> Result<Duration, String> {
                 errs.set(format!("server set_nodelay: {e}"));
             }
             runtime::go(move || {
-                // Echo handler: read, write back all that was read, until EOF.
-                let mut buf = [0u8; N1_MSG];
-                loop {
-                    match conn.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(k) => {
-                            if let Err(e) = conn.write_all(&buf[..k]) {
-                                errs.set(format!("server write: {e}"));
-                                break;
-                            }
-                        }
-                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            errs.set(format!("server read: {e}"));
-                            break;
-                        }
-                    }
-                }
-                drop(conn);
+                crate::n1_echo(conn, errs);
                 handlers.done();
             });
         }

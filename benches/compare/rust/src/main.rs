@@ -364,6 +364,24 @@ pub fn n1_client<S: std::io::Read + std::io::Write>(
     Ok(())
 }
 
+/// N1's echo handler over a blocking stream: read, write back all that was read, until EOF
+/// (the first error goes to `errs`); the connection is closed on return.
+pub fn n1_echo<S: std::io::Read + std::io::Write>(mut conn: S, errs: &FirstErr) {
+    let mut buf = [0u8; N1_MSG];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => return,
+            Ok(k) => {
+                if let Err(e) = conn.write_all(&buf[..k]) {
+                    return errs.set(format!("server write: {e}"));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return errs.set(format!("server read: {e}")),
+        }
+    }
+}
+
 /// Compares an echoed message with the one sent.
 pub fn n1_check(
     got: &[u8; N1_MSG],

@@ -19,9 +19,7 @@
 //!   same, and the failure is the result (the parent prints `fails: ...`).
 
 use crate::threads_w::{self, Kit};
-use crate::{
-    FirstErr, N1_CLIENTS, N1_MSG, N1_ROUNDS, Opts, Res, ms_of, ns_per, split, with_warmup,
-};
+use crate::{FirstErr, N1_CLIENTS, N1_ROUNDS, Opts, Res, ms_of, ns_per, split, with_warmup};
 use may::coroutine::JoinHandle;
 use may::go;
 use may::sync::{Semphore, WaitGroup, mpmc};
@@ -289,7 +287,6 @@ fn n1(o: &Opts) -> Res {
 
 fn n1_pass(n: usize) -> Result<Duration, String> {
     use may::net::{TcpListener, TcpStream};
-    use std::io::{ErrorKind, Read, Write};
     let ln = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("listen: {e}"))?;
     let addr = ln.local_addr().map_err(|e| format!("local_addr: {e}"))?;
     let errs = FirstErr::leak();
@@ -304,7 +301,7 @@ fn n1_pass(n: usize) -> Result<Duration, String> {
         go!(move || {
             // Accept loop: exactly N1_CLIENTS connections, a coroutine each.
             for _ in 0..N1_CLIENTS {
-                let mut conn = match ln.accept() {
+                let conn = match ln.accept() {
                     Ok((c, _)) => c,
                     Err(e) => {
                         errs.set(format!("accept: {e}"));
@@ -316,25 +313,7 @@ fn n1_pass(n: usize) -> Result<Duration, String> {
                 }
                 let handler = handlers.clone();
                 go!(move || {
-                    // Echo handler: read, write back all that was read, until EOF.
-                    let mut buf = [0u8; N1_MSG];
-                    loop {
-                        match conn.read(&mut buf) {
-                            Ok(0) => break,
-                            Ok(k) => {
-                                if let Err(e) = conn.write_all(&buf[..k]) {
-                                    errs.set(format!("server write: {e}"));
-                                    break;
-                                }
-                            }
-                            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                            Err(e) => {
-                                errs.set(format!("server read: {e}"));
-                                break;
-                            }
-                        }
-                    }
-                    drop(conn);
+                    crate::n1_echo(conn, errs);
                     drop(handler);
                 });
             }
