@@ -160,8 +160,8 @@ fn a_deadline_set_in_the_past_wakes_a_blocked_read() {
 /// A read blocks with a 50 ms deadline, which is changed to `later` while it waits; past the
 /// first deadline it must still be waiting, and it gets the data written then.
 fn deadline_change_keeps_the_read_waiting(later: Option<Instant>) {
-    watchdog(30, || {
-        runtime::block_on(|| {
+    watchdog(30, move || {
+        runtime::block_on(move || {
             let (c, mut s) = pair();
             let c = Arc::new(c);
             c.set_read_deadline(Some(Instant::now() + Duration::from_millis(50)))
