@@ -10,6 +10,11 @@
 //! [`park`] / [`park_until`] and [`Waiter::unpark`], which work the same for goroutines
 //! (the G parks, its M runs others) and for plain OS threads (a futex).
 //!
+//! I/O goes through the netpoller (Go's `netpoll`, on epoll): a [`PollFd`] wraps a
+//! non-blocking fd, and an operation that would block parks the goroutine until the fd is
+//! ready, its deadline passes or it is closed (a plain thread blocks in `poll(2)` instead).
+//! goro's `net` crate builds its sockets on it.
+//!
 //! ```
 //! use std::sync::atomic::{AtomicUsize, Ordering};
 //! use std::sync::Arc;
