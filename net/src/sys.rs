@@ -398,8 +398,9 @@ impl Socket {
 
     pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.fd.read_with(|fd| {
-            // SAFETY: a writable buffer of buf.len() bytes.
-            cvt_size(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
+            // SAFETY: a writable buffer of buf.len() bytes. recv, not read: the socket path
+            // skips the VFS layer (fdget_pos, vfs_read, the iter conversion).
+            cvt_size(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) })
         })
     }
 
