@@ -155,7 +155,7 @@ impl<T> Chan<T> {
     /// `send on closed channel`, as [`send`](Chan::send).
     #[track_caller]
     pub fn send_timeout(&self, v: T, d: Duration) -> Result<(), SendTimeoutError<T>> {
-        self.send_deadline(v, Instant::now() + d)
+        self.send_deadline(v, runtime::deadline_after(d))
     }
 
     /// Like [`send`](Chan::send), but gives up at `deadline` and hands the value back.
@@ -227,7 +227,7 @@ impl<T> Chan<T> {
 
     /// Like [`recv`](Chan::recv), giving up after `d`.
     pub fn recv_timeout(&self, d: Duration) -> Result<Option<T>, RecvTimeoutError> {
-        self.recv_until(Some(Instant::now() + d))
+        self.recv_until(Some(runtime::deadline_after(d)))
     }
 
     /// Like [`recv`](Chan::recv), giving up at `deadline`.

@@ -395,13 +395,11 @@ pub fn with_deadline(parent: &Context, deadline: Instant) -> (Context, CancelFun
     (ctx, CancelFunc { state })
 }
 
-/// [`with_deadline`]`(parent, now + timeout)` (Go's `context.WithTimeout`). A timeout too
-/// large to represent as an `Instant` means no deadline.
+/// [`with_deadline`]`(parent, now + timeout)` (Go's `context.WithTimeout`); a timeout too
+/// large for an `Instant` gives the latest deadline the runtime represents
+/// ([`runtime::deadline_after`]).
 pub fn with_timeout(parent: &Context, timeout: Duration) -> (Context, CancelFunc) {
-    match Instant::now().checked_add(timeout) {
-        Some(deadline) => with_deadline(parent, deadline),
-        None => with_cancel(parent),
-    }
+    with_deadline(parent, runtime::deadline_after(timeout))
 }
 
 /// A child of `parent` that carries `value` under `key` (Go's `context.WithValue`);

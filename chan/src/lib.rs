@@ -201,9 +201,9 @@ pub mod __private {
         }
     }
 
-    /// The deadline of a `timeout(d)` arm; `None` (never) if `now + d` overflows.
+    /// The deadline of a `timeout(d)` arm ([`runtime::deadline_after`]: never panics).
     pub fn deadline(d: Duration) -> Option<Instant> {
-        Instant::now().checked_add(d)
+        Some(runtime::deadline_after(d))
     }
 
     /// The result of the receive case the engine chose.

@@ -513,7 +513,7 @@ impl<'a> Select<'a> {
 
     /// Adds a timeout arm: [`Selected::Timeout`] if nothing is ready within `d`.
     pub fn timeout(&mut self, d: Duration) {
-        self.deadline = Some(Instant::now() + d);
+        self.deadline = Some(runtime::deadline_after(d));
     }
 
     /// Like [`Select::timeout`] with an absolute deadline.

@@ -239,7 +239,12 @@ pub fn dial(network: &str, address: &str) -> io::Result<Conn> {
 /// `net.DialTimeout`). With several resolved addresses, each attempt may use all the time
 /// that is left (Go divides it between them).
 pub fn dial_timeout(network: &str, address: &str, timeout: Duration) -> io::Result<Conn> {
-    dial_deadline(network, address, Some(Instant::now() + timeout), None)
+    dial_deadline(
+        network,
+        address,
+        Some(runtime::deadline_after(timeout)),
+        None,
+    )
 }
 
 /// [`dial`] that gives up when `ctx` is cancelled or its deadline passes (Go's

@@ -122,7 +122,7 @@ impl TcpStream {
                 "cannot set a 0 duration timeout",
             ));
         }
-        TcpStream::connect_deadline(addr, Some(Instant::now() + timeout))
+        TcpStream::connect_deadline(addr, Some(runtime::deadline_after(timeout)))
     }
 
     pub(crate) fn connect_deadline(

@@ -15,9 +15,27 @@ pub(crate) fn nanotime() -> u64 {
     epoch().elapsed().as_nanos() as u64
 }
 
-/// `instant` as nanoseconds since the epoch (0 if earlier).
+/// The latest time the runtime clock represents (about 584 years after the epoch). A timer
+/// set for it still counts as pending (`u64::MAX` is the timer heaps' "empty"), so a
+/// goroutine waiting that long is not taken for deadlocked, as Go's checkdead does not take
+/// one in `time.Sleep(math.MaxInt64)`.
+pub(crate) const MAX_WHEN: u64 = u64::MAX - 1;
+
+/// `instant` as nanoseconds since the epoch (0 if earlier, [`MAX_WHEN`] if later than that).
 pub(crate) fn to_nanos(instant: Instant) -> u64 {
-    instant.saturating_duration_since(epoch()).as_nanos() as u64
+    instant
+        .saturating_duration_since(epoch())
+        .as_nanos()
+        .min(MAX_WHEN as u128) as u64
+}
+
+/// `now + d`, or, when that is later than the runtime clock reaches (`Duration::MAX`), the
+/// latest time it does: see [`crate::deadline_after`].
+pub(crate) fn deadline_after(d: Duration) -> Instant {
+    let latest = from_nanos(MAX_WHEN);
+    Instant::now()
+        .checked_add(d)
+        .map_or(latest, |t| t.min(latest))
 }
 
 /// Nanoseconds since the epoch back to an `Instant`.

@@ -103,7 +103,7 @@ pub use g::{Status, WaitReason};
 pub use local::LocalKey;
 pub use lockosthread::{is_os_thread_locked, lock_os_thread, unlock_os_thread};
 pub use membarrier::{heavy_barrier, light_barrier};
-pub use park::{Waiter, park, park_until, sleep};
+pub use park::{Waiter, deadline_after, park, park_until, sleep};
 pub use pollfd::{PollFd, closed_error, is_closed_error, timeout_error};
 pub use sched::{MAX_PROCS, gomaxprocs};
 pub use scope::{Scope, ScopedJoinHandle, scope};

@@ -236,6 +236,23 @@ pub fn park_until(reason: WaitReason, deadline: Instant) -> bool {
     timed_out
 }
 
+/// The deadline `d` from now, for any `d`: `Instant::now() + d` when that is representable,
+/// otherwise (`Duration::MAX`, or anything beyond about 584 years) the latest deadline the
+/// runtime's timers represent. Every timed operation in goro computes its deadline with it,
+/// so no duration makes one panic; a wait that long is a wait forever, yet it still counts
+/// as a pending timer for deadlock detection, as Go's `time.Sleep(math.MaxInt64)` does.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let far = runtime::deadline_after(Duration::MAX);
+/// assert!(far > Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600));
+/// let soon = runtime::deadline_after(Duration::from_millis(5));
+/// assert!(soon <= Instant::now() + Duration::from_millis(5));
+/// ```
+pub fn deadline_after(d: Duration) -> Instant {
+    clock::deadline_after(d)
+}
+
 /// Sleeps for `d`: parks a goroutine on its P's timer (freeing the M), or sleeps the thread.
 ///
 /// ```
@@ -245,9 +262,10 @@ pub fn park_until(reason: WaitReason, deadline: Instant) -> bool {
 /// ```
 pub fn sleep(d: Duration) {
     if m::current_g().is_none() {
+        // std's sleep takes any Duration (it sleeps in slices).
         std::thread::sleep(d);
         return;
     }
-    let deadline = Instant::now() + d;
+    let deadline = clock::deadline_after(d);
     while !park_until(WaitReason::Sleep, deadline) {}
 }

@@ -124,6 +124,8 @@ impl TimerHeap {
 
     /// Adds a timer firing at `when` (nanoseconds on the runtime clock).
     pub(crate) fn add(&self, when: u64, kind: TimerKind) {
+        // u64::MAX is `next_when`'s "no timer": the latest real timer is MAX_WHEN.
+        let when = when.min(clock::MAX_WHEN);
         let id = TIMER_ID.fetch_add(1, Ordering::Relaxed);
         let mut h = self.heap.lock().unwrap_or_else(|e| e.into_inner());
         // Stale entries are dropped after unlocking: dropping one may drop a user closure,
