@@ -38,7 +38,7 @@ mod loom_tests;
 
 pub use chan::{Chan, IntoIter, Iter, Receiver, Sender, make};
 pub use err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
-pub use select::{AsChan, Select, Selected};
+pub use select::{CanRecv, CanSend, Select, Selected};
 
 /// Go's `select` statement: waits until one of several channel operations can proceed, and
 /// runs that arm's body.
@@ -110,8 +110,24 @@ macro_rules! select {
 pub mod __private {
     pub use goro_select_macro::select_internal;
 
-    use crate::{AsChan, Chan, Receiver, Sender};
+    use crate::select::{RecvCase, SendCase, recv_side, send_side};
+    use crate::{Chan, Receiver, Sender};
     use std::time::{Duration, Instant};
+
+    /// The channel an operand resolved to, opaque: it only becomes a case
+    /// ([`recv_case`], [`send_case`]), so the expansion's path cannot turn a [`Receiver`] or a
+    /// [`Sender`] back into a bidirectional [`Chan`].
+    pub struct Side<'a, T>(&'a Chan<T>);
+
+    /// A receive case on a resolved operand.
+    pub fn recv_case<T>(side: Side<'_, T>) -> RecvCase<'_, T> {
+        RecvCase::new(side.0)
+    }
+
+    /// A send case of `v` on a resolved operand.
+    pub fn send_case<T>(side: Side<'_, T>, v: T) -> SendCase<'_, T> {
+        SendCase::new(side.0, v)
+    }
 
     /// A receive operand of `select!`: [`Chan`], [`Receiver`], a reference to one, or an
     /// `Option` of one (`None` is the nil channel, passed in as `nil`).
@@ -121,7 +137,7 @@ pub mod __private {
     )]
     pub trait RecvOperand<T> {
         /// The channel to receive from (`nil` for a `None`).
-        fn recv_chan<'a>(&'a self, nil: &'a Chan<T>) -> &'a Chan<T>;
+        fn recv_chan<'a>(&'a self, nil: &'a Chan<T>) -> Side<'a, T>;
     }
 
     /// A send operand of `select!`: [`Chan`], [`Sender`], a reference to one, or an `Option`
@@ -132,71 +148,71 @@ pub mod __private {
     )]
     pub trait SendOperand<T> {
         /// The channel to send on (`nil` for a `None`).
-        fn send_chan<'a>(&'a self, nil: &'a Chan<T>) -> &'a Chan<T>;
+        fn send_chan<'a>(&'a self, nil: &'a Chan<T>) -> Side<'a, T>;
     }
 
     impl<T> RecvOperand<T> for Chan<T> {
-        fn recv_chan<'a>(&'a self, _: &'a Chan<T>) -> &'a Chan<T> {
-            self
+        fn recv_chan<'a>(&'a self, _: &'a Chan<T>) -> Side<'a, T> {
+            Side(self)
         }
     }
 
     impl<T> RecvOperand<T> for Receiver<T> {
-        fn recv_chan<'a>(&'a self, _: &'a Chan<T>) -> &'a Chan<T> {
-            self.as_chan()
+        fn recv_chan<'a>(&'a self, _: &'a Chan<T>) -> Side<'a, T> {
+            Side(recv_side(self))
         }
     }
 
     impl<T> SendOperand<T> for Chan<T> {
-        fn send_chan<'a>(&'a self, _: &'a Chan<T>) -> &'a Chan<T> {
-            self
+        fn send_chan<'a>(&'a self, _: &'a Chan<T>) -> Side<'a, T> {
+            Side(self)
         }
     }
 
     impl<T> SendOperand<T> for Sender<T> {
-        fn send_chan<'a>(&'a self, _: &'a Chan<T>) -> &'a Chan<T> {
-            self.as_chan()
+        fn send_chan<'a>(&'a self, _: &'a Chan<T>) -> Side<'a, T> {
+            Side(send_side(self))
         }
     }
 
     impl<T, C: RecvOperand<T> + ?Sized> RecvOperand<T> for &C {
-        fn recv_chan<'a>(&'a self, nil: &'a Chan<T>) -> &'a Chan<T> {
+        fn recv_chan<'a>(&'a self, nil: &'a Chan<T>) -> Side<'a, T> {
             (**self).recv_chan(nil)
         }
     }
 
     impl<T, C: SendOperand<T> + ?Sized> SendOperand<T> for &C {
-        fn send_chan<'a>(&'a self, nil: &'a Chan<T>) -> &'a Chan<T> {
+        fn send_chan<'a>(&'a self, nil: &'a Chan<T>) -> Side<'a, T> {
             (**self).send_chan(nil)
         }
     }
 
     impl<T, C: RecvOperand<T> + ?Sized> RecvOperand<T> for &mut C {
-        fn recv_chan<'a>(&'a self, nil: &'a Chan<T>) -> &'a Chan<T> {
+        fn recv_chan<'a>(&'a self, nil: &'a Chan<T>) -> Side<'a, T> {
             (**self).recv_chan(nil)
         }
     }
 
     impl<T, C: SendOperand<T> + ?Sized> SendOperand<T> for &mut C {
-        fn send_chan<'a>(&'a self, nil: &'a Chan<T>) -> &'a Chan<T> {
+        fn send_chan<'a>(&'a self, nil: &'a Chan<T>) -> Side<'a, T> {
             (**self).send_chan(nil)
         }
     }
 
     impl<T, C: RecvOperand<T>> RecvOperand<T> for Option<C> {
-        fn recv_chan<'a>(&'a self, nil: &'a Chan<T>) -> &'a Chan<T> {
+        fn recv_chan<'a>(&'a self, nil: &'a Chan<T>) -> Side<'a, T> {
             match self {
                 Some(c) => c.recv_chan(nil),
-                None => nil,
+                None => Side(nil),
             }
         }
     }
 
     impl<T, C: SendOperand<T>> SendOperand<T> for Option<C> {
-        fn send_chan<'a>(&'a self, nil: &'a Chan<T>) -> &'a Chan<T> {
+        fn send_chan<'a>(&'a self, nil: &'a Chan<T>) -> Side<'a, T> {
             match self {
                 Some(c) => c.send_chan(nil),
-                None => nil,
+                None => Side(nil),
             }
         }
     }

@@ -419,35 +419,89 @@ fn wait(cx: &Cx, deadline: Option<Instant>, ncases: usize) -> Option<usize> {
     }
 }
 
-/// A channel handle a select case can take: [`Chan`], [`Receiver`] (receive) and
-/// [`Sender`] (send), or a reference to one.
-pub trait AsChan<T> {
-    /// The channel behind the handle.
-    fn as_chan(&self) -> &Chan<T>;
+pub(crate) mod sealed {
+    /// The key to the direction traits' methods: public (so the traits can name it) but
+    /// unnameable and unconstructible outside this crate, so no user code can call them.
+    /// That is what makes a [`crate::Receiver`]'s direction a guarantee: nothing outside
+    /// `chan` can turn one back into a [`crate::Chan`].
+    pub struct Key(pub(crate) ());
 }
 
-impl<T> AsChan<T> for Chan<T> {
-    fn as_chan(&self) -> &Chan<T> {
+/// A handle a receive case can take ([`Select::recv`]): [`Chan`] or [`Receiver`], or a
+/// reference to one — never a [`Sender`] (Go's `<-chan T` / `chan<- T` are compile-time
+/// directions, and so are goro's). Sealed: implemented only here.
+///
+/// ```compile_fail
+/// let ch = chan::make::<i32>(1);
+/// let tx = ch.sender();
+/// let mut sel = chan::Select::new();
+/// sel.recv(&tx); // error: a Sender cannot be received from
+/// ```
+pub trait CanRecv<T> {
+    /// The channel behind the handle (callable only inside `chan`).
+    #[doc(hidden)]
+    fn recv_side(&self, key: sealed::Key) -> &Chan<T>;
+}
+
+/// A handle a send case can take ([`Select::send`]): [`Chan`] or [`Sender`], or a reference
+/// to one — never a [`Receiver`]. Sealed: implemented only here.
+///
+/// ```compile_fail
+/// let ch = chan::make::<i32>(1);
+/// let rx = ch.receiver();
+/// let mut sel = chan::Select::new();
+/// sel.send(&rx, 1); // error: a Receiver cannot be sent on
+/// ```
+pub trait CanSend<T> {
+    /// The channel behind the handle (callable only inside `chan`).
+    #[doc(hidden)]
+    fn send_side(&self, key: sealed::Key) -> &Chan<T>;
+}
+
+impl<T> CanRecv<T> for Chan<T> {
+    fn recv_side(&self, _: sealed::Key) -> &Chan<T> {
         self
     }
 }
 
-impl<T> AsChan<T> for Receiver<T> {
-    fn as_chan(&self) -> &Chan<T> {
+impl<T> CanRecv<T> for Receiver<T> {
+    fn recv_side(&self, _: sealed::Key) -> &Chan<T> {
         &self.ch
     }
 }
 
-impl<T> AsChan<T> for Sender<T> {
-    fn as_chan(&self) -> &Chan<T> {
+impl<T, C: CanRecv<T> + ?Sized> CanRecv<T> for &C {
+    fn recv_side(&self, key: sealed::Key) -> &Chan<T> {
+        (**self).recv_side(key)
+    }
+}
+
+impl<T> CanSend<T> for Chan<T> {
+    fn send_side(&self, _: sealed::Key) -> &Chan<T> {
+        self
+    }
+}
+
+impl<T> CanSend<T> for Sender<T> {
+    fn send_side(&self, _: sealed::Key) -> &Chan<T> {
         &self.ch
     }
 }
 
-impl<T, C: AsChan<T> + ?Sized> AsChan<T> for &C {
-    fn as_chan(&self) -> &Chan<T> {
-        (**self).as_chan()
+impl<T, C: CanSend<T> + ?Sized> CanSend<T> for &C {
+    fn send_side(&self, key: sealed::Key) -> &Chan<T> {
+        (**self).send_side(key)
     }
+}
+
+/// The channel behind a receive-capable handle (for this crate's own use).
+pub(crate) fn recv_side<T, C: CanRecv<T> + ?Sized>(c: &C) -> &Chan<T> {
+    c.recv_side(sealed::Key(()))
+}
+
+/// The channel behind a send-capable handle (for this crate's own use).
+pub(crate) fn send_side<T, C: CanSend<T> + ?Sized>(c: &C) -> &Chan<T> {
+    c.send_side(sealed::Key(()))
 }
 
 /// A select built at run time, over any number of cases (Go's `reflect.Select`).
@@ -492,16 +546,16 @@ impl<'a> Select<'a> {
     }
 
     /// Adds a receive case on a [`Chan`] or [`Receiver`]; returns its index.
-    pub fn recv<T: 'static, C: AsChan<T> + ?Sized>(&mut self, ch: &'a C) -> usize {
-        self.cases.push(Box::new(RecvCase::new(ch.as_chan())));
+    pub fn recv<T: 'static, C: CanRecv<T> + ?Sized>(&mut self, ch: &'a C) -> usize {
+        self.cases.push(Box::new(RecvCase::new(recv_side(ch))));
         self.tags.push(TypeId::of::<RecvTag<T>>());
         self.cases.len() - 1
     }
 
     /// Adds a send case of `v` on a [`Chan`] or [`Sender`]; returns its index. If another
     /// case is chosen, the value can be taken back with [`Select::unsent`].
-    pub fn send<T: 'static, C: AsChan<T> + ?Sized>(&mut self, ch: &'a C, v: T) -> usize {
-        self.cases.push(Box::new(SendCase::new(ch.as_chan(), v)));
+    pub fn send<T: 'static, C: CanSend<T> + ?Sized>(&mut self, ch: &'a C, v: T) -> usize {
+        self.cases.push(Box::new(SendCase::new(send_side(ch), v)));
         self.tags.push(TypeId::of::<SendTag<T>>());
         self.cases.len() - 1
     }

@@ -22,8 +22,8 @@
 //!         let op1 = &(b);  let val1 = x;  let nil1 = K::Chan::nil();
 //!         let ch1 = K::__private::SendOperand::send_chan(op1, &nil1);
 //!         let deadline = K::__private::deadline(d);
-//!         let mut case0 = K::select::RecvCase::new(ch0);
-//!         let mut case1 = K::select::SendCase::new(ch1, val1);
+//!         let mut case0 = K::__private::recv_case(ch0);   // ch0 is opaque (no &Chan)
+//!         let mut case1 = K::__private::send_case(ch1, val1);
 //!         let cases: &mut [&mut dyn K::select::Case] = &mut [&mut case0, &mut case1];
 //!         let selected = K::select::run(cases, false, deadline);
 //!         let arm = match selected {
@@ -123,7 +123,7 @@ pub(crate) fn expand(input: Input) -> TokenStream {
                     let #ch = #resolve;
                 });
                 case_decls.push(quote! {
-                    let mut #case = #krate::select::RecvCase::new(#ch);
+                    let mut #case = #krate::__private::recv_case(#ch);
                 });
                 case_refs.push(quote! { &mut #case });
                 let i = Literal::usize_unsuffixed(index);
@@ -165,7 +165,7 @@ pub(crate) fn expand(input: Input) -> TokenStream {
                     let #ch = #resolve;
                 });
                 case_decls.push(quote! {
-                    let mut #case = #krate::select::SendCase::new(#ch, #val);
+                    let mut #case = #krate::__private::send_case(#ch, #val);
                 });
                 case_refs.push(quote! { &mut #case });
                 let i = Literal::usize_unsuffixed(index);
