@@ -38,8 +38,7 @@ fn main() {
         let left = Arc::new(AtomicUsize::new(N));
         let main = Arc::new(Waiter::current());
         for _ in 0..N {
-            let (left, main) = (left.clone(), main.clone());
-            goro::go!(move || {
+            goro::go!(left, main => {
                 runtime::sleep(Duration::from_millis(1000));
                 if left.fetch_sub(1, Ordering::AcqRel) == 1 {
                     main.unpark();

@@ -71,10 +71,9 @@ use goro::{chan, go, select};
 
 fn timeouts() {
     let c1 = chan::make::<&str>(1);
-    let tx = c1.clone();
-    go!(move || {
+    go!(c1 => {
         time::sleep(Duration::from_millis(500));
-        tx.send("result 1");
+        c1.send("result 1");
     });
     select! {
         res = <-c1 => println!("{}", res.unwrap()),
@@ -82,10 +81,9 @@ fn timeouts() {
     }
 
     let c2 = chan::make::<&str>(1);
-    let tx = c2.clone();
-    go!(move || {
+    go!(c2 => {
         time::sleep(Duration::from_millis(20));
-        tx.send("result 2");
+        c2.send("result 2");
     });
     select! {
         res = <-c2 => println!("{}", res.unwrap()),

@@ -122,8 +122,32 @@ pub use timer::{AfterFunc, CallbackTimer, after_func};
 /// runtime::go!(move || tx.send(7).unwrap());
 /// assert_eq!(rx.recv().unwrap(), 7);
 /// ```
+///
+/// Go's closures capture variables by reference, so `go func() { ... c ... done ... }()`
+/// shares `c` and `done` with its caller. The port clones the handles the goroutine needs:
+/// name them before `=>` and each is cloned into the goroutine under the same name, while
+/// the caller keeps its own (`go!(c, done => { ... })` is
+/// `{ let (c, done) = (c.clone(), done.clone()); go!(move || { ... }) }`).
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// let log = Arc::new(Mutex::new(Vec::new()));
+/// let (tx, rx) = std::sync::mpsc::channel::<()>();
+/// // go func() { log = append(log, "child"); done <- struct{}{} }()
+/// runtime::go!(log, tx => {
+///     log.lock().unwrap().push("child");
+///     tx.send(()).unwrap();
+/// });
+/// rx.recv().unwrap();
+/// log.lock().unwrap().push("parent"); // the caller's `log` is still here
+/// assert_eq!(*log.lock().unwrap(), ["child", "parent"]);
+/// ```
 #[macro_export]
 macro_rules! go {
+    ($($name:ident),+ => $body:block) => {{
+        $(let $name = ::std::clone::Clone::clone(&$name);)+
+        $crate::go(move || $body)
+    }};
     ($body:block) => {
         $crate::go(move || $body)
     };

@@ -251,3 +251,38 @@ fn builder_after_start_reports_already_started() {
         Err(runtime::InitError::AlreadyStarted)
     );
 }
+
+fn bump_global() {
+    GLOBAL.fetch_add(1, Ordering::SeqCst);
+}
+static GLOBAL: AtomicUsize = AtomicUsize::new(0);
+
+#[test]
+fn go_macro_clones_the_named_handles_and_keeps_the_other_forms() {
+    watchdog(30, || {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = std::sync::mpsc::channel::<usize>();
+        // go func() { hits++; tx <- 1 }(): each named handle is cloned into the goroutine.
+        runtime::go!(hits, tx => {
+            hits.fetch_add(1, Ordering::SeqCst);
+            tx.send(1).unwrap();
+        });
+        assert_eq!(rx.recv().unwrap(), 1);
+        // The caller kept its own handles and uses them after the go!.
+        hits.fetch_add(1, Ordering::SeqCst);
+        tx.send(2).unwrap();
+        assert_eq!(rx.recv().unwrap(), 2);
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+        // The goroutine's clone goes with it (the watchdog bounds the wait).
+        while Arc::strong_count(&hits) > 1 {
+            std::thread::yield_now();
+        }
+        // The other forms still parse: a function name, a closure, a block.
+        runtime::go!(bump_global);
+        runtime::go!(move || bump_global());
+        runtime::go!({ bump_global() });
+        while GLOBAL.load(Ordering::SeqCst) < 3 {
+            std::thread::yield_now();
+        }
+    });
+}
