@@ -279,7 +279,9 @@ fn go_macro_clones_the_named_handles_and_keeps_the_other_forms() {
         }
         // The other forms still parse: a function name, a closure, a block.
         runtime::go!(bump_global);
-        runtime::go!(move || bump_global());
+        runtime::go!(move || {
+            bump_global();
+        });
         runtime::go!({ bump_global() });
         while GLOBAL.load(Ordering::SeqCst) < 3 {
             std::thread::yield_now();
