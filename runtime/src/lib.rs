@@ -126,8 +126,9 @@ pub use timer::{AfterFunc, CallbackTimer, after_func};
 /// Go's closures capture variables by reference, so `go func() { ... c ... done ... }()`
 /// shares `c` and `done` with its caller. The port clones the handles the goroutine needs:
 /// name them before `=>` and each is cloned into the goroutine under the same name, while
-/// the caller keeps its own (`go!(c, done => { ... })` is
-/// `{ let (c, done) = (c.clone(), done.clone()); go!(move || { ... }) }`).
+/// the caller keeps its own: `go!(c, done => { ... })` is
+/// `{ let (c, done) = (c.clone(), done.clone()); go!(move || { ... }) }`, and the body may be
+/// any expression (`go!(c => worker(c))`).
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
@@ -144,7 +145,7 @@ pub use timer::{AfterFunc, CallbackTimer, after_func};
 /// ```
 #[macro_export]
 macro_rules! go {
-    ($($name:ident),+ => $body:block) => {{
+    ($($name:ident),+ => $body:expr) => {{
         $(let $name = ::std::clone::Clone::clone(&$name);)+
         $crate::go(move || $body)
     }};

@@ -10,7 +10,7 @@ use crate::m::M;
 use crate::runq::RunQueue;
 use crate::timer::TimerHeap;
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// P status.
 pub(crate) const P_IDLE: u32 = 0;
@@ -47,8 +47,20 @@ pub(crate) struct P {
     /// Goroutines started / finished on this P (num_goroutine sums them).
     pub(crate) ngo_started: AtomicU64,
     pub(crate) ngo_exited: AtomicU64,
-    /// Consecutive runnext picks (capped so two Gs waking each other cannot starve the ring).
+    /// Incremented each time a time slice starts on this P: a G taken from the ring rather
+    /// than inherited through `runnext` (Go's schedtick, which skips inherited slices). Read
+    /// by sysmon, which ends a slice after [`crate::sysmon::SLICE_NS`].
+    pub(crate) slicetick: AtomicU32,
+    /// Consecutive runnext picks (see `proc::runqget`).
     pub(crate) runnext_streak: Cell<u32>,
+    /// The G picked before the current one (owner only): a ping-pong pair shows as `runnext`
+    /// holding the G that ran just before the running one.
+    pub(crate) prev_g: Cell<*const G>,
+    pub(crate) cur_g: Cell<*const G>,
+    /// Set by sysmon when the current slice has run for its 10 ms: the next pick takes the
+    /// ring's head before `runnext` (so two Gs waking each other cannot own the P), and a new
+    /// slice starts. Cleared by the owner.
+    pub(crate) slice_expired: AtomicBool,
     goid_next: Cell<u64>,
     goid_end: Cell<u64>,
     /// Dead Gs for reuse, most recently freed last (LIFO: hot stacks first).
@@ -73,7 +85,11 @@ impl P {
             timers: TimerHeap::new(),
             ngo_started: AtomicU64::new(0),
             ngo_exited: AtomicU64::new(0),
+            slicetick: AtomicU32::new(0),
             runnext_streak: Cell::new(0),
+            prev_g: Cell::new(std::ptr::null()),
+            cur_g: Cell::new(std::ptr::null()),
+            slice_expired: AtomicBool::new(false),
             goid_next: Cell::new(0),
             goid_end: Cell::new(0),
             gfree: UnsafeCell::new(Vec::with_capacity(GFREE_LOCAL_MAX)),

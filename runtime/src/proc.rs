@@ -3,7 +3,8 @@
 //! Order of search, on the M's own P first:
 //! 1. every 61st scheduling tick, one G from the global queue (so a P busy with its local
 //!    queue still serves the global one; 61 is Go's prime, chosen not to align with patterns);
-//! 2. `runnext`, then the local ring (runnext at most [`RUNNEXT_STREAK`] times in a row);
+//! 2. `runnext` (inheriting the time slice, until sysmon ends it after 10 ms), then the local
+//!    ring;
 //! 3. a batch from the global queue;
 //! 4. other Ps: run their due timers, take a `runnext` left unrun for 3 us; then spin,
 //!    watching their rings, and steal half of one only if its P is stuck in one G or has a
@@ -19,20 +20,44 @@ use crate::timer;
 use std::sync::atomic::{Ordering, fence};
 use std::time::{Duration, Instant};
 
-/// How many times in a row `runnext` may be taken before the ring gets a turn. Two Gs that
-/// wake each other would otherwise own the P forever (Go's TestPingPongHog; tokio uses 3).
+/// How many times in a row `runnext` may be taken before the ring gets a turn, unless the
+/// pick continues a ping-pong (below). Picked (tokio uses 3): a chain of goroutines handing
+/// work down a pipeline (W7's sieve) runs best when the ring is served this often.
 const RUNNEXT_STREAK: u32 = 3;
 
-/// Takes the next local G, honouring the runnext streak cap.
+/// Takes the next local G: `runnext` first, inheriting the current time slice, until the
+/// slice has run out (sysmon's `slice_expired`, 10 ms after it began), in which case the
+/// ring's head goes first; a G from the ring starts a new slice.
+///
+/// This is Go's time slice for readied goroutines: a pair that hands a token back and forth
+/// keeps the P for a slice, then the ring gets its turn, so every pair on a P gets about
+/// equal CPU time however much work it does between hand-offs (Go's TestPingPongHog, ported
+/// in tests/pingpong_hog.rs). goro keeps tokio's cap of 3 consecutive `runnext` picks for
+/// every other pattern (a chain of distinct goroutines, where serving the ring often is what
+/// keeps a pipeline flowing: without it W7 ran 1.2-1.5x slower on 2 Ps). The slice rule
+/// alone applies when `runnext` holds the G that ran just before the current one: a
+/// ping-pong pair. (A cycle of three or more goroutines is capped like a chain.)
 fn runqget(p: &'static P) -> Option<(&'static G, bool)> {
-    let take_next = p.runnext_streak.get() < RUNNEXT_STREAK;
+    let expired = p.slice_expired.load(Ordering::Relaxed);
+    let take_next = !expired
+        && (p.runnext_streak.get() < RUNNEXT_STREAK
+            || std::ptr::eq(p.runq.peek_next(), p.prev_g.get()));
     // SAFETY: the caller's M holds p.
     let (g, from_next) = unsafe { p.runq.get(take_next) }?;
-    p.runnext_streak.set(if from_next {
-        p.runnext_streak.get() + 1
+    if from_next {
+        p.runnext_streak.set(p.runnext_streak.get() + 1);
     } else {
-        0
-    });
+        p.runnext_streak.set(0);
+        // A new slice. Only the owner writes these; sysmon reads slicetick.
+        p.slicetick.store(
+            p.slicetick.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+        if expired {
+            p.slice_expired.store(false, Ordering::Relaxed);
+        }
+    }
+    p.prev_g.set(p.cur_g.replace(g as *const G));
     // SAFETY: run queues hold pointers to 'static Gs.
     Some((unsafe { &*g }, from_next))
 }

@@ -308,6 +308,12 @@ impl<T> RunQueue<T> {
         Some(first)
     }
 
+    /// What `runnext` holds (null if nothing), without taking it: the owner's look at
+    /// whether the next pick would continue a ping-pong.
+    pub fn peek_next(&self) -> *mut T {
+        self.next.ptr.load(Ordering::Relaxed)
+    }
+
     /// Any thread, approximate: is the queue (ring and runnext) empty?
     pub fn is_empty(&self) -> bool {
         self.ring_len() == 0 && self.next.ptr.load(Ordering::Acquire).is_null()

@@ -59,6 +59,11 @@ const SYSCALL_GRACE_NS: u64 = 10_000_000;
 /// The longest pause between deadlock checks while only foreign threads keep the verdict
 /// away.
 const DEADLOCK_BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// How long a time slice lasts: a G taken from the ring and the Gs it readies into
+/// `runnext` run in turn for this long before the ring's head gets the P (Go's
+/// forcePreemptNS, 10 ms).
+pub(crate) const SLICE_NS: u64 = 10_000_000;
+
 /// How late a timer may be before sysmon wakes an M for it.
 const TIMER_SLACK_NS: u64 = 1_000_000;
 
@@ -103,6 +108,8 @@ pub(crate) fn start() {
 struct PData {
     schedtick: u32,
     schedwhen: u64,
+    slicetick: u32,
+    slicewhen: u64,
     syscalltick: u32,
     syscallwhen: u64,
 }
@@ -227,6 +234,18 @@ fn retake(now: u64, pds: &mut [PData]) -> usize {
                 }
             }
             P_RUNNING => {
+                // A time slice (fresh G, then the Gs it readied into runnext) that has run
+                // SLICE_NS: the next pick on this P takes the ring first (see proc::runqget).
+                let st = p.slicetick.load(Ordering::Relaxed);
+                if pd.slicetick != st {
+                    pd.slicetick = st;
+                    pd.slicewhen = now;
+                } else if now >= pd.slicewhen + SLICE_NS
+                    && !p.slice_expired.load(Ordering::Relaxed)
+                    && !p.runq.is_empty()
+                {
+                    p.slice_expired.store(true, Ordering::Relaxed);
+                }
                 let t = p.schedtick.load(Ordering::Relaxed);
                 if pd.schedtick != t {
                     pd.schedtick = t;
