@@ -227,6 +227,36 @@ const CASES: &[Case] = &[
         },
     },
     Case {
+        // sysmon keeps working when stderr fails: its schedtrace lines go to /dev/full
+        // (writes fail with ENOSPC), and the deadlock must still be found. With eprintln!,
+        // the first failed write panicked sysmon's thread, and the program hung.
+        name: "stderr_full_does_not_kill_sysmon",
+        run: || {
+            use std::os::fd::AsRawFd;
+            let full = std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .expect("/dev/full");
+            // SAFETY: dup2 onto fd 2 (stderr) from a valid fd.
+            assert!(unsafe { libc::dup2(full.as_raw_fd(), 2) } >= 0);
+            runtime::block_on(|| {
+                // Long enough for several schedtrace lines before the deadlock.
+                runtime::sleep(Duration::from_millis(60));
+                let ch = chan::make::<i32>(0);
+                ch.recv();
+            });
+        },
+        env: &[("GORO_DEBUG", "schedtrace=10")],
+        check: |code, _err| match code {
+            // The deadlock panic in block_on (its message is lost to /dev/full, as it is
+            // for any panic then), or Go's exit status 2.
+            Some(101) | Some(2) => Ok(()),
+            c => Err(format!(
+                "exit status {c:?}, expected the deadlock's 101 or 2"
+            )),
+        },
+    },
+    Case {
         name: "schedtrace",
         run: || {
             runtime::block_on(|| {

@@ -161,7 +161,7 @@ pub(crate) fn check() -> Check {
     // Nothing can run again: the state is stable, so the dump can be taken unlocked.
     let report: Arc<str> = format!("{DEADLOCK_MESSAGE}\n\n{}", crate::dump::stack_dump()).into();
     if mains.is_empty() {
-        eprintln!("fatal error: {report}");
+        diag!("fatal error: {report}");
         std::process::exit(2);
     }
     let mut a = asleep();

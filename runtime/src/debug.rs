@@ -60,7 +60,7 @@ fn flags() -> &'static Flags {
         };
         let (f, unknown) = parse(&v);
         for u in unknown {
-            eprintln!("goro: GORO_DEBUG: unknown or malformed setting {u:?} ignored");
+            diag!("goro: GORO_DEBUG: unknown or malformed setting {u:?} ignored");
         }
         f
     })
@@ -79,7 +79,7 @@ pub(crate) fn hogretake() -> bool {
 extern "C" fn dump_at_exit() {
     // Never unwind into libc; a dump that fails to print is not worth an abort.
     let _ = std::panic::catch_unwind(|| {
-        eprint!("{}", crate::dump::stack_dump());
+        diag_raw!("{}", crate::dump::stack_dump());
     });
 }
 
@@ -88,7 +88,7 @@ pub(crate) fn on_init() {
     if flags().dumponexit {
         // SAFETY: registers a plain extern "C" function with no arguments, as atexit expects.
         if unsafe { libc::atexit(dump_at_exit) } != 0 {
-            eprintln!("goro: GORO_DEBUG=dumponexit: atexit failed");
+            diag!("goro: GORO_DEBUG=dumponexit: atexit failed");
         }
     }
 }

@@ -58,6 +58,24 @@
 
 #![warn(missing_docs)]
 
+/// The runtime's `eprintln!`: writes a diagnostic line to stderr and ignores failure.
+/// `eprintln!` panics when stderr cannot be written (`2>/dev/full`, a closed pipe), which on
+/// sysmon or an M would kill the thread that detects deadlocks and retakes hogs.
+macro_rules! diag {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// [`diag!`] without the newline (`eprint!`).
+macro_rules! diag_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod clock;
 mod config;
 mod deadlock;

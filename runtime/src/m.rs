@@ -378,8 +378,8 @@ pub(crate) fn with_p_preemptible<R>(f: impl FnOnce(Option<&'static P>) -> R) -> 
 pub(crate) fn newm(p: &'static P, spinning: bool) {
     let n = SCHED.mcount.fetch_add(1, Ordering::SeqCst) + 1;
     if n > MAX_MS {
-        eprintln!("goro: program exceeds {MAX_MS}-thread limit");
-        eprint!("{}", crate::dump::stack_dump());
+        diag!("goro: program exceeds {MAX_MS}-thread limit");
+        diag_raw!("{}", crate::dump::stack_dump());
         std::process::abort();
     }
     let id = MNEXT.fetch_add(1, Ordering::Relaxed);
@@ -421,7 +421,7 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
         .stack_size(G0_STACK)
         .spawn(move || mstart(m));
     if let Err(e) = r {
-        eprintln!("goro: failed to create new OS thread (have {n} Ms): {e}");
+        diag!("goro: failed to create new OS thread (have {n} Ms): {e}");
         std::process::abort();
     }
 }

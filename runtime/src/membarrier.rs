@@ -109,6 +109,6 @@ mod tests {
         super::light_barrier();
         assert!(super::heavy_barrier());
         // On the Linux machines this project runs on, the expedited command exists.
-        eprintln!("membarrier expedited: {}", super::expedited());
+        diag!("membarrier expedited: {}", super::expedited());
     }
 }

@@ -140,7 +140,7 @@ pub(crate) fn malg() -> &'static G {
     match SCHED.stacks.get() {
         Ok(stack) => G::new(stack),
         Err(e) => {
-            eprintln!(
+            diag!(
                 "goro: cannot allocate a goroutine stack: {e} ({} goroutines)",
                 crate::dump::num_goroutine()
             );
@@ -203,7 +203,7 @@ extern "C" fn g_entry<F: FnOnce()>(t: context::Transfer) -> ! {
 fn drop_payload(payload: Box<dyn Any + Send>) {
     // Dropping a panic payload can itself panic; never let that unwind off the stack.
     if panic::catch_unwind(AssertUnwindSafe(move || drop(payload))).is_err() {
-        eprintln!("goro: a goroutine's panic payload panicked when dropped; aborting");
+        diag!("goro: a goroutine's panic payload panicked when dropped; aborting");
         std::process::abort();
     }
 }

@@ -99,7 +99,7 @@ pub(crate) fn start() {
         .spawn(sysmon);
     if let Err(e) = r {
         STARTED.store(false, Ordering::SeqCst);
-        eprintln!("goro: cannot start sysmon ({e}): blocking calls and hogs will not be retaken");
+        diag!("goro: cannot start sysmon ({e}): blocking calls and hogs will not be retaken");
     }
 }
 
@@ -156,7 +156,7 @@ fn sysmon() {
         }
 
         if trace_every > 0 && now >= next_trace {
-            eprintln!("{}", crate::debug::schedtrace_line(now - start));
+            diag!("{}", crate::debug::schedtrace_line(now - start));
             next_trace = now.saturating_add(trace_every);
         }
 

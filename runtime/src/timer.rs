@@ -409,7 +409,7 @@ fn fire_callback(t: Arc<CallbackInner>, token: u64, when: u64, period: u64) {
     let keep = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (*f)())) {
         Ok(keep) => keep,
         Err(_) => {
-            eprintln!("goro: a CallbackTimer callback panicked on the scheduler; aborting");
+            diag!("goro: a CallbackTimer callback panicked on the scheduler; aborting");
             std::process::abort();
         }
     };
