@@ -17,11 +17,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use support::{chi_squared, panic_message};
-
-/// A bound on chi-squared with up to 3 degrees of freedom that a fair choice exceeds with
-/// probability below 1e-6 (the 1e-6 quantile is 23.9 for 1 dof, 32.6 for 3 dof).
-const CHI2_BOUND: f64 = 35.0;
+use support::{assert_uniform, panic_message};
 
 // Go's TestSelectFairness: two always-ready receives and two never-ready ones in one select;
 // the ready ones are chosen about equally often (and the others never).
@@ -52,11 +48,7 @@ fn select_chooses_fairly_between_ready_receives() {
         })
         .join()
         .unwrap();
-        let chi2 = chi_squared(&counts);
-        assert!(
-            chi2 < CHI2_BOUND,
-            "unfair select: {counts:?} (chi2 {chi2:.1})"
-        );
+        assert_uniform(&counts);
     });
 }
 
@@ -83,11 +75,7 @@ fn select_chooses_fairly_between_ready_sends() {
                 }
             }
             let counts = receiver.join().unwrap();
-            let chi2 = chi_squared(&counts);
-            assert!(
-                chi2 < CHI2_BOUND,
-                "cap {cap}: unfair send select {counts:?}"
-            );
+            assert_uniform(&counts);
         }
     });
 }
@@ -110,8 +98,7 @@ fn a_closed_channel_is_a_ready_case_like_any_other() {
             v = <-ready => { assert_eq!(v, Some(1)); counts[1] += 1 },
         }
     }
-    let chi2 = chi_squared(&counts);
-    assert!(chi2 < CHI2_BOUND, "{counts:?}");
+    assert_uniform(&counts);
 }
 
 // Go spec: with a default case, select never blocks when no other case can proceed: empty

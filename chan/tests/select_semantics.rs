@@ -17,7 +17,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use support::{Counted, chi_squared, panic_message, quiet_expected_panics};
+use support::{Counted, assert_uniform, panic_message, quiet_expected_panics};
 
 // ---- helpers -----------------------------------------------------------------------------
 
@@ -816,31 +816,21 @@ fn ready_recv_counts(n: usize, rounds: usize) -> Vec<usize> {
 
 #[test]
 fn select_chooses_uniformly_among_four_ready_receives() {
-    // Chi-squared, 3 degrees of freedom: the critical value at p = 0.001 is 16.27.
-    let counts = runtime::block_on(|| ready_recv_counts(4, 40_000));
-    let chi2 = chi_squared(&counts);
-    assert!(
-        chi2 < 16.27,
-        "not uniform: counts {counts:?}, chi-squared {chi2:.2}"
-    );
+    let counts = runtime::block_on(|| ready_recv_counts(4, 100_000));
+    assert_uniform(&counts);
 }
 
 #[test]
 fn select_chooses_uniformly_between_two_ready_receives() {
-    // Chi-squared, 1 degree of freedom: the critical value at p = 0.001 is 10.83.
     let counts = ready_recv_counts(2, 40_000);
-    let chi2 = chi_squared(&counts);
-    assert!(
-        chi2 < 10.83,
-        "not uniform: counts {counts:?}, chi-squared {chi2:.2}"
-    );
+    assert_uniform(&counts);
 }
 
 #[test]
 fn select_chooses_uniformly_among_four_ready_sends() {
     let chans: Vec<Chan<usize>> = (0..4).map(|_| chan::make(1)).collect();
     let mut counts = [0; 4];
-    for _ in 0..40_000 {
+    for _ in 0..100_000 {
         let mut sel = Select::new();
         for (i, c) in chans.iter().enumerate() {
             sel.send(c, i);
@@ -853,11 +843,7 @@ fn select_chooses_uniformly_among_four_ready_sends() {
             other => panic!("all cases were ready, got {other:?}"),
         }
     }
-    let chi2 = chi_squared(&counts);
-    assert!(
-        chi2 < 16.27,
-        "not uniform: counts {counts:?}, chi-squared {chi2:.2}"
-    );
+    assert_uniform(&counts);
 }
 
 // ---- stress --------------------------------------------------------------------------------------
