@@ -227,6 +227,34 @@ const CASES: &[Case] = &[
         },
     },
     Case {
+        // A `go!` goroutine's panic is reported by the panic hook under the M's thread name;
+        // the runtime adds which goroutine it was (id and spawn site), as Go's trace does.
+        name: "go_panic_names_the_goroutine",
+        run: || {
+            runtime::block_on(|| {
+                go!(move || panic!("boom from a goroutine"));
+                runtime::sleep(Duration::from_millis(50));
+            });
+        },
+        env: &[],
+        check: |code, err| {
+            finished(code, err)?;
+            if !err.contains("boom from a goroutine") {
+                return Err("the panic message is missing".into());
+            }
+            let named = err.lines().any(|l| {
+                l.starts_with("goro: goroutine ")
+                    && l.contains("(spawned at ")
+                    && l.contains("deadlock.rs:")
+                    && l.contains("panicked")
+            });
+            if !named {
+                return Err("no line naming the goroutine and its spawn site".into());
+            }
+            Ok(())
+        },
+    },
+    Case {
         // sysmon keeps working when stderr fails: its schedtrace lines go to /dev/full
         // (writes fail with ENOSPC), and the deadlock must still be found. With eprintln!,
         // the first failed write panicked sysmon's thread, and the program hung.

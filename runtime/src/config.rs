@@ -13,18 +13,26 @@ pub(crate) struct Config {
 
 static PENDING: Mutex<Option<Config>> = Mutex::new(None);
 
-/// Parses a size such as `262144`, `256k`, `256KiB`, `1m`, `1MiB`.
+/// Parses a size such as `262144`, `256k`, `256KiB`, `1m`, `1MiB`, `1g`, `1GiB` (suffixes in
+/// either case).
 fn parse_size(s: &str) -> Option<usize> {
     let s = s.trim();
     let lower = s.to_ascii_lowercase();
-    let (num, mul) = [("kib", 1024), ("mib", 1 << 20), ("k", 1024), ("m", 1 << 20)]
-        .iter()
-        .find_map(|(suf, mul)| {
-            lower
-                .strip_suffix(suf)
-                .map(|n| (n.trim().to_string(), *mul))
-        })
-        .unwrap_or((lower.clone(), 1));
+    let (num, mul) = [
+        ("kib", 1024),
+        ("mib", 1 << 20),
+        ("gib", 1 << 30),
+        ("k", 1024),
+        ("m", 1 << 20),
+        ("g", 1 << 30),
+    ]
+    .iter()
+    .find_map(|(suf, mul)| {
+        lower
+            .strip_suffix(suf)
+            .map(|n| (n.trim().to_string(), *mul))
+    })
+    .unwrap_or((lower.clone(), 1));
     num.parse::<usize>().ok()?.checked_mul(mul)
 }
 
@@ -34,11 +42,31 @@ fn from_env() -> Config {
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&n| n > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let stack_size = std::env::var("GORO_STACK_SIZE")
-        .ok()
-        .and_then(|v| parse_size(&v))
-        .unwrap_or(DEFAULT_STACK_SIZE);
+    let (stack_size, warning) = stack_size_setting(std::env::var("GORO_STACK_SIZE").ok());
+    if let Some(w) = warning {
+        diag!("{w}");
+    }
     Config { procs, stack_size }
+}
+
+/// The stack size `GORO_STACK_SIZE` asks for, and the warning to print (once, at start-up)
+/// when it cannot be parsed: a bad value is reported, never silently replaced. (Go ignores a
+/// malformed `GOMAXPROCS` silently; so does goro, as documented on [`Builder`].)
+fn stack_size_setting(value: Option<String>) -> (usize, Option<String>) {
+    match value {
+        None => (DEFAULT_STACK_SIZE, None),
+        Some(v) => match parse_size(&v) {
+            Some(n) => (n, None),
+            None => (
+                DEFAULT_STACK_SIZE,
+                Some(format!(
+                    "goro: GORO_STACK_SIZE={v:?} is not a size (use bytes or a k/m/g suffix, \
+                     e.g. 512k, 4m, 1g); using the default {} KiB",
+                    DEFAULT_STACK_SIZE / 1024
+                )),
+            ),
+        },
+    }
 }
 
 /// Called once by the scheduler's initialisation.
@@ -72,7 +100,9 @@ impl std::error::Error for InitError {}
 /// Configures the global runtime before its first use.
 ///
 /// Unset fields come from the environment (`GOMAXPROCS`, `GORO_STACK_SIZE`, which accepts
-/// `k`/`m` suffixes) or the defaults: as many Ps as available parallelism, 256 KiB stacks.
+/// `k`/`m`/`g` suffixes) or the defaults: as many Ps as available parallelism, 256 KiB stacks.
+/// An unparsable `GORO_STACK_SIZE` is reported on stderr and the default used; a malformed
+/// or zero `GOMAXPROCS` is ignored silently, as Go ignores it.
 ///
 /// ```
 /// // In main(), before any goroutine is spawned:
@@ -130,7 +160,23 @@ pub fn stack_size() -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::{DEFAULT_STACK_SIZE, parse_size, stack_size_setting};
+
+    #[test]
+    fn a_bad_stack_size_is_reported_and_gigabytes_parse() {
+        assert_eq!(parse_size("10g"), Some(10 << 30));
+        assert_eq!(parse_size("1GiB"), Some(1 << 30));
+        assert_eq!(parse_size("2G"), Some(2 << 30));
+        let (n, warning) = stack_size_setting(Some("garbage".into()));
+        assert_eq!(n, DEFAULT_STACK_SIZE);
+        let w = warning.expect("a warning for an unparsable value");
+        assert!(
+            w.contains("GORO_STACK_SIZE") && w.contains("garbage"),
+            "{w}"
+        );
+        assert_eq!(stack_size_setting(Some("512k".into())), (512 * 1024, None));
+        assert_eq!(stack_size_setting(None), (DEFAULT_STACK_SIZE, None));
+    }
 
     #[test]
     fn sizes_parse_with_suffixes() {

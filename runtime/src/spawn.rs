@@ -191,6 +191,16 @@ extern "C" fn g_entry<F: FnOnce()>(t: context::Transfer) -> ! {
         // SAFETY: prepare() wrote an F here and nobody else reads it; we move it out once.
         let f: F = unsafe { ptr::read(g.entry.get() as *mut F) };
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
+            // The panic hook has printed the message under the M's thread name
+            // (`thread 'goro-m1' panicked at ...`); say which goroutine it was. (A spawned
+            // goroutine's panic goes to its JoinHandle instead and never gets here.)
+            let site = g
+                .spawn_location()
+                .map_or_else(|| "<unknown>".to_string(), |l| l.to_string());
+            diag!(
+                "goro: goroutine {} (spawned at {site}) panicked; it has ended, the program goes on",
+                g.goid.load(Ordering::Relaxed)
+            );
             drop_payload(payload);
         }
         // Goroutine-locals are dropped on the goroutine, like thread-locals on their thread.
