@@ -35,6 +35,17 @@ fn deadlocked(code: Option<i32>, err: &str, reason: &str) -> Result<(), String> 
     Ok(())
 }
 
+/// A plain thread (no `block_on`) asleep for good: the process exits 2 with Go's message.
+fn exits_deadlocked(code: Option<i32>, err: &str) -> Result<(), String> {
+    if code != Some(2) {
+        return Err(format!("exit status {code:?}, expected 2"));
+    }
+    if !err.contains(runtime::DEADLOCK_MESSAGE) {
+        return Err(format!("no {:?} in stderr", runtime::DEADLOCK_MESSAGE));
+    }
+    Ok(())
+}
+
 fn finished(code: Option<i32>, err: &str) -> Result<(), String> {
     match code {
         Some(0) if !err.contains(runtime::DEADLOCK_MESSAGE) => Ok(()),
@@ -225,6 +236,57 @@ const CASES: &[Case] = &[
             }
             Ok(())
         },
+    },
+    Case {
+        // Go: `func main() { var wg sync.WaitGroup; wg.Add(1); wg.Wait() }` exits 2 with the
+        // deadlock message. goro did too only after a first spawn had started the runtime.
+        name: "before_any_spawn_waitgroup",
+        run: || {
+            let wg = goro::sync::WaitGroup::new();
+            wg.add(1);
+            wg.wait();
+        },
+        env: &[],
+        check: exits_deadlocked,
+    },
+    Case {
+        name: "before_any_spawn_lone_receive",
+        run: || {
+            let ch = chan::make::<i32>(0);
+            ch.recv();
+        },
+        env: &[],
+        check: exits_deadlocked,
+    },
+    Case {
+        name: "before_any_spawn_one_case_select",
+        run: || {
+            let ch = chan::make::<i32>(0);
+            // A one-case select on a channel nobody else holds.
+            goro::select! {
+                _ = <-ch => {},
+            }
+        },
+        env: &[],
+        check: exits_deadlocked,
+    },
+    Case {
+        name: "before_any_spawn_nil_receive",
+        run: || {
+            chan::Chan::<i32>::nil().recv();
+        },
+        env: &[],
+        check: exits_deadlocked,
+    },
+    Case {
+        name: "before_any_spawn_double_lock",
+        run: || {
+            let m = Mutex::new(0);
+            let _a = m.lock();
+            let _b = m.lock();
+        },
+        env: &[],
+        check: exits_deadlocked,
     },
     Case {
         // A `go!` goroutine's panic is reported by the panic hook under the M's thread name;

@@ -172,6 +172,10 @@ pub fn park(reason: WaitReason) {
 /// finds that nothing can.
 /// Returns the deadlock report if that is what woke it.
 pub(crate) fn park_thread(main: bool) -> Option<Arc<str>> {
+    // The runtime (and its sysmon, which runs the deadlock check) starts with the first
+    // blocking call, not only with the first spawn: `wg.wait()` in a `main` that never
+    // spawned is reported as Go reports it instead of hanging. (One atomic load once started.)
+    crate::sched::ensure_init();
     match thread_note() {
         Some(n) => {
             let asleep = crate::deadlock::Asleep::register(&n, main);
