@@ -149,6 +149,12 @@ fn sysmon() {
         // Nobody looked at the network for a while (every P busy computing): look.
         crate::netpoll::sysmon_poll(now);
 
+        // Give back the stacks of a burst's dead goroutines, paced (at most a pass per
+        // 50 ms, stacks unused for 1 s, an eighth of the surplus a pass), whether or not an
+        // M goes to sleep meanwhile: a program that sits idle after a burst has every M
+        // asleep already (Go's background scavenger, which sysmon paces too).
+        sched::scavenge_stacks();
+
         // Overdue timers while a P is idle: the timer sleeper should have them; make sure.
         let next = crate::timer::earliest();
         if next.saturating_add(TIMER_SLACK_NS) < now && SCHED.npidle.load(Ordering::SeqCst) > 0 {
