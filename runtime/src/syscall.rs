@@ -82,6 +82,8 @@ fn entersyscall(g: &'static G) {
         mm.oldp.set(Some(p));
         // Release: our uses of the P happen before whoever takes it from P_SYSCALL.
         p.status.store(P_SYSCALL, Ordering::Release);
+        // sysmon may be in a long sleep: have it look now (one load when it is not).
+        crate::sysmon::on_syscall();
     }
     mm.exit_rt(was);
 }

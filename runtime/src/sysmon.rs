@@ -75,6 +75,23 @@ static NOTE: Note = Note::new();
 /// Set while sysmon sleeps on `NOTE` for lack of work.
 static WAITING: AtomicBool = AtomicBool::new(false);
 
+/// Set while sysmon sleeps a busy-time delay of [`DOZE_MIN`] or more: a goroutine that enters
+/// `runtime::syscall` then wakes it ([`on_syscall`]), so the P it leaves is handed on within
+/// two 20 us looks instead of after sysmon's next long sleep (up to 5 ms, twice).
+static DOZING: AtomicBool = AtomicBool::new(false);
+
+/// The shortest busy-time sleep that [`on_syscall`] cuts short. Shorter sleeps end soon
+/// anyway; waking sysmon costs a futex wake, so a goroutine making syscall after syscall
+/// wakes it at most once per quiet spell (after a wake sysmon polls every 20 us again).
+const DOZE_MIN: Duration = Duration::from_millis(1);
+
+/// A goroutine entered `runtime::syscall`, leaving its P: make sure sysmon looks soon.
+pub(crate) fn on_syscall() {
+    if DOZING.load(Ordering::Relaxed) && DOZING.swap(false, Ordering::SeqCst) {
+        NOTE.unpark();
+    }
+}
+
 /// A P is leaving the idle list: if sysmon is asleep because every P was idle, wake it.
 /// (Called under the idle lock; a relaxed-cost SeqCst load unless sysmon really sleeps.)
 pub(crate) fn on_p_taken() {
@@ -135,6 +152,15 @@ fn sysmon() {
             if !WAITING.swap(false, Ordering::SeqCst) {
                 // Woken for work: watch closely again.
                 NOTE.park(Some(std::time::Instant::now())); // consume a late token
+                delay = MIN_DELAY;
+                idle_rounds = 0;
+            }
+        } else if delay >= DOZE_MIN {
+            DOZING.store(true, Ordering::SeqCst);
+            let woken = NOTE.park(Some(std::time::Instant::now() + delay));
+            DOZING.store(false, Ordering::SeqCst);
+            if woken {
+                // A syscall began: look again in 20 us (the retake needs two looks).
                 delay = MIN_DELAY;
                 idle_rounds = 0;
             }

@@ -1,0 +1,47 @@
+//! `runtime::syscall` hands its P on promptly: on one P, a goroutine queued behind one that
+//! enters a 50 ms blocking call starts within a couple of milliseconds, even when sysmon had
+//! backed off to its 5 ms sleep (a busy program with nothing to retake). It used to wait for
+//! two of sysmon's long looks: 5-10 ms. Its own test binary: gomaxprocs 1.
+
+mod common;
+use common::watchdog;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[test]
+fn a_goroutine_queued_behind_a_syscall_starts_within_milliseconds() {
+    let _ = runtime::Builder::new().gomaxprocs(1).init();
+    assert_eq!(runtime::gomaxprocs(0), 1);
+    watchdog(60, || {
+        let mut delays = runtime::block_on(|| {
+            let mut delays = Vec::new();
+            for _ in 0..5 {
+                // Busy, switching, nothing to retake: sysmon backs off to its longest sleep.
+                let busy = Instant::now() + Duration::from_millis(200);
+                while Instant::now() < busy {
+                    runtime::gosched();
+                }
+                let entered: Arc<Mutex<Option<Instant>>> = Arc::default();
+                // B first (it goes to the ring), then A (runnext): A runs first when we park.
+                let b = runtime::spawn(Instant::now);
+                let e = entered.clone();
+                runtime::go!(move || {
+                    *e.lock().unwrap() = Some(Instant::now());
+                    runtime::syscall(|| std::thread::sleep(Duration::from_millis(50)));
+                });
+                let started = b.join().unwrap();
+                let entered = entered.lock().unwrap().expect("A ran first");
+                delays.push(started.saturating_duration_since(entered));
+                runtime::sleep(Duration::from_millis(60)); // A's call ends
+            }
+            delays
+        });
+        delays.sort();
+        let median = delays[delays.len() / 2];
+        eprintln!("handoff delays: {delays:?}, median {median:?}");
+        assert!(
+            median < Duration::from_micros(2500),
+            "the P moved on after {median:?} (median of {delays:?})"
+        );
+    });
+}
