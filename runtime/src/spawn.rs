@@ -297,9 +297,23 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    let called_at = Location::caller();
     match spawn(f).join() {
         Ok(v) => v,
-        Err(e) => panic::resume_unwind(e),
+        Err(e) => {
+            // The panic hook printed the message on the M's thread, whose output (under
+            // `cargo test`) went wherever that thread's inherited capture points: often
+            // another test's buffer. Say it again here, on the caller's thread, where this
+            // test's output is captured, then resume the original payload.
+            let msg = e
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| e.downcast_ref::<String>().cloned());
+            if let Some(msg) = msg {
+                eprintln!("goro: the goroutine of block_on at {called_at} panicked: {msg}");
+            }
+            panic::resume_unwind(e)
+        }
     }
 }
 
