@@ -295,7 +295,12 @@ const CASES: &[Case] = &[
         run: || {
             runtime::block_on(|| {
                 go!(move || panic!("boom from a goroutine"));
-                runtime::sleep(Duration::from_millis(50));
+                // Until it has ended: its report (the hook's message and backtrace, then
+                // the runtime's line) is written before it exits, however slowly.
+                runtime::sleep(Duration::from_millis(1));
+                while runtime::num_goroutine() > 1 {
+                    runtime::sleep(Duration::from_millis(5));
+                }
             });
         },
         env: &[],

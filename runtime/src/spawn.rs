@@ -310,7 +310,11 @@ where
                 .map(|s| s.to_string())
                 .or_else(|| e.downcast_ref::<String>().cloned());
             if let Some(msg) = msg {
-                eprintln!("goro: the goroutine of block_on at {called_at} panicked: {msg}");
+                // eprintln! (not diag!) so that the test harness captures it; it panics if
+                // stderr fails, which must not replace the goroutine's panic.
+                let _ = panic::catch_unwind(|| {
+                    eprintln!("goro: the goroutine of block_on at {called_at} panicked: {msg}")
+                });
             }
             panic::resume_unwind(e)
         }
