@@ -39,8 +39,11 @@ fn a_goroutine_queued_behind_a_syscall_starts_within_milliseconds() {
         delays.sort();
         let median = delays[delays.len() / 2];
         eprintln!("handoff delays: {delays:?}, median {median:?}");
+        // Unloaded, the median is about 0.14 ms (it was 8 ms before sysmon was woken by the
+        // call: two of its 5 ms sleeps). Beside two CPU hogs on 2 cores it reached 3.5-4 ms
+        // (the woken threads wait for a core), so the bound sits between the two regimes.
         assert!(
-            median < Duration::from_micros(2500),
+            median < Duration::from_millis(5),
             "the P moved on after {median:?} (median of {delays:?})"
         );
     });
