@@ -5,21 +5,11 @@
 //! peak RSS for good). Its own test binary: it reads the process's RSS.
 
 mod common;
-use common::watchdog;
+use common::{rss_bytes, watchdog};
 use runtime::{WaitReason, Waiter};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn rss_bytes() -> usize {
-    let s = std::fs::read_to_string("/proc/self/statm").unwrap();
-    s.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<usize>()
-        .unwrap()
-        * 4096
-}
 
 #[test]
 fn an_idle_program_gives_a_bursts_stacks_back() {

@@ -2,20 +2,10 @@
 //! (Its own test binary: it reads the process's RSS, which other tests would disturb.)
 
 mod common;
-use common::watchdog;
+use common::{rss_bytes, watchdog};
 use runtime::{WaitReason, Waiter};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-
-fn rss_bytes() -> usize {
-    let s = std::fs::read_to_string("/proc/self/statm").unwrap();
-    s.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<usize>()
-        .unwrap()
-        * 4096
-}
 
 /// A rendezvous for goroutines: everyone parks until `n` have arrived.
 struct Rendezvous {
