@@ -83,6 +83,55 @@ fn blocking_calls_do_not_stall_a_ping_pong_pair() {
     });
 }
 
+/// A goroutine blocked in a call nobody marked (`std::thread::sleep` here; a blocking read or
+/// a C library alike) loses its P as soon as sysmon sees its thread blocked in the kernel,
+/// not after the 10 ms hog rule: 128 such goroutines on 2 Ps all get to start before the
+/// first of their 500 ms sleeps ends. With only the hog rule, starting them all takes
+/// 128 / 2 x 10 ms = 640 ms, so the first sleepers wake before the last ones start.
+#[test]
+fn goroutines_blocked_in_unmarked_calls_hand_their_p_on_at_once() {
+    let _serial = two_procs();
+    watchdog(60, || {
+        const N: usize = 128;
+        let (started, woke) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let woke_when_all_started = Arc::new(AtomicUsize::new(usize::MAX));
+        let t = Instant::now();
+        let at = woke_when_all_started.clone();
+        let last_start = runtime::block_on(move || {
+            let hs: Vec<_> = (0..N)
+                .map(|_| {
+                    let (started, woke, at) = (started.clone(), woke.clone(), at.clone());
+                    runtime::spawn(move || {
+                        let me = Instant::now();
+                        if started.fetch_add(1, Ordering::SeqCst) + 1 == N {
+                            at.store(woke.load(Ordering::SeqCst), Ordering::SeqCst);
+                        }
+                        std::thread::sleep(Duration::from_millis(500)); // unmarked
+                        woke.fetch_add(1, Ordering::SeqCst);
+                        me
+                    })
+                })
+                .collect();
+            let mut last_start = t;
+            for h in hs {
+                last_start = last_start.max(h.join().unwrap());
+            }
+            last_start
+        });
+        let woken = woke_when_all_started.load(Ordering::SeqCst);
+        eprintln!(
+            "{N} unmarked 500 ms sleeps on 2 Ps: the last started {:?} after the spawns, \
+             while {woken} had woken",
+            last_start - t
+        );
+        assert_eq!(
+            woken, 0,
+            "{woken} sleepers had already woken when the last one started: their Ps were \
+             not handed on while they slept"
+        );
+    });
+}
+
 #[test]
 fn two_hogs_do_not_stop_a_sleeper() {
     let _serial = two_procs();

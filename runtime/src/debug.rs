@@ -8,8 +8,8 @@
 //! * `dumponexit=1`: print [`crate::stack_dump`] to stderr when the process exits (a way to see
 //!   every goroutine without a signal);
 //! * `hogretake=0`: sysmon no longer takes the P of a goroutine that runs 10 ms without a
-//!   scheduling point (for experiments; blocking calls marked with [`crate::syscall`] are still
-//!   handed off).
+//!   scheduling point, nor of one whose thread it sees blocked in an unmarked call (for
+//!   experiments; blocking calls marked with [`crate::syscall`] are still handed off).
 //!
 //! Unknown names are reported once on stderr and ignored.
 

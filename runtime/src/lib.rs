@@ -108,6 +108,7 @@ mod switch;
 mod syncsupport;
 mod syscall;
 mod sysmon;
+mod threadstate;
 mod timer;
 
 #[cfg(all(test, loom))]

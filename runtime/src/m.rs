@@ -21,7 +21,7 @@ use crate::sched::{self, SCHED};
 use std::cell::Cell;
 use std::ptr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// At most this many Ms (OS threads) exist, as in Go (`debug.SetMaxThreads` default).
@@ -56,6 +56,9 @@ pub(crate) const RETAKE_ASK: u32 = 3;
 pub(crate) struct M {
     /// Changes when an exited M's record is reused.
     pub(crate) id: AtomicU64,
+    /// The kernel's id of this M's thread (0 until it starts and after it exits), for
+    /// sysmon's look at its state ([`crate::threadstate`]).
+    pub(crate) tid: AtomicI32,
     /// Idle parking.
     pub(crate) note: Note,
     /// A P handed over by `startm`, picked up when the M wakes.
@@ -389,6 +392,7 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
         None => {
             let m: &'static M = Box::leak(Box::new(M {
                 id: AtomicU64::new(0),
+                tid: AtomicI32::new(0),
                 note: Note::new(),
                 nextp: AtomicPtr::new(ptr::null_mut()),
                 nextspin: AtomicBool::new(false),
@@ -432,6 +436,7 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
 /// No thread may be using `m` (its Cells are written here).
 unsafe fn reset(m: &'static M, id: u64) -> &'static M {
     m.id.store(id, Ordering::Relaxed);
+    m.tid.store(0, Ordering::Relaxed);
     m.rng
         .set(0x9E37_79B9_7F4A_7C15 ^ id.wrapping_mul(0xBF58_476D_1CE4_E5B9));
     m.p.store(ptr::null_mut(), Ordering::Relaxed);
@@ -448,6 +453,7 @@ unsafe fn reset(m: &'static M, id: u64) -> &'static M {
 }
 
 fn mstart(m: &'static M) {
+    m.tid.store(crate::threadstate::gettid(), Ordering::Relaxed);
     CURRENT_M.with(|c| c.set(Some(m)));
     crate::signal::on_new_thread();
     let p = m.take_nextp().expect("mstart: M started without a P");
@@ -462,6 +468,7 @@ fn mstart(m: &'static M) {
 fn mexit(m: &'static M) {
     debug_assert!(m.p().is_none(), "mexit: M still holds a P");
     CURRENT_M.with(|c| c.set(None));
+    m.tid.store(0, Ordering::Relaxed);
     SCHED.mcount.fetch_sub(1, Ordering::SeqCst);
     // From here on this thread does not touch `m`: it may be reused at once.
     lock(&MFREE).push(m);

@@ -1,8 +1,8 @@
 //! sysmon: the system monitor thread (Go's `sysmon` in proc.go).
 //!
 //! A dedicated OS thread with no P. It sleeps 20 us between rounds while it has work to do,
-//! doubling the sleep after 50 idle rounds up to 5 ms while some P runs, so a hog is caught
-//! within 15 ms. When every P is idle it sleeps up to 10 ms, woken early when a P is taken
+//! doubling the sleep after 50 idle rounds up to 1 ms while some P runs (Go: 10 ms), so a hog
+//! is caught within 12 ms and a thread blocked in an unmarked call within about 1 ms. When every P is idle it sleeps up to 10 ms, woken early when a P is taken
 //! (Go's sysmonwait). Each round it:
 //! * retakes Ps from blocking calls marked with [`crate::syscall`] that have lasted at least
 //!   one round, if their P has work or nobody else is looking for work (else after 10 ms);
@@ -10,7 +10,14 @@
 //!   P's `schedtick` unchanged): the goroutine keeps its M and runs on without a P, the P and
 //!   its queue move to another M. Rust code cannot be interrupted safely (a signal could land
 //!   inside malloc), so this is how goro gives Go's fairness: a CPU-bound loop or an unmarked
-//!   blocking call never starves the other goroutines. `GORO_DEBUG=hogretake=0` turns it off;
+//!   blocking call never starves the other goroutines;
+//! * retakes, the same way but within a round or two instead of 10 ms, the P of an M that
+//!   the kernel reports blocked (`S`/`D` in its `/proc` stat, [`crate::threadstate`]) at two
+//!   looks with the same schedtick: a goroutine in an unmarked blocking call
+//!   (`std::thread::sleep`, a blocking read, a C library) is then handled like one in
+//!   [`crate::syscall`]. A P is looked at only once it has not switched since sysmon's
+//!   previous look (or at once if goroutines wait in its queue), and less often while its
+//!   thread is seen running. `GORO_DEBUG=hogretake=0` turns both rules off;
 //! * starts an M for overdue timers when a P is idle;
 //! * prints `GORO_DEBUG=schedtrace=N` lines;
 //! * runs the deadlock check when every P is idle ([`crate::deadlock`]).
@@ -41,6 +48,7 @@ use crate::membarrier;
 use crate::note::Note;
 use crate::p::{P, P_RUNNING, P_SYSCALL};
 use crate::sched::{self, SCHED};
+use crate::threadstate::{StatFiles, ThreadState};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -48,8 +56,14 @@ use std::time::Duration;
 const MIN_DELAY: Duration = Duration::from_micros(20);
 /// Longest sleep while every P is idle (Go: 10 ms).
 const MAX_DELAY_IDLE: Duration = Duration::from_millis(10);
-/// Longest sleep while some P runs: bounds how late a hog is noticed.
-const MAX_DELAY_BUSY: Duration = Duration::from_millis(5);
+/// Longest sleep while some P runs: bounds how late a hog, or a thread blocked in an unmarked
+/// call, is noticed. 1 ms (Go: 10 ms) costs at most 1,000 wake-ups a second, each a few
+/// microseconds of sysmon's time, and only while some P runs.
+const MAX_DELAY_BUSY: Duration = Duration::from_millis(1);
+/// The first pause between two reads of a running thread's state while its goroutine has not
+/// switched (doubled after each read that finds it running, up to [`HOG_NS`]): a CPU-bound
+/// goroutine costs sysmon a handful of `/proc` reads, not one per round.
+const STAT_BACKOFF_MIN_NS: u64 = 100_000;
 /// A goroutine running this long without a scheduling point loses its P (Go's
 /// forcePreemptNS).
 pub(crate) const HOG_NS: u64 = 10_000_000;
@@ -129,6 +143,11 @@ struct PData {
     slicewhen: u64,
     syscalltick: u32,
     syscallwhen: u64,
+    /// Its M's thread was seen blocked at the last look, with this `schedtick`.
+    blocked_seen: bool,
+    /// When to read the M's thread state next (for this schedtick), and the pause after that.
+    stat_next: u64,
+    stat_backoff: u64,
 }
 
 fn sysmon() {
@@ -140,6 +159,7 @@ fn sysmon() {
     let mut idle_rounds = 0u32;
     let mut deadlock_wait = MAX_DELAY_IDLE;
     let mut deadlock_next = 0u64;
+    let mut stats = StatFiles::new();
     loop {
         let idle_now = SCHED.npidle.load(Ordering::SeqCst) as usize >= sched::gomaxprocs_now();
         if idle_now && delay >= MAX_DELAY_BUSY && trace_every == 0 {
@@ -170,7 +190,7 @@ fn sysmon() {
         let now = clock::nanotime();
         let all_idle = SCHED.npidle.load(Ordering::SeqCst) as usize >= sched::gomaxprocs_now();
 
-        let retaken = retake(now, &mut pds);
+        let (retaken, suspects) = retake(now, &mut pds, &mut stats);
 
         // Nobody looked at the network for a while (every P busy computing): look.
         crate::netpoll::sysmon_poll(now);
@@ -206,7 +226,9 @@ fn sysmon() {
             deadlock_next = now.saturating_add(deadlock_wait.as_nanos() as u64);
         }
 
-        if retaken > 0 {
+        if retaken > 0 || suspects > 0 {
+            // After a retake, watch closely; with a thread seen blocked, look again at once
+            // to confirm (20 us later).
             idle_rounds = 0;
             delay = MIN_DELAY;
         } else {
@@ -227,9 +249,12 @@ fn sysmon() {
     }
 }
 
-/// One pass over the Ps: take those stuck in syscalls or held by hogs. Returns how many.
-fn retake(now: u64, pds: &mut [PData]) -> usize {
+/// One pass over the Ps: take those stuck in syscalls, held by hogs or by threads blocked
+/// in unmarked calls. Returns how many it took, and how many it suspects (a thread seen
+/// blocked once: the next round, 20 us later, confirms).
+fn retake(now: u64, pds: &mut [PData], stats: &mut StatFiles) -> (usize, usize) {
     let mut n = 0;
+    let mut suspects = 0;
     let hogs = debug::hogretake();
     for (i, pd) in pds
         .iter_mut()
@@ -279,23 +304,67 @@ fn retake(now: u64, pds: &mut [PData]) -> usize {
                     p.slice_expired.store(true, Ordering::Relaxed);
                 }
                 let t = p.schedtick.load(Ordering::Relaxed);
-                if pd.schedtick != t {
+                let fresh = pd.schedtick != t;
+                if fresh {
                     pd.schedtick = t;
                     pd.schedwhen = now;
+                    pd.blocked_seen = false;
+                    pd.stat_next = now;
+                    pd.stat_backoff = STAT_BACKOFF_MIN_NS;
+                }
+                if !hogs {
                     continue;
                 }
-                if !hogs || now < pd.schedwhen + HOG_NS {
+                if !fresh && now >= pd.schedwhen + HOG_NS {
+                    if retake_hog(p, t) {
+                        n += 1;
+                        pd.schedwhen = now;
+                    }
                     continue;
                 }
-                if retake_hog(p, t) {
-                    n += 1;
-                    pd.schedwhen = now;
+                // The blocked-thread rule: a goroutine that has not switched since the last
+                // look, or one just switched to while others wait in the queue.
+                if (fresh && p.runq.is_empty()) || now < pd.stat_next {
+                    continue;
+                }
+                match blocked_state(p, stats) {
+                    ThreadState::Blocked if pd.blocked_seen => {
+                        pd.blocked_seen = false;
+                        if retake_hog(p, t) {
+                            n += 1;
+                            pd.schedwhen = now;
+                        }
+                    }
+                    ThreadState::Blocked => {
+                        pd.blocked_seen = true;
+                        suspects += 1;
+                    }
+                    _ => {
+                        pd.blocked_seen = false;
+                        pd.stat_next = now.saturating_add(pd.stat_backoff);
+                        pd.stat_backoff = (pd.stat_backoff * 2).min(HOG_NS);
+                    }
                 }
             }
             _ => {}
         }
     }
-    n
+    (n, suspects)
+}
+
+/// The kernel's view of the thread of the M holding `p`.
+fn blocked_state(p: &'static P, stats: &mut StatFiles) -> ThreadState {
+    let mm = p.m.load(Ordering::Acquire);
+    if mm.is_null() {
+        return ThreadState::Unknown;
+    }
+    // SAFETY: M records are never freed.
+    let mm: &'static m::M = unsafe { &*mm };
+    if !mm.in_user_code() {
+        // On g0 or in a runtime section: at a scheduling point anyway.
+        return ThreadState::Unknown;
+    }
+    stats.state(mm.tid.load(Ordering::Relaxed))
 }
 
 /// Takes `p` from its M if that M has been running one goroutine since schedtick `tick` and

@@ -1,6 +1,6 @@
 //! `runtime::syscall` hands its P on promptly: on one P, a goroutine queued behind one that
 //! enters a 50 ms blocking call starts within a couple of milliseconds, even when sysmon had
-//! backed off to its 5 ms sleep (a busy program with nothing to retake). It used to wait for
+//! backed off to its longest sleep (1 ms now, 5 ms when this was written) (a busy program with nothing to retake). It used to wait for
 //! two of sysmon's long looks: 5-10 ms. Its own test binary: gomaxprocs 1.
 
 mod common;
@@ -40,7 +40,7 @@ fn a_goroutine_queued_behind_a_syscall_starts_within_milliseconds() {
         let median = delays[delays.len() / 2];
         eprintln!("handoff delays: {delays:?}, median {median:?}");
         // Unloaded, the median is about 0.14 ms (it was 8 ms before sysmon was woken by the
-        // call: two of its 5 ms sleeps). Beside two CPU hogs on 2 cores it reached 3.5-4 ms
+        // call: two of its then 5 ms sleeps). Beside two CPU hogs on 2 cores it reached 3.5-4 ms
         // (the woken threads wait for a core), so the bound sits between the two regimes.
         assert!(
             median < Duration::from_millis(5),
