@@ -13,6 +13,11 @@ HL (the wake-up delay of a sleeping goroutine while every P runs a CPU hog; go a
 is not an anchor workload: it gets its own small table (p50/p99/max in µs, samples, and the
 ratio to Go of p99), not rows in the main one.
 
+N2 (HTTP under wrk) gets its own table too, a row per system: requests/s (higher is better,
+unlike every metric of the main table), p50/p99 latency, socket errors and non-2xx responses
+(summed over rounds), and the ratios to Go's net/http. Go's N2 run also prints the system
+`go-min` (a minimal net+bufio server), which gets a row there and no column in the main table.
+
     report.py --results R --systems go,goro,... [--meta M] [--markdown docs/BENCHMARKS.md]
 """
 import argparse
@@ -23,11 +28,20 @@ import statistics
 NAMES = {
     "W1": "spawn", "W2": "pingpong", "W3": "spsc", "W4": "mpmc", "W5": "mpmc0",
     "W6": "select", "W7": "sieve", "W8": "daisy", "W9": "mutex", "W10": "parked",
-    "W11": "timers", "W12": "pipeline", "W13": "rwmutex", "N1": "echo", "HL": "hog latency",
+    "W11": "timers", "W12": "pipeline", "W13": "rwmutex", "N1": "echo", "N2": "http",
+    "N3": "idle", "HL": "hog latency",
 }
 
-# Latency measurements, each with its own table instead of rows in the main one.
-LATENCY = ("HL",)
+# Workloads with a table of their own instead of rows in the main one: HL's latencies and
+# N2's HTTP figures (requests/s: higher is better).
+LATENCY = ("HL", "N2")
+
+# Metrics where higher is better (N2's requests/s): the plot inverts their ratio.
+HIGHER_IS_BETTER = {"N2": "rps"}
+
+# Systems that only some workloads print (Go's N2 prints go-min): a row in that workload's
+# table, no column in the main one.
+ONLY_IN_OWN_TABLE = ("go-min",)
 
 
 def wl_key(wl):
@@ -40,13 +54,22 @@ def wl_key(wl):
 # What each system is, for the document.
 SYSTEM_NOTES = {
     "go": "Go (gc), goroutines, channels, sync.WaitGroup/Mutex/RWMutex: the reference "
-          "(benches/compare/go/).",
+          "(benches/compare/go/); N1 and N3 over net, N2 net/http (http.HandleFunc, "
+          "http.Serve), what a Go user runs.",
+    "go-min": "N2 only: a minimal Go HTTP/1.1 server on net + bufio (a goroutine per "
+              "connection reads request lines up to the empty one and writes a fixed "
+              "response; no parsing, routing or Date header): the like-for-like Go "
+              "counterpart of goro's example server, which parses its requests "
+              "(benches/compare/go/network.go).",
     "goro": "goro: goroutines on goro's runtime, goro's channels and goro::sync, each "
-            "workload written as the Go one; N1 over goro::net (rust/src/goro_w.rs).",
+            "workload written as the Go one; N1 and N3 over goro::net "
+            "(rust/src/goro_w.rs); N2's server is the workspace example "
+            "examples/http_hello.rs (goro::net, httparse, a goroutine per connection).",
     "crossbeam": "crossbeam-channel over std threads, one OS thread per goroutine; W9/W13 "
                  "std Mutex/RwLock; W1/W9/W11/W13 use no channel and stand for \"std "
-                 "threads\", as does N1, a thread per connection and per client over "
-                 "blocking std::net (rust/src/crossbeam_w.rs, threads_w.rs).",
+                 "threads\", as do N1, a thread per connection and per client over "
+                 "blocking std::net, and N3, a thread per idle connection; N2 n/a "
+                 "(rust/src/crossbeam_w.rs, threads_w.rs).",
     "parking_lot": "std threads with parking_lot's Mutex/RwLock (W9/W13 only; printed by "
                    "the crossbeam run).",
     "flume": "flume over std threads; the channel workloads only (rust/src/flume_w.rs, "
@@ -54,10 +77,12 @@ SYSTEM_NOTES = {
     "tokio": "tokio multi-thread runtime, 2 workers; mpsc::channel(1) for unbuffered "
              "channels, shared Receiver behind a tokio Mutex for several receivers "
              "(W4/W5/W12), tokio::select!, tokio::sync Mutex/RwLock, tokio::net for N1 "
-             "(rust/src/tokio_w.rs).",
+             "and N3; N2's server hyper 1.x (http1 over hyper-util's TokioIo, a task per "
+             "connection) on 1 worker (rust/src/tokio_w.rs).",
     "may": "may coroutines, 2 workers; may's unbounded mpmc channel plus a semaphore "
            "for capacity (capacity 1 for unbuffered), may::sync WaitGroup/Mutex/RwLock, "
-           "may::net for N1 (rust/src/may_w.rs).",
+           "may::net for N1 and N3; N2's server may_minihttp on 1 worker "
+           "(rust/src/may_w.rs).",
 }
 
 
@@ -68,12 +93,14 @@ class Results:
         self.fails = {}  # (wl, sys) -> reason
         self.workloads = set()
         seen_systems = []
+        self.printed = set()  # systems that printed a line
         for line in open(path):
             parts = line.split()
             if len(parts) < 4:
                 continue
             rnd, wl, system = parts[0], parts[1], parts[2]
             self.workloads.add(wl)
+            self.printed.add(system)
             rest = line.split(None, 3)[3].strip()
             if rest.startswith("n/a"):
                 self.na[(wl, system)] = rest[3:].strip()
@@ -101,6 +128,8 @@ class Results:
             self.systems.append(s)
             if s == "crossbeam":
                 self.systems += [v for v in seen_systems if v not in self.systems]
+            if s == "go":
+                self.systems += [x for x in ONLY_IN_OWN_TABLE if x in self.printed]
 
     def rows(self):
         """(wl, metric) pairs of the main table, in workload order (latency measurements
@@ -138,7 +167,7 @@ class Results:
 
 def first_metric(res, wl):
     """A workload's headline metric: the first Go printed (else any)."""
-    order = {"W10": "bytes_per_task"}
+    order = {"W10": "bytes_per_task", "N2": "rps", "N3": "bytes_per_conn"}
     if wl in order:
         return order[wl]
     ms = sorted(k for (w, k) in res.vals if w == wl)
@@ -168,11 +197,12 @@ def cell(res, wl, metric, system, ratio=True, show=fmt):
 
 
 def table(res):
-    head = ["workload", "metric"] + res.systems
+    systems = [s for s in res.systems if s not in ONLY_IN_OWN_TABLE]
+    head = ["workload", "metric"] + systems
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for wl, metric in res.rows():
         cols = [f"{wl} {NAMES.get(wl, '')}", metric or "—"]
-        cols += [cell(res, wl, metric, s) for s in res.systems]
+        cols += [cell(res, wl, metric, s) for s in systems]
         lines.append("| " + " | ".join(cols) + " |")
     return "\n".join(lines)
 
@@ -192,6 +222,63 @@ def latency_table(res, wl="HL"):
         cols.append(f"×{r:.2f}" if r is not None else "")
         lines.append("| " + " | ".join(cols) + " |")
     return "\n".join(lines)
+
+
+def http_table(res, wl="N2"):
+    """N2's table: one row per system with figures (or failing); "" if none ran it."""
+    systems = [s for s in res.systems
+               if res.values(wl, "rps", s) or res.status(wl, s) == "fails"]
+    if wl not in res.workloads or not systems:
+        return ""
+    head = ["system", "req/s", "p50 µs", "p99 µs", "socket errors", "non-2xx",
+            "server CPU", "wrk CPU", "req/s ×Go", "p99 ×Go"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in systems:
+        cols = [s] + [cell(res, wl, m, s, ratio=False) for m in ("rps", "p50_us", "p99_us")]
+        for m in ("socket_errors", "non2xx"):
+            xs = res.values(wl, m, s)
+            cols.append(f"{sum(xs):.0f}" if xs else res.status(wl, s))
+        for m in ("server_cpu", "wrk_cpu"):
+            cols.append(cell(res, wl, m, s, ratio=False, show=lambda v: f"{v:.2f}"))
+        for m in ("rps", "p99_us"):
+            r = res.ratio(wl, m, s) if s != "go" else None
+            cols.append(f"×{r:.2f}" if r is not None else "")
+        lines.append("| " + " | ".join(cols) + " |")
+    return "\n".join(lines)
+
+
+def http_note(meta):
+    setup = meta.get("n2") or ("wrk -t1 -c100 --latency, 10 s after a 1 s warm-up, pinned "
+                               "to one CPU and the server (GOMAXPROCS=1 / 1 worker) to the "
+                               "other with taskset")
+    wrk = f" ({meta['wrk']})" if meta.get("wrk") else ""
+    return (
+        "N2: each system's HTTP/1.1 keep-alive \"Hello, World!\" server in its own process, "
+        f"loaded by wrk{wrk}: {setup}. Before the load a check makes two keep-alive `GET /` "
+        "on one connection (status 200, body `Hello, World!`). Cells: median over rounds "
+        "(min-max) of wrk's requests/s and its p50 and p99 latency; socket errors "
+        "(connect, read, write, timeout) and non-2xx-or-3xx responses summed over rounds "
+        "(goro's must be 0, or the run fails); server CPU and wrk CPU: the cores each used "
+        "during the measured run (/proc/PID/stat, getrusage; 1.00 is its whole core), so a "
+        "server well below 1.00 beside wrk near 1.00 was held back by wrk, not by itself, "
+        "and both well below 1.00 means something else had the CPUs (a noisy round). "
+        "req/s ×Go: median over rounds of system/Go "
+        "(net/http) requests/s in the same round, **higher is better**; p99 ×Go likewise, "
+        "lower is better. **go** is net/http, what a Go user runs; **go-min** is a minimal "
+        "net + bufio server that does not parse requests, the like-for-like Go counterpart "
+        "of goro's example server (which, unlike it, parses each request with httparse "
+        "and writes a Date header).")
+
+
+N3_NOTE = (
+    "N3 (in the table above): 10,000 loopback connections (1,000 with --quick) accepted and "
+    "held by the server, each by a task blocked reading a 64-byte buffer; bytes_per_conn is "
+    "the server's RSS growth (/proc/self/statm, before the first dial and once every task is "
+    "blocked) per connection, accept_ms the time from the client's go-ahead until the last "
+    "connection's task started. The client is a separate process (the same loop for every "
+    "system: blocking connect(2), one at a time, at most 64 ahead of the server's accepts so "
+    "no accept queue overflows), so accept_ms is bounded below by its dial rate. Then the "
+    "client closes all and every read must return end-of-file.")
 
 
 LATENCY_NOTE = (
@@ -239,7 +326,7 @@ def markdown(res, meta, path):
     doc.append("## Machine and versions")
     doc.append("")
     for k in ("date", "cpu", "memory", "kernel", "limits", "procs", "go", "rustc", "crates",
-              "goro", "rounds", "command"):
+              "wrk", "n2", "goro", "rounds", "command"):
         if meta.get(k):
             v = meta[k]
             if k == "command":
@@ -250,13 +337,25 @@ def markdown(res, meta, path):
     doc.append("")
     doc.append("Each cell: median over rounds (min-max), then ×ratio to Go: the median over "
                "rounds of system/Go measured in the same round. Lower is better for every "
-               "metric. The machine is noisy: compare ratios, not absolute figures across "
-               "runs.")
+               "metric of this table (N2's requests/s, where higher is better, has a table "
+               "of its own below). The machine is noisy: compare ratios, not absolute "
+               "figures across runs.")
     doc.append("")
     if res.rows():
         doc.append(table(res))
         doc.append("")
         doc.append("![ratio to Go per workload and system](benchmarks.png)")
+        doc.append("")
+    if "N3" in res.workloads:
+        doc.append(N3_NOTE)
+        doc.append("")
+    http = http_table(res)
+    if http:
+        doc.append("## HTTP server under wrk (N2)")
+        doc.append("")
+        doc.append(http_note(meta))
+        doc.append("")
+        doc.append(http)
         doc.append("")
     lat = latency_table(res)
     if lat:
@@ -295,6 +394,11 @@ def main():
         return
     if res.rows():
         print(table(res))
+        print()
+    http = http_table(res)
+    if http:
+        print("N2: HTTP server under wrk (req/s: higher is better; ×Go against net/http)")
+        print(http)
         print()
     lat = latency_table(res)
     if lat:

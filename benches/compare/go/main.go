@@ -2,14 +2,19 @@
 //
 // Usage:
 //
-//	gobench [-w W1,W2,...,N1,HL] [-quick] [-procs N] [-fork=true|false]
+//	gobench [-w W1,W2,...,N1,N2,N3,HL] [-quick] [-procs N] [-fork=true|false]
 //
-// Besides W1-W13 and the network workload N1 (network.go) it runs HL, the wake-up delay of a
-// sleeping goroutine while every P runs a CPU hog (workloads.go's hlHogLatency); HL is
+// Besides W1-W13 and the network workloads N1-N3 (network.go) it runs HL, the wake-up delay
+// of a sleeping goroutine while every P runs a CPU hog (workloads.go's hlHogLatency); HL is
 // measured for Go and goro only.
 //
-// Each workload prints exactly one line "<ID> go <metric>=<value>" on stdout. Each checks its
-// own result and, if wrong, reports on stderr and makes the program exit non-zero.
+// Each workload prints exactly one line "<ID> go <metric>=<value>" on stdout, except N2,
+// which measures two servers and prints a second line for the minimal one, "N2 go-min ...".
+// Each checks its own result and, if wrong, reports on stderr and makes the program exit
+// non-zero.
+//
+// Two more modes serve the network workloads: -serve nethttp|min -addr ADDR (N2's servers,
+// network.go) and -n3client ADDR -n N (N3's client process).
 //
 // By default every workload runs in a fresh child process (-fork=true): the Go runtime keeps
 // dead goroutines' g structs and some stacks for reuse, so a workload that ran earlier in the
@@ -52,18 +57,33 @@ var workloads = []workload{
 	{"W13", "rwmutex", 4_000_000, w13RWMutex},
 	// Network (loopback TCP): n is the round trips per client (network.go).
 	{"N1", "echo", 500, n1Echo},
+	// n: seconds of wrk load (network.go).
+	{"N2", "http", n2Secs, n2HTTP},
+	// n: idle connections (network.go).
+	{"N3", "idle", 10_000, n3Idle},
 	// Not an anchor workload: a latency measurement for go and goro only (n is unused).
 	{"HL", "hoglatency", hlSamples, hlHogLatency},
 }
 
-// quickDiv scales every N down for -quick smoke runs.
+// quickDiv scales every N down for -quick smoke runs, except the ones in quickN.
 const quickDiv = 20
+
+// quickN: the -quick size of the workloads not scaled by quickDiv (N2: 2 s of load; N3:
+// 1,000 connections, enough for a per-connection RSS figure).
+var quickN = map[string]int{"N2": 2, "N3": 1_000}
+
+// quickMode is -quick (N2 then skips its warm-up).
+var quickMode bool
 
 func main() {
 	wFlag := flag.String("w", "", "comma-separated workload IDs (default: all)")
 	quick := flag.Bool("quick", false, fmt.Sprintf("scale every N down %dx (smoke run)", quickDiv))
 	procs := flag.Int("procs", 2, "runtime.GOMAXPROCS")
 	fork := flag.Bool("fork", true, "run each workload in a fresh child process")
+	serve := flag.String("serve", "", "N2's server mode: serve HTTP (nethttp or min) on -addr until killed")
+	addr := flag.String("addr", "127.0.0.1:8080", "-serve's listen address")
+	n3Client := flag.String("n3client", "", "N3's client mode: dial -n connections to this address")
+	conns := flag.Int("n", 0, "-n3client's connections")
 	flag.Parse()
 	if flag.NArg() != 0 {
 		fatalf("unexpected arguments: %v", flag.Args())
@@ -72,6 +92,13 @@ func main() {
 		fatalf("-procs must be >= 1")
 	}
 	runtime.GOMAXPROCS(*procs)
+	quickMode = *quick
+	switch {
+	case *serve != "":
+		fatalf("-serve %s: %v", *serve, serveHTTP(*serve, *addr))
+	case *n3Client != "":
+		n3ClientMain(*n3Client, *conns)
+	}
 
 	selected, err := selectWorkloads(*wFlag)
 	if err != nil {
@@ -83,6 +110,9 @@ func main() {
 		n := w.n
 		if *quick {
 			n = max(n/quickDiv, 1)
+			if q, ok := quickN[w.id]; ok {
+				n = q
+			}
 		}
 		if *fork && len(selected) > 1 {
 			if !runChild(w, *quick, *procs) {
@@ -123,7 +153,7 @@ func selectWorkloads(spec string) ([]workload, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("unknown workload %q (known: W1..W13, N1, HL)", id)
+			return nil, fmt.Errorf("unknown workload %q (known: W1..W13, N1..N3, HL)", id)
 		}
 	}
 	return out, nil

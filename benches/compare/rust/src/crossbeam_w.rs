@@ -6,7 +6,9 @@
 //! they run here only (flume's column points here). W9 and W13 time std's `Mutex`/`RwLock`
 //! and, as a second variant on the same line, parking_lot's (`ns_per_op.parking_lot=`).
 //! N1 (TCP echo) is the thread-per-connection server over blocking `std::net` sockets, with a
-//! thread per client: a "std threads" workload too (flume's column points here).
+//! thread per client: a "std threads" workload too (flume's column points here), as is N3
+//! (a thread per idle connection, blocked in `read`). N2 is n/a: no HTTP server over std
+//! threads is measured.
 
 use crate::threads_w::{self, Countdown, fails_ok, join, num_threads, spawn};
 use crate::{
@@ -38,6 +40,8 @@ pub fn run(id: &str, o: &Opts) -> Res {
         "W12" => threads_w::w12::<Crossbeam>(o),
         "W13" => w13(o),
         "N1" => fails_ok(n1(o)),
+        "N2" => Ok("n/a no HTTP server over std threads is measured".to_string()),
+        "N3" => fails_ok(n3(o)),
         _ => Err(format!("unknown workload {id}")),
     }
 }
@@ -359,4 +363,35 @@ fn n1_pass(n: usize) -> Result<Duration, String> {
     handlers.wait();
     errs.get()?;
     Ok(d)
+}
+
+// ---------------------------------------------------------------- N3 idle
+
+/// N3 as Go's `n3Idle`, with std threads: an accept thread on a blocking `std::net`
+/// listener, a thread per connection blocked in `read(&mut [0u8; 64])` until the client
+/// closes ([`netload::n3_run`] measures).
+fn n3(o: &Opts) -> Res {
+    use crate::netload::{self, N3_BUF};
+    use std::io::Read;
+    threads_w::check_threads(netload::n3_conns(o) + 2)?;
+    netload::n3_run(o, |st| {
+        let ln = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("listen: {e}"))?;
+        let addr = ln.local_addr().map_err(|e| format!("local_addr: {e}"))?;
+        spawn(move || {
+            for i in 0..st.n {
+                let spawned = ln.accept().and_then(|(mut conn, _)| {
+                    thread::Builder::new().spawn(move || {
+                        st.start(); // right before blocking
+                        let mut buf = [0u8; N3_BUF];
+                        st.read_returned(conn.read(&mut buf));
+                    })
+                });
+                if let Err(e) = spawned {
+                    st.accept_failed(i, e);
+                    break;
+                }
+            }
+        })?;
+        Ok(addr)
+    })
 }

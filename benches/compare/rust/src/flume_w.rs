@@ -1,8 +1,9 @@
 //! The "flume + threads" system: flume 0.12 over std threads (one OS thread per Go
 //! goroutine), the channel workloads of [`threads_w`] plus W6 over `flume::Selector`.
 //! `bounded(0)` is the unbuffered (rendezvous) channel; dropping the last Sender is Go's
-//! `close`. W1, W9, W11, W13 and N1 (TCP echo) use no channel: with std threads they are the same program
-//! whatever the channel crate, so they run once, in the crossbeam column.
+//! `close`. W1, W9, W11, W13, N1 (TCP echo) and N3 (idle connections) use no channel: with
+//! std threads they are the same program whatever the channel crate, so they run once, in
+//! the crossbeam column. N2 (HTTP) is n/a.
 
 use crate::threads_w::{self, fails_ok, join};
 use crate::{Opts, Res, check_sum, ns_per, split, with_warmup};
@@ -26,7 +27,8 @@ pub fn run(id: &str, o: &Opts) -> Res {
         "W8" => fails_ok(threads_w::w8::<Flume>(o)),
         "W10" => fails_ok(threads_w::w10::<Flume>(o)),
         "W12" => threads_w::w12::<Flume>(o),
-        "W1" | "W9" | "W11" | "W13" | "N1" => {
+        "N2" => Ok("n/a no HTTP server over std threads is measured".to_string()),
+        "W1" | "W9" | "W11" | "W13" | "N1" | "N3" => {
             Ok("n/a no channel: std threads alone, see the crossbeam column".to_string())
         }
         _ => Err(format!("unknown workload {id}")),

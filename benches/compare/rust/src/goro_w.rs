@@ -5,12 +5,15 @@
 //! where Go's closures capture `&wg` for a million tasks), or join handles (W2-W5, where Go
 //! waits for a fixed two or eight goroutines), or a `done` channel (W6, as Go does).
 //!
-//! N1 (loopback TCP echo) uses `goro::net`: blocking `std::net`-shaped sockets whose calls
-//! park the goroutine, not its thread, on goro's netpoller.
+//! N1 (loopback TCP echo) and N3 (idle connections) use `goro::net`: blocking
+//! `std::net`-shaped sockets whose calls park the goroutine, not its thread, on goro's
+//! netpoller. N2's server is the workspace example examples/http_hello.rs, run as its own
+//! process.
 //!
 //! HL is not an anchor workload: it measures how late a sleeping goroutine wakes while every
 //! P runs a CPU hog (Go's `hlHogLatency`).
 
+use crate::netload::{self, N3_BUF};
 use crate::{
     FirstErr, N1_CLIENTS, N1_ROUNDS, Opts, Res, check_sum, first_primes, ms_of, ns_per, rss_bytes,
     split, sum_range, with_warmup,
@@ -44,6 +47,8 @@ pub fn run(id: &str, o: &Opts) -> Res {
         "W12" => w12(o),
         "W13" => w13(o),
         "N1" => n1(o),
+        "N2" => n2(o),
+        "N3" => n3(o),
         "HL" => hl(o),
         _ => Err(format!("unknown workload {id}")),
     }
@@ -707,6 +712,73 @@ fn n1_pass(n: usize) -> Result<Duration, String> {
     handlers.wait();
     errs.get()?;
     Ok(d)
+}
+
+// ---------------------------------------------------------------- N2 http
+
+/// N2: goro's HTTP server is the workspace example examples/http_hello.rs (`GORO_HTTP_HELLO`,
+/// else the workspace's target/release/examples/http_hello; run.sh builds it), loaded by
+/// [`netload::n2_run`]. A socket error or a non-2xx response fails the workload (after its
+/// line is printed, so the figures still reach the table).
+fn n2(o: &Opts) -> Res {
+    let bin = std::env::var_os("GORO_HTTP_HELLO")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../target/release/examples/http_hello")
+        });
+    if !bin.exists() {
+        return Err(format!(
+            "{} not found: build it with `cargo build --release --example http_hello` in the \
+             workspace root (run.sh does)",
+            bin.display()
+        ));
+    }
+    let w = netload::n2_run(o, |addr| {
+        let mut c = std::process::Command::new(&bin);
+        c.args(["--addr", addr]);
+        c
+    })?;
+    if w.errors() > 0 {
+        println!("N2 goro {}", w.metric());
+        return Err(format!(
+            "{} socket errors and {} non-2xx responses; goro's server must have none",
+            w.socket_errors, w.non2xx
+        ));
+    }
+    Ok(w.metric())
+}
+
+// ---------------------------------------------------------------- N3 idle
+
+/// N3 as Go's `n3Idle`: an accept loop goroutine on a `goro::net` listener, a goroutine per
+/// connection blocked in `conn.read(&mut [0u8; 64])` until the client closes
+/// ([`netload::n3_run`] measures).
+fn n3(o: &Opts) -> Res {
+    use goro::net::TcpListener;
+    use std::io::Read;
+    netload::n3_run(o, |st| {
+        let ln = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("listen: {e}"))?;
+        let addr = ln.local_addr().map_err(|e| format!("local_addr: {e}"))?;
+        runtime::go(move || {
+            for i in 0..st.n {
+                match ln.accept() {
+                    Ok((mut conn, _)) => {
+                        runtime::go(move || {
+                            st.start(); // right before blocking
+                            let mut buf = [0u8; N3_BUF];
+                            st.read_returned(conn.read(&mut buf));
+                        });
+                    }
+                    Err(e) => {
+                        st.accept_failed(i, e);
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(addr)
+    })
 }
 
 // ---------------------------------------------------------------- HL hog latency

@@ -1,17 +1,28 @@
 //! The Rust side of the anchor workloads (shared/bench/WORKLOADS.md): one line per workload,
 //! `<ID> <system> <metric>=<value>`, each checking its own result (exit 1 if wrong).
 //!
-//! Usage: `goro-compare [-sys goro|crossbeam|flume|tokio|may] [-w W1,W10,N1,HL] [-quick]
-//! [-procs N] [-timeout S]` (S: seconds per workload; 600, or 120 with `-quick`).
-//! Besides W1-W13 and the network workload N1 (a loopback TCP echo server, a task per
-//! connection, [`N1_CLIENTS`] clients of [`N1_ROUNDS`] round trips each, `-quick` scaling
-//! the round trips), goro runs HL, the wake-up delay of a sleeping goroutine while every P
-//! runs a CPU hog (measured for Go and goro only; the other systems answer n/a).
+//! Usage: `goro-compare [-sys goro|crossbeam|flume|tokio|may] [-w W1,W10,N1,N2,N3,HL]
+//! [-quick] [-procs N] [-timeout S]` (S: seconds per workload; 600, or 120 with `-quick`).
+//! Besides W1-W13 and the network workloads, goro runs HL, the wake-up delay of a sleeping
+//! goroutine while every P runs a CPU hog (measured for Go and goro only; the other systems
+//! answer n/a). The network workloads (loopback TCP):
+//! - N1 echo: a task-per-connection TCP echo server, [`N1_CLIENTS`] clients of
+//!   [`N1_ROUNDS`] round trips each (`-quick` scaling the round trips);
+//! - N2 http: the system's HTTP/1.1 keep-alive "Hello, World!" server in its own process
+//!   (goro's is the workspace example `examples/http_hello.rs`, tokio's hyper, may's
+//!   may_minihttp), one P / one worker, pinned to one CPU, loaded by `wrk` pinned to another
+//!   ([`netload`]); requests/s, p50/p99 latency, socket errors and non-2xx responses; for
+//!   goro any error fails the workload;
+//! - N3 idle: [`netload::N3_CONNS`] connections (`-quick`: 1,000) accepted and held, each by
+//!   a task blocked reading a 64-byte buffer; RSS growth per connection and ms to accept all.
+//!
 //! Every workload runs in a fresh child process (as the Go program does), so runtime state
 //! cached by one workload cannot distort another, and a system that crashes on a workload
 //! (may past ~32.7k coroutines) yields a `<ID> <sys> fails: ...` line instead of ending the
 //! run. A workload a system cannot express prints `<ID> <sys> n/a <reason>`; one that needs
 //! more than this machine allows (100k live OS threads) prints `<ID> <sys> fails: <reason>`.
+//! Two more modes serve the network workloads: `-serve-http ADDR` (with `-sys tokio|may`,
+//! N2's server) and `-n3-client ADDR N` (N3's client process).
 //!
 //! The systems, one module each, every workload shaped as benches/compare/go/workloads.go
 //! shapes it (same N, warm-up and checks):
@@ -23,8 +34,8 @@
 //!   goroutine), std's Mutex/RwLock and parking_lot's for W9/W13.
 //! - `flume` ([`flume_w`]): flume over std threads; the channel workloads only.
 //!
-//! flume, tokio and may are built with `--features all-systems` only (run.sh builds with it;
-//! CI's goro smoke run builds without, to stay cheap).
+//! flume, tokio and may (and hyper, may_minihttp) are built with `--features all-systems`
+//! only (run.sh builds with it).
 //!
 //! [`threads_w`] holds the channel workloads both thread systems share, generic over the
 //! channel crate.
@@ -35,6 +46,7 @@ mod flume_w;
 mod goro_w;
 #[cfg(feature = "all-systems")]
 mod may_w;
+mod netload;
 mod threads_w;
 #[cfg(feature = "all-systems")]
 mod tokio_w;
@@ -76,6 +88,7 @@ fn main() {
     let mut child = false;
     let mut sys = "goro".to_string();
     let mut timeout: Option<u64> = None;
+    let mut serve_http: Option<String> = None;
     let mut i = 1;
     while i < args.len() {
         match args[i].as_str() {
@@ -101,6 +114,14 @@ fn main() {
                 i += 1;
                 timeout = Some(args[i].parse().expect("-timeout SECONDS"));
             }
+            "-serve-http" => {
+                i += 1;
+                serve_http = Some(args[i].clone());
+            }
+            "-n3-client" => {
+                let n = args[i + 2].parse().expect("-n3-client ADDR N");
+                netload::n3_client_main(&args[i + 1], n);
+            }
             other => panic!("unknown argument {other}"),
         }
         i += 1;
@@ -115,7 +136,7 @@ fn main() {
     }
     if ids.is_empty() {
         ids = (1..=13).map(|n| format!("W{n}")).collect();
-        ids.push("N1".to_string());
+        ids.extend(["N1", "N2", "N3"].map(String::from));
         if sys == "goro" {
             ids.push("HL".to_string());
         }
@@ -177,6 +198,20 @@ fn main() {
         #[cfg(feature = "all-systems")]
         "may" => may_w::init(&o),
         _ => {}
+    }
+    if let Some(addr) = serve_http {
+        // N2's server process: serves until killed.
+        let r: Result<(), String> = match sys.as_str() {
+            #[cfg(feature = "all-systems")]
+            "tokio" => tokio_w::serve_http(&addr, &o),
+            #[cfg(feature = "all-systems")]
+            "may" => may_w::serve_http(&addr),
+            _ => Err(format!("-serve-http {addr}: no HTTP server for {sys} here")),
+        };
+        if let Err(e) = r {
+            eprintln!("{sys} http server: {e}");
+        }
+        std::process::exit(1);
     }
     let mut failed = false;
     for id in ids {
@@ -398,9 +433,13 @@ pub fn n1_check(
 }
 
 /// The first error any task reports (Go's `firstErr`); leaked, one per run.
+#[derive(Default)]
 pub struct FirstErr(std::sync::Mutex<Option<String>>);
 
 impl FirstErr {
+    pub const fn new() -> FirstErr {
+        FirstErr(std::sync::Mutex::new(None))
+    }
     pub fn leak() -> &'static FirstErr {
         Box::leak(Box::new(FirstErr(std::sync::Mutex::new(None))))
     }

@@ -11,6 +11,10 @@
 //! - `sync.WaitGroup`: `may::sync::WaitGroup` (a clone per task, done on drop).
 //! - N1: `may::net`'s coroutine-blocking sockets; the start gate (Go's `close(start)`) is
 //!   dropping the Sender of a may mpmc channel every client receives from.
+//! - N2's HTTP server: may_minihttp's `HttpServer` with an `HttpService` answering
+//!   `Hello, World!`, as its README writes it, in its own process on one worker.
+//! - N3: a coroutine per connection blocked in `may::net`'s `read(&mut [0u8; 64])`; the
+//!   measuring runs on the main thread, not in a coroutine.
 //! - W6: n/a. may's `select!` runs each branch in its own coroutine and cancels the losers,
 //!   whose receive may already have taken a message, so a receive loop over it loses
 //!   messages (and it cannot select over the semaphore-bounded channels at all).
@@ -18,6 +22,7 @@
 //!   vm.max_map_count (65530) is reached and may fails; W1, W8 and W10 run at Go's N all the
 //!   same, and the failure is the result (the parent prints `fails: ...`).
 
+use crate::netload::{self, N2_BODY, N3_BUF};
 use crate::threads_w::{self, Kit};
 use crate::{FirstErr, N1_CLIENTS, N1_ROUNDS, Opts, Res, ms_of, ns_per, split, with_warmup};
 use may::coroutine::JoinHandle;
@@ -50,6 +55,11 @@ pub fn run(id: &str, o: &Opts) -> Res {
         quick: o.quick,
         procs: o.procs,
     };
+    match id {
+        "N2" => return netload::n2_run(&o, netload::self_server("may")?).map(|w| w.metric()),
+        "N3" => return n3(&o),
+        _ => {}
+    }
     let id = id.to_string();
     // The workload's main body runs in a coroutine.
     go!(move || match id.as_str() {
@@ -347,4 +357,64 @@ fn n1_pass(n: usize) -> Result<Duration, String> {
     handlers.wait();
     errs.get()?;
     Ok(d)
+}
+
+// ---------------------------------------------------------------- N2 http
+
+/// N2's server (`-serve-http ADDR`): may_minihttp on may's workers (`-procs 1`: one),
+/// serving until killed.
+pub fn serve_http(addr: &str) -> Result<(), String> {
+    use may_minihttp::{HttpServer, HttpService, Request, Response};
+    use std::io::Write;
+
+    #[derive(Clone)]
+    struct Hello;
+
+    impl HttpService for Hello {
+        fn call(&mut self, _req: Request, rsp: &mut Response) -> std::io::Result<()> {
+            rsp.body(N2_BODY);
+            Ok(())
+        }
+    }
+
+    // `start` has bound the listener when it returns.
+    let server = HttpServer(Hello)
+        .start(addr)
+        .map_err(|e| format!("listen {addr}: {e}"))?;
+    println!("listening on {addr}");
+    std::io::stdout().flush().ok();
+    server
+        .join()
+        .map_err(|_| "server coroutine panicked".to_string())
+}
+
+// ---------------------------------------------------------------- N3 idle
+
+/// N3 as Go's `n3Idle`: an accept loop coroutine on a `may::net` listener, a coroutine per
+/// connection blocked in `read(&mut [0u8; 64])` until the client closes
+/// ([`netload::n3_run`] measures, from the main thread).
+fn n3(o: &Opts) -> Res {
+    use std::io::Read;
+    netload::n3_run(o, |st| {
+        let ln = may::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("listen: {e}"))?;
+        let addr = ln.local_addr().map_err(|e| format!("local_addr: {e}"))?;
+        go!(move || {
+            for i in 0..st.n {
+                match ln.accept() {
+                    Ok((mut conn, _)) => {
+                        go!(move || {
+                            st.start(); // right before blocking
+                            let mut buf = [0u8; N3_BUF];
+                            st.read_returned(conn.read(&mut buf));
+                        });
+                    }
+                    Err(e) => {
+                        st.accept_failed(i, e);
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(addr)
+    })
 }

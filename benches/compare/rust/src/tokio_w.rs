@@ -13,8 +13,13 @@
 //!   disabled by its precondition (Go's `c = nil`);
 //! - N1's start gate (Go's `close(start)`): dropping a `tokio::sync::watch::Sender`, which
 //!   ends every receiver's `changed().await`; its sockets are `tokio::net`'s.
+//! - N2's HTTP server: hyper 1.x's HTTP/1.1 server (`hyper::server::conn::http1` over
+//!   hyper-util's `TokioIo`, a `service_fn` answering a `Full` body), a task per connection,
+//!   as hyper's guide writes it, in its own process on one worker.
+//! - N3: a task per connection blocked in `read(&mut [0u8; 64]).await`.
 
 use crate::goro_w::{check_primes, check_squares};
+use crate::netload::{self, N2_BODY, N3_BUF};
 use crate::{
     FirstErr, N1_CLIENTS, N1_MSG, N1_ROUNDS, Opts, Res, check_sum, ms_of, n1_check, n1_msg, ns_per,
     rss_bytes, split, sum_range, warm_n,
@@ -43,6 +48,8 @@ pub fn run(id: &str, o: &Opts) -> Res {
         "W12" => main_task(o, w12(o.size(1_000_000))),
         "W13" => main_task(o, w13(o.size(4_000_000))),
         "N1" => main_task(o, n1(o.size(N1_ROUNDS))),
+        "N2" => netload::n2_run(o, netload::self_server("tokio")?).map(|w| w.metric()),
+        "N3" => n3(o),
         _ => Err(format!("unknown workload {id}")),
     }
 }
@@ -694,4 +701,91 @@ async fn n1_client(mut c: tokio::net::TcpStream, id: usize, n: usize) -> Result<
         n1_check(&got, &msg, id, r)?;
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------- N2 http
+
+/// N2's server (`-serve-http ADDR`): hyper's HTTP/1.1 server on a tokio runtime with
+/// `o.procs` workers (1 for N2), a task per connection; serves until killed.
+pub fn serve_http(addr: &str, o: &Opts) -> Result<(), String> {
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use std::io::Write;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(o.procs)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    let addr = addr.to_string();
+    let server = async move {
+        let ln = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|e| format!("listen {addr}: {e}"))?;
+        let local = ln.local_addr().map_err(|e| format!("local_addr: {e}"))?;
+        println!("listening on {local}");
+        std::io::stdout().flush().ok();
+        loop {
+            let (stream, _) = ln.accept().await.map_err(|e| format!("accept: {e}"))?;
+            tokio::spawn(async move {
+                if let Err(e) = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service_fn(hello))
+                    .await
+                {
+                    eprintln!("tokio http server: connection: {e}");
+                }
+            });
+        }
+    };
+    rt.block_on(async { tokio::spawn(server).await })
+        .map_err(|e| format!("server task: {e}"))?
+}
+
+/// The handler: `Hello, World!` for every request.
+async fn hello(
+    _: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<http_body_util::Full<hyper::body::Bytes>>, std::convert::Infallible> {
+    Ok(hyper::Response::new(http_body_util::Full::new(
+        hyper::body::Bytes::from_static(N2_BODY.as_bytes()),
+    )))
+}
+
+// ---------------------------------------------------------------- N3 idle
+
+/// N3 as Go's `n3Idle`: an accept loop task on a `tokio::net` listener, a task per
+/// connection blocked in `read(&mut [0u8; 64]).await` until the client closes, on a runtime
+/// with `o.procs` workers ([`netload::n3_run`] measures, from this plain thread).
+fn n3(o: &Opts) -> Res {
+    use tokio::io::AsyncReadExt;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(o.procs)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    let r = netload::n3_run(o, |st| {
+        let ln = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .map_err(|e| format!("listen: {e}"))?;
+        let addr = ln.local_addr().map_err(|e| format!("local_addr: {e}"))?;
+        rt.spawn(async move {
+            for i in 0..st.n {
+                match ln.accept().await {
+                    Ok((mut conn, _)) => {
+                        tokio::spawn(async move {
+                            st.start(); // right before blocking
+                            let mut buf = [0u8; N3_BUF];
+                            st.read_returned(conn.read(&mut buf).await);
+                        });
+                    }
+                    Err(e) => {
+                        st.accept_failed(i, e);
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(addr)
+    });
+    rt.shutdown_background();
+    r
 }
