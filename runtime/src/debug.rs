@@ -9,7 +9,9 @@
 //!   every goroutine without a signal);
 //! * `hogretake=0`: sysmon no longer takes the P of a goroutine that runs 10 ms without a
 //!   scheduling point, nor of one whose thread it sees blocked in an unmarked call (for
-//!   experiments; blocking calls marked with [`crate::syscall`] are still handed off).
+//!   experiments; blocking calls marked with [`crate::syscall`] are still handed off);
+//! * `stacktrim=N`: sysmon trims the stack of a goroutine parked for N ms or more (default
+//!   1000; `0` turns trimming off; see [`crate::stacktrim`]).
 //!
 //! Unknown names are reported once on stderr and ignored.
 
@@ -23,6 +25,7 @@ struct Flags {
     schedtrace_ms: u64,
     dumponexit: bool,
     hogretake: bool,
+    stacktrim_ms: u64,
 }
 
 impl Default for Flags {
@@ -31,6 +34,7 @@ impl Default for Flags {
             schedtrace_ms: 0,
             dumponexit: false,
             hogretake: true,
+            stacktrim_ms: crate::stacktrim::DEFAULT_AGE_MS,
         }
     }
 }
@@ -45,6 +49,7 @@ fn parse(s: &str) -> (Flags, Vec<String>) {
             ("schedtrace", Some(n)) => f.schedtrace_ms = n,
             ("dumponexit", Some(n)) => f.dumponexit = n != 0,
             ("hogretake", Some(n)) => f.hogretake = n != 0,
+            ("stacktrim", Some(n)) => f.stacktrim_ms = n,
             _ => unknown.push(item.to_string()),
         }
     }
@@ -74,6 +79,11 @@ pub(crate) fn schedtrace_ns() -> u64 {
 /// Whether sysmon retakes Ps from hogs.
 pub(crate) fn hogretake() -> bool {
     flags().hogretake
+}
+
+/// How long a goroutine must have been parked before sysmon trims its stack, in ns; 0: never.
+pub(crate) fn stacktrim_age_ns() -> u64 {
+    flags().stacktrim_ms.saturating_mul(1_000_000)
 }
 
 extern "C" fn dump_at_exit() {
@@ -120,6 +130,12 @@ pub struct SchedStats {
     pub runqueue: usize,
     /// Goroutines in each P's local queue (including `runnext`).
     pub local_runqueues: Vec<usize>,
+    /// Stacks of long-parked goroutines that sysmon has trimmed since the start (their dead
+    /// pages returned to the OS; see `GORO_DEBUG=stacktrim`).
+    pub stacks_trimmed: u64,
+    /// Of those, the ones whose live top went to the heap until the goroutine resumes (so
+    /// the whole stack was returned).
+    pub stacks_saved: u64,
 }
 
 /// The scheduler's current state (see [`SchedStats`]).
@@ -144,6 +160,8 @@ pub fn sched_stats() -> SchedStats {
         spinning_threads: SCHED.nmspinning.load(Ordering::Relaxed) as usize,
         runqueue: SCHED.runqsize.load(Ordering::Relaxed),
         local_runqueues: local,
+        stacks_trimmed: crate::stacktrim::counts().0,
+        stacks_saved: crate::stacktrim::counts().1,
     }
 }
 

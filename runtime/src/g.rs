@@ -165,7 +165,8 @@ pub(crate) struct G {
     pub(crate) status: AtomicU32,
     pub(crate) park: ParkState,
     pub(crate) wait_reason: AtomicU8,
-    /// Coarse time the current wait began.
+    /// Coarse time the current wait began, an even number; sysmon sets bit 0 once it has
+    /// trimmed the stack during this wait ([`crate::stacktrim`]).
     pub(crate) wait_since: AtomicU64,
     /// Where the goroutine was spawned (`#[track_caller]`).
     pub(crate) spawn_loc: AtomicPtr<Location<'static>>,
@@ -188,6 +189,10 @@ pub(crate) struct G {
     /// Wired to an M by `lock_os_thread` (which M: `lockosthread`'s table; one byte here,
     /// in what was padding, keeps the record at its size).
     pub(crate) locked: AtomicBool,
+    /// Its stack's live top is saved on the heap while sysmon has released the pages
+    /// ([`crate::stacktrim`]): the M that resumes it puts it back first. Set while the G is
+    /// parked; one byte, in what was padding, like `locked`.
+    pub(crate) trimmed: AtomicBool,
 }
 
 // SAFETY: the cells are only touched by the G's current owner (see the type's docs); every
@@ -218,6 +223,7 @@ impl G {
             timer_seq: AtomicU64::new(0),
             locals: UnsafeCell::new(crate::local::LocalMap::new()),
             locked: AtomicBool::new(false),
+            trimmed: AtomicBool::new(false),
         }));
         crate::stack::set_owner(&g.stack, g as *const G as *mut ());
         ALLGS.lock().unwrap_or_else(|e| e.into_inner()).push(g);
@@ -238,8 +244,9 @@ impl G {
 
     pub(crate) fn set_waiting(&self, reason: WaitReason) {
         self.wait_reason.store(reason as u8, Ordering::Relaxed);
+        // Even: bit 0 is stacktrim's "trimmed during this wait".
         self.wait_since
-            .store(clock::coarse_nanos(), Ordering::Relaxed);
+            .store(clock::coarse_nanos() & !1, Ordering::Relaxed);
     }
 
     pub(crate) fn spawn_location(&self) -> Option<&'static Location<'static>> {
@@ -247,6 +254,15 @@ impl G {
         // SAFETY: only ever set from a `&'static Location`.
         (!p.is_null()).then(|| unsafe { &*p })
     }
+}
+
+/// Up to `n` G records from index `start` of `allgs` (for a pass that walks it a window at a
+/// time), and the number of records there are.
+pub(crate) fn gs_window(start: usize, n: usize) -> (Vec<&'static G>, usize) {
+    let all = ALLGS.lock().unwrap_or_else(|e| e.into_inner());
+    let start = start.min(all.len());
+    let end = start.saturating_add(n).min(all.len());
+    (all[start..end].to_vec(), all.len())
 }
 
 /// Calls `f` on every G record (live or free) without holding the `allgs` lock while `f`

@@ -104,6 +104,7 @@ mod shim;
 mod signal;
 mod spawn;
 mod stack;
+mod stacktrim;
 mod switch;
 mod syncsupport;
 mod syscall;

@@ -618,6 +618,62 @@ fn loom_park_stale_generation_with_current_unparker() {
     );
 }
 
+/// sysmon trimming a parked G's stack ([`crate::stacktrim`]: PARKED -> TRIMMING -> PARKED)
+/// while an unparker readies it: the unparker never wins the G while the trim holds it, and
+/// the "stack" the trim wrote (a `loom` cell, so an unordered access is a reported race) is
+/// what the resumer reads.
+#[test]
+fn loom_park_trim_races_an_unpark() {
+    let cov = StdArc::new(Coverage::default());
+    let c = cov.clone();
+    loom::model(move || {
+        Coverage::bump(&c.executions);
+        let park = Arc::new(ParkState::new());
+        let stack = Arc::new(UnsafeCell::new(0u32));
+        // The G parked (its context saved): the word says PARKED.
+        assert!(park.commit());
+        let trimmer = {
+            let (park, stack) = (park.clone(), stack.clone());
+            thread::spawn(move || {
+                if park.begin_trim() {
+                    // Owned: write the "stack" (the saved top and released pages).
+                    // SAFETY: loom's cell pointer is valid; loom checks the access's ordering.
+                    stack.with_mut(|s| unsafe { *s = 7 });
+                    park.end_trim();
+                    true
+                } else {
+                    false
+                }
+            })
+        };
+        let readied = park.unpark(0);
+        assert!(readied, "the only unpark of a parked G readies it");
+        // As the resumer: the trim, if it happened, is complete and visible.
+        // SAFETY: as above.
+        let seen = stack.with(|s| unsafe { *s });
+        let trimmed = trimmer.join().expect("trimmer panicked");
+        assert_eq!(
+            seen,
+            if trimmed { 7 } else { 0 },
+            "the resumer saw a partial trim"
+        );
+        if trimmed {
+            Coverage::bump(&c.parked);
+        } else {
+            Coverage::bump(&c.token_consumed);
+        }
+        assert!(!park.begin_trim(), "a runnable G is not trimmed");
+    });
+    assert!(
+        Coverage::get(&cov.parked) > 0,
+        "outcome not explored: trimmed first"
+    );
+    assert!(
+        Coverage::get(&cov.token_consumed) > 0,
+        "outcome not explored: unparked before the trim"
+    );
+}
+
 /// Only a stale `Waiter` (generation 0), racing the G of generation 1 parking: the G stays
 /// parked (no token from the stale unpark), and a current unpark afterwards still readies it.
 #[test]

@@ -16,12 +16,18 @@
 //!
 //! The word also carries a generation, bumped each time a G record is reused for a new
 //! goroutine, so a stale `Waiter` for an earlier goroutine cannot wake its successor.
+//!
+//! A fourth state, TRIMMING, lets sysmon own a parked G's stack for a moment
+//! ([`crate::stacktrim`]): PARKED -> TRIMMING -> PARKED, by sysmon alone. An unpark that finds
+//! TRIMMING waits for PARKED (a few microseconds: a copy and an `madvise`), so no G is made
+//! runnable while its stack is being trimmed.
 
 use crate::shim::{AtomicU64, Ordering};
 
 const EMPTY: u64 = 0;
 const NOTIFIED: u64 = 1;
 const PARKED: u64 = 2;
+const TRIMMING: u64 = 3;
 const STATE_MASK: u64 = 3;
 
 /// `generation << 2 | state`.
@@ -95,6 +101,12 @@ impl ParkState {
             }
             let new = match w & STATE_MASK {
                 PARKED => w & !STATE_MASK,
+                TRIMMING => {
+                    // sysmon is trimming the parked G's stack: wait until it is PARKED again.
+                    crate::shim::spin_wait();
+                    w = self.0.load(Ordering::Relaxed);
+                    continue;
+                }
                 _ => (w & !STATE_MASK) | NOTIFIED, // EMPTY or already NOTIFIED.
             };
             // AcqRel: release publishes the waker's writes to the G (directly, or through the
@@ -107,6 +119,35 @@ impl ParkState {
                 Err(cur) => w = cur,
             }
         }
+    }
+}
+
+impl ParkState {
+    /// sysmon: takes a parked G for trimming (PARKED -> TRIMMING). False if it is not parked.
+    /// Until [`end_trim`](ParkState::end_trim) nobody can make the G runnable.
+    pub(crate) fn begin_trim(&self) -> bool {
+        let w = self.0.load(Ordering::Relaxed);
+        // Acquire: pairs with `commit`'s release, so the saved context is visible.
+        w & STATE_MASK == PARKED
+            && self
+                .0
+                .compare_exchange(
+                    w,
+                    (w & !STATE_MASK) | TRIMMING,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+    }
+
+    /// sysmon: TRIMMING -> PARKED. Release: what trimming wrote (the saved stack's record)
+    /// is visible to the unparker that then wins PARKED, and so to the M that resumes the G.
+    pub(crate) fn end_trim(&self) {
+        let w = self.0.load(Ordering::Relaxed);
+        debug_assert_eq!(w & STATE_MASK, TRIMMING, "end_trim: not trimming");
+        // Only sysmon changes a TRIMMING word (unparkers wait, commit never sees it), so a
+        // store suffices.
+        self.0.store((w & !STATE_MASK) | PARKED, Ordering::Release);
     }
 }
 
@@ -140,6 +181,24 @@ mod tests {
         assert!(s.unpark(0));
         assert!(!s.unpark(0), "second unpark only leaves a token");
         assert!(s.try_consume());
+    }
+
+    #[test]
+    fn an_unpark_waits_for_a_trim_to_end_and_then_readies() {
+        let s = std::sync::Arc::new(ParkState::new());
+        assert!(!s.begin_trim(), "not parked: nothing to trim");
+        assert!(s.commit());
+        assert!(s.begin_trim());
+        let s2 = s.clone();
+        let waker = std::thread::spawn(move || s2.unpark(0));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(!waker.is_finished(), "the unpark went through a trim");
+        s.end_trim();
+        assert!(
+            waker.join().unwrap(),
+            "after the trim the unpark readies the G"
+        );
+        assert!(!s.begin_trim(), "a runnable G is not trimmed");
     }
 
     #[test]

@@ -9,3 +9,16 @@ pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering, f
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
+
+/// One step of waiting for another thread that holds a word for a few microseconds (an
+/// unpark meeting sysmon's stack trim): a pause, and a yield now and then.
+#[cfg(not(loom))]
+pub(crate) fn spin_wait() {
+    std::thread::yield_now();
+}
+
+/// Under loom: a yield, so the model runs the thread being waited for.
+#[cfg(loom)]
+pub(crate) fn spin_wait() {
+    loom::thread::yield_now();
+}

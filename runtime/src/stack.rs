@@ -140,6 +140,21 @@ impl Stack {
         }
     }
 
+    /// Returns the whole pages of `[lo, hi)` to the OS (they read back as zero).
+    ///
+    /// # Safety
+    /// `[lo, hi)` must lie inside this stack's usable range and hold nothing anybody will
+    /// read before writing it (dead frames, or bytes saved elsewhere), and nothing may run on
+    /// the stack meanwhile.
+    pub(crate) unsafe fn release_range(&self, lo: usize, hi: usize) {
+        let lo = lo.next_multiple_of(PAGE).max(self.bottom as usize);
+        let hi = (hi / PAGE * PAGE).min(self.top as usize);
+        if lo < hi {
+            // SAFETY: per the contract: inside our arena mapping, unused.
+            unsafe { dontneed(lo as *mut u8, hi - lo) };
+        }
+    }
+
     /// Returns every page of the stack to the OS (the stack stays reserved and guarded).
     pub(crate) fn release_all(&self) {
         // SAFETY: the whole usable range belongs to our arena and no goroutine runs on it.

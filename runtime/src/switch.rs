@@ -50,6 +50,14 @@ pub(crate) unsafe fn jump(to: Context, data: usize) -> Transfer {
     }
 }
 
+/// The stack pointer a saved context resumes from: everything the suspended code still
+/// needs lies at or above it (the saved registers first, then its frames).
+pub(crate) fn saved_sp(ctx: &Context) -> usize {
+    // SAFETY: `Context` is `repr(C)` around one pointer, the saved stack pointer (see `jump`);
+    // reading it copies the pointer without consuming the context.
+    unsafe { std::mem::transmute_copy::<Context, usize>(ctx) }
+}
+
 /// `jump_fcontext` on the System V x86-64 ABI, ending in `ret`. The saved frame, at the saved
 /// stack pointer: MXCSR and the x87 control word (loaded only where they differ from the
 /// outgoing context's), then R12, R13, R14, R15, RBX, RBP, and the address to continue at. Returns the

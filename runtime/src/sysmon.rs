@@ -200,6 +200,8 @@ fn sysmon() {
         // M goes to sleep meanwhile: a program that sits idle after a burst has every M
         // asleep already (Go's background scavenger, which sysmon paces too).
         sched::scavenge_stacks();
+        // And trim the stacks of goroutines parked for a long time (paced likewise).
+        crate::stacktrim::pass(now);
 
         // Overdue timers while a P is idle: the timer sleeper should have them; make sure.
         let next = crate::timer::earliest();

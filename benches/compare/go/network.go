@@ -662,6 +662,16 @@ func n3Idle(n int) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// And once they have sat idle a while (the same settle as the Rust side's n3_settle).
+	settle := 3 * time.Second
+	if quickMode {
+		settle = 2 * time.Second
+	}
+	time.Sleep(settle)
+	rss2, err := rssBytes()
+	if err != nil {
+		return "", err
+	}
 	if k := returned.Load(); k != 0 {
 		if err := errs.get(); err != nil {
 			return "", err
@@ -684,7 +694,8 @@ func n3Idle(n int) (string, error) {
 	if k := eofs.Load(); k != int64(n) {
 		return "", fmt.Errorf("%d of %d reads saw the client's close", k, n)
 	}
-	return fmt.Sprintf("bytes_per_conn=%.0f accept_ms=%s", float64(rss1-rss0)/float64(n), msOf(accept)), nil
+	return fmt.Sprintf("bytes_per_conn=%.0f idle_bytes_per_conn=%.0f accept_ms=%s",
+		float64(rss1-rss0)/float64(n), float64(rss2-rss0)/float64(n), msOf(accept)), nil
 }
 
 // n3Client is the N3 client process, driven over its stdin and stdout.

@@ -377,6 +377,11 @@ pub const N3_WINDOW: usize = 64;
 /// The server tells the client its accept count every this many connections.
 pub const N3_BATCH: usize = 16;
 
+/// How long N3's connections sit idle before the second RSS reading (`-quick`: 2 s).
+pub fn n3_settle(o: &Opts) -> Duration {
+    Duration::from_secs(if o.quick { 2 } else { 3 })
+}
+
 pub fn n3_conns(o: &Opts) -> usize {
     if o.quick { N3_QUICK_CONNS } else { N3_CONNS }
 }
@@ -537,6 +542,10 @@ pub fn n3_run(o: &Opts, serve: impl FnOnce(&'static N3State) -> Result<SocketAdd
     // Let the last tasks reach the read they announced.
     std::thread::sleep(Duration::from_millis(50));
     let rss1 = rss_bytes();
+    // And once they have sat idle a while: what a server holding idle keep-alive
+    // connections pays in its steady state (goro trims the stacks of goroutines parked 1 s).
+    std::thread::sleep(n3_settle(o));
+    let rss2 = rss_bytes();
     let early = n - st.returned.left();
     if early != 0 {
         st.errs.get()?;
@@ -555,8 +564,9 @@ pub fn n3_run(o: &Opts, serve: impl FnOnce(&'static N3State) -> Result<SocketAdd
         return Err(format!("{eofs} of {n} reads saw the client's close"));
     }
     Ok(format!(
-        "bytes_per_conn={:.0} accept_ms={}",
+        "bytes_per_conn={:.0} idle_bytes_per_conn={:.0} accept_ms={}",
         (rss1 - rss0) as f64 / n as f64,
+        rss2.saturating_sub(rss0) as f64 / n as f64,
         ms_of(accept)
     ))
 }
