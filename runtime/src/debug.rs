@@ -130,12 +130,9 @@ pub struct SchedStats {
     pub runqueue: usize,
     /// Goroutines in each P's local queue (including `runnext`).
     pub local_runqueues: Vec<usize>,
-    /// Stacks of long-parked goroutines that sysmon has trimmed since the start (their dead
-    /// pages returned to the OS; see `GORO_DEBUG=stacktrim`).
+    /// Stacks of long-parked goroutines that sysmon has trimmed since the start (the pages
+    /// below their stack pointer returned to the OS; see `GORO_DEBUG=stacktrim`).
     pub stacks_trimmed: u64,
-    /// Of those, the ones whose live top went to the heap until the goroutine resumes (so
-    /// the whole stack was returned).
-    pub stacks_saved: u64,
 }
 
 /// The scheduler's current state (see [`SchedStats`]).
@@ -160,8 +157,7 @@ pub fn sched_stats() -> SchedStats {
         spinning_threads: SCHED.nmspinning.load(Ordering::Relaxed) as usize,
         runqueue: SCHED.runqsize.load(Ordering::Relaxed),
         local_runqueues: local,
-        stacks_trimmed: crate::stacktrim::counts().0,
-        stacks_saved: crate::stacktrim::counts().1,
+        stacks_trimmed: crate::stacktrim::trimmed(),
     }
 }
 

@@ -189,10 +189,6 @@ pub(crate) struct G {
     /// Wired to an M by `lock_os_thread` (which M: `lockosthread`'s table; one byte here,
     /// in what was padding, keeps the record at its size).
     pub(crate) locked: AtomicBool,
-    /// Its stack's live top is saved on the heap while sysmon has released the pages
-    /// ([`crate::stacktrim`]): the M that resumes it puts it back first. Set while the G is
-    /// parked; one byte, in what was padding, like `locked`.
-    pub(crate) trimmed: AtomicBool,
 }
 
 // SAFETY: the cells are only touched by the G's current owner (see the type's docs); every
@@ -223,7 +219,6 @@ impl G {
             timer_seq: AtomicU64::new(0),
             locals: UnsafeCell::new(crate::local::LocalMap::new()),
             locked: AtomicBool::new(false),
-            trimmed: AtomicBool::new(false),
         }));
         crate::stack::set_owner(&g.stack, g as *const G as *mut ());
         ALLGS.lock().unwrap_or_else(|e| e.into_inner()).push(g);

@@ -735,13 +735,9 @@ fn make_current(m: &'static M, g: &'static G) -> context::Context {
     g.set_status(Status::Running);
     g.mid.store(m.id.load(Ordering::Relaxed), Ordering::Relaxed);
     m.set_curg(Some(g));
-    let ctx = g
-        .ctx
+    g.ctx
         .take()
-        .expect("make_current: runnable G without a saved context");
-    // A G parked long enough may have had its stack trimmed by sysmon: put it back first.
-    crate::stacktrim::restore(g);
-    ctx
+        .expect("make_current: runnable G without a saved context")
 }
 
 /// On a G: switch to g0 with `reason`, and return when some M resumes this G.

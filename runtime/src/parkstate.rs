@@ -19,8 +19,9 @@
 //!
 //! A fourth state, TRIMMING, lets sysmon own a parked G's stack for a moment
 //! ([`crate::stacktrim`]): PARKED -> TRIMMING -> PARKED, by sysmon alone. An unpark that finds
-//! TRIMMING waits for PARKED (a few microseconds: a copy and an `madvise`), so no G is made
-//! runnable while its stack is being trimmed.
+//! TRIMMING waits for PARKED (one `madvise` call), so no G is made runnable while its stack
+//! is being trimmed. Nothing else ever sees TRIMMING: the G is parked, so nobody commits,
+//! consumes a token or reuses the record meanwhile (asserted in debug builds).
 
 use crate::shim::{AtomicU64, Ordering};
 
@@ -46,6 +47,11 @@ impl ParkState {
 
     /// Starts a new generation with no token. Only while no goroutine uses the record.
     pub(crate) fn next_generation(&self) {
+        debug_assert_ne!(
+            self.0.load(Ordering::Relaxed) & STATE_MASK,
+            TRIMMING,
+            "a G record reused while sysmon trims it"
+        );
         let g = self.generation().wrapping_add(1);
         // A swap, not a store: a stale unpark's CAS racing with the reuse is then ordered
         // before or after it in the word's modification order, and either way the new
@@ -57,6 +63,7 @@ impl ParkState {
     /// caller returns without parking).
     pub(crate) fn try_consume(&self) -> bool {
         let w = self.0.load(Ordering::Relaxed);
+        debug_assert_ne!(w & STATE_MASK, TRIMMING, "a running G's word says TRIMMING");
         w & STATE_MASK == NOTIFIED
             // Acquire: pairs with the unparker's release, so its writes are visible.
             && self
@@ -72,7 +79,10 @@ impl ParkState {
     pub(crate) fn commit(&self) -> bool {
         let mut w = self.0.load(Ordering::Relaxed);
         loop {
-            debug_assert_ne!(w & STATE_MASK, PARKED, "park commit: already parked");
+            debug_assert!(
+                w & STATE_MASK != PARKED && w & STATE_MASK != TRIMMING,
+                "park commit: already parked"
+            );
             let new = if w & STATE_MASK == NOTIFIED {
                 w & !STATE_MASK // Consume the token: resume.
             } else {
@@ -145,9 +155,15 @@ impl ParkState {
     pub(crate) fn end_trim(&self) {
         let w = self.0.load(Ordering::Relaxed);
         debug_assert_eq!(w & STATE_MASK, TRIMMING, "end_trim: not trimming");
-        // Only sysmon changes a TRIMMING word (unparkers wait, commit never sees it), so a
-        // store suffices.
-        self.0.store((w & !STATE_MASK) | PARKED, Ordering::Release);
+        // Only sysmon changes a TRIMMING word (unparkers wait; commit, try_consume and
+        // next_generation never meet it), so the word is still `w`: a CAS makes sure.
+        let r = self.0.compare_exchange(
+            w,
+            (w & !STATE_MASK) | PARKED,
+            Ordering::Release,
+            Ordering::Relaxed,
+        );
+        debug_assert!(r.is_ok(), "end_trim: the word changed during the trim");
     }
 }
 

@@ -11,7 +11,7 @@ pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering, f
 pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
 
 /// One step of waiting for another thread that holds a word for a few microseconds (an
-/// unpark meeting sysmon's stack trim): a pause, and a yield now and then.
+/// unpark meeting sysmon's stack trim): a yield, so that thread gets the CPU if it needs it.
 #[cfg(not(loom))]
 pub(crate) fn spin_wait() {
     std::thread::yield_now();

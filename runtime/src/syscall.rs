@@ -21,7 +21,8 @@ use std::sync::atomic::Ordering;
 /// `std::sync` wait), without holding up the other goroutines: if it takes longer than
 /// sysmon's tick (20 us when busy), the P moves on to another thread. Go wraps every system
 /// call this way; in goro, wrap the ones that may block for long. (An unmarked blocking call
-/// is caught too, when sysmon sees the thread blocked in the kernel: within about 1 ms.)
+/// that waits for an event is caught too, when sysmon sees the thread waiting in the kernel:
+/// within about 1 ms; disk I/O, in the kernel's `D` state, only after 10 ms.)
 ///
 /// On a plain thread, or in a goroutine that is already inside `syscall`, it just calls `f`.
 /// A panic in `f` propagates after the goroutine has its P back.

@@ -2,8 +2,9 @@
 //!
 //! A dedicated OS thread with no P. It sleeps 20 us between rounds while it has work to do,
 //! doubling the sleep after 50 idle rounds up to 1 ms while some P runs (Go: 10 ms), so a hog
-//! is caught within 12 ms and a thread blocked in an unmarked call within about 1 ms. When every P is idle it sleeps up to 10 ms, woken early when a P is taken
-//! (Go's sysmonwait). Each round it:
+//! is caught within 12 ms and a thread blocked in an unmarked call within about 1 ms. When
+//! every P is idle it sleeps up to 10 ms, woken early when a P is taken (Go's sysmonwait).
+//! Each round it:
 //! * retakes Ps from blocking calls marked with [`crate::syscall`] that have lasted at least
 //!   one round, if their P has work or nobody else is looking for work (else after 10 ms);
 //! * retakes the P of an M whose goroutine has run for 10 ms without a scheduling point (the
@@ -12,8 +13,8 @@
 //!   inside malloc), so this is how goro gives Go's fairness: a CPU-bound loop or an unmarked
 //!   blocking call never starves the other goroutines;
 //! * retakes, the same way but within a round or two instead of 10 ms, the P of an M that
-//!   the kernel reports blocked (`S`/`D` in its `/proc` stat, [`crate::threadstate`]) at two
-//!   looks with the same schedtick: a goroutine in an unmarked blocking call
+//!   the kernel reports waiting (`S` in its `/proc` stat, not run in between per its
+//!   `schedstat`, [`crate::threadstate`]) at two looks with the same schedtick: a goroutine in an unmarked blocking call
 //!   (`std::thread::sleep`, a blocking read, a C library) is then handled like one in
 //!   [`crate::syscall`]. A P is looked at only once it has not switched since sysmon's
 //!   previous look (or at once if goroutines wait in its queue), and less often while its
@@ -48,7 +49,7 @@ use crate::membarrier;
 use crate::note::Note;
 use crate::p::{P, P_RUNNING, P_SYSCALL};
 use crate::sched::{self, SCHED};
-use crate::threadstate::{StatFiles, ThreadState};
+use crate::threadstate::{Sample, StatFiles, ThreadState};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -61,8 +62,9 @@ const MAX_DELAY_IDLE: Duration = Duration::from_millis(10);
 /// microseconds of sysmon's time, and only while some P runs.
 const MAX_DELAY_BUSY: Duration = Duration::from_millis(1);
 /// The first pause between two reads of a running thread's state while its goroutine has not
-/// switched (doubled after each read that finds it running, up to [`HOG_NS`]): a CPU-bound
-/// goroutine costs sysmon a handful of `/proc` reads, not one per round.
+/// switched (doubled after each read that finds it running, up to [`MAX_DELAY_BUSY`]): a
+/// CPU-bound goroutine costs sysmon at most a pair of `/proc` reads per millisecond, not one
+/// per round.
 const STAT_BACKOFF_MIN_NS: u64 = 100_000;
 /// A goroutine running this long without a scheduling point loses its P (Go's
 /// forcePreemptNS).
@@ -91,7 +93,7 @@ static WAITING: AtomicBool = AtomicBool::new(false);
 
 /// Set while sysmon sleeps a busy-time delay of [`DOZE_MIN`] or more: a goroutine that enters
 /// `runtime::syscall` then wakes it ([`on_syscall`]), so the P it leaves is handed on within
-/// two 20 us looks instead of after sysmon's next long sleep (up to 5 ms, twice).
+/// two 20 us looks instead of after sysmon's next long sleep (up to 1 ms, twice).
 static DOZING: AtomicBool = AtomicBool::new(false);
 
 /// The shortest busy-time sleep that [`on_syscall`] cuts short. Shorter sleeps end soon
@@ -143,8 +145,9 @@ struct PData {
     slicewhen: u64,
     syscalltick: u32,
     syscallwhen: u64,
-    /// Its M's thread was seen blocked at the last look, with this `schedtick`.
-    blocked_seen: bool,
+    /// Its M's thread was seen blocked at the last look, with this `schedtick`, having run
+    /// this long in all (`None`: blocked, run time unknown).
+    blocked_seen: Option<Option<u64>>,
     /// When to read the M's thread state next (for this schedtick), and the pause after that.
     stat_next: u64,
     stat_backoff: u64,
@@ -310,7 +313,7 @@ fn retake(now: u64, pds: &mut [PData], stats: &mut StatFiles) -> (usize, usize) 
                 if fresh {
                     pd.schedtick = t;
                     pd.schedwhen = now;
-                    pd.blocked_seen = false;
+                    pd.blocked_seen = None;
                     pd.stat_next = now;
                     pd.stat_backoff = STAT_BACKOFF_MIN_NS;
                 }
@@ -329,22 +332,28 @@ fn retake(now: u64, pds: &mut [PData], stats: &mut StatFiles) -> (usize, usize) 
                 if (fresh && p.runq.is_empty()) || now < pd.stat_next {
                     continue;
                 }
-                match blocked_state(p, stats) {
-                    ThreadState::Blocked if pd.blocked_seen => {
-                        pd.blocked_seen = false;
+                let look = blocked_state(p, stats);
+                match (look.state, pd.blocked_seen) {
+                    // Blocked at two looks with the same schedtick, and not run in between
+                    // (where the kernel says): one continuous wait.
+                    (ThreadState::Blocked, Some(ran)) if ran == look.ran_ns => {
+                        pd.blocked_seen = None;
                         if retake_hog(p, t) {
                             n += 1;
                             pd.schedwhen = now;
                         }
                     }
-                    ThreadState::Blocked => {
-                        pd.blocked_seen = true;
+                    (ThreadState::Blocked, _) => {
+                        pd.blocked_seen = Some(look.ran_ns);
                         suspects += 1;
                     }
                     _ => {
-                        pd.blocked_seen = false;
+                        pd.blocked_seen = None;
                         pd.stat_next = now.saturating_add(pd.stat_backoff);
-                        pd.stat_backoff = (pd.stat_backoff * 2).min(HOG_NS);
+                        // Up to sysmon's longest busy sleep: a goroutine that computes for a
+                        // while and then blocks is still seen within about a millisecond.
+                        pd.stat_backoff =
+                            (pd.stat_backoff * 2).min(MAX_DELAY_BUSY.as_nanos() as u64);
                     }
                 }
             }
@@ -355,20 +364,23 @@ fn retake(now: u64, pds: &mut [PData], stats: &mut StatFiles) -> (usize, usize) 
 }
 
 /// The kernel's view of the thread of the M holding `p`.
-fn blocked_state(p: &'static P, stats: &mut StatFiles) -> ThreadState {
+fn blocked_state(p: &'static P, stats: &mut StatFiles) -> Sample {
+    let unknown = Sample {
+        state: ThreadState::Unknown,
+        ran_ns: None,
+    };
     let mm = p.m.load(Ordering::Acquire);
     if mm.is_null() {
-        return ThreadState::Unknown;
+        return unknown;
     }
     // SAFETY: M records are never freed.
     let mm: &'static m::M = unsafe { &*mm };
     if !mm.in_user_code() {
         // On g0 or in a runtime section: at a scheduling point anyway.
-        return ThreadState::Unknown;
+        return unknown;
     }
-    stats.state(mm.tid.load(Ordering::Relaxed))
+    stats.sample(mm.tid.load(Ordering::Relaxed))
 }
-
 /// Takes `p` from its M if that M has been running one goroutine since schedtick `tick` and
 /// is in user code now (the handshake in the module docs). True if taken and handed on.
 fn retake_hog(p: &'static P, tick: u32) -> bool {
