@@ -67,14 +67,14 @@ fn emfile_on_accept() {
         assert_eq!(err.raw_os_error(), Some(libc::EMFILE), "{err}");
         assert!(!accepted.is_empty(), "some accepts fit under the limit");
         // The listener is still usable: free fds, and queued connections come through again.
+        // (At least one: the runtime itself may take an fd meanwhile, e.g. sysmon opening a
+        // thread's /proc stat file.)
         let before = accepted.len();
         accepted.clear();
         let t = Instant::now();
-        for _ in 0..before {
-            accepted.push(ln.accept().unwrap().0);
-        }
+        accepted.push(ln.accept().unwrap().0);
         set_nofile(u64::MAX);
-        for _ in 2 * before..clients.len() {
+        while before + accepted.len() < clients.len() {
             accepted.push(ln.accept().unwrap().0);
         }
         assert!(t.elapsed() < Duration::from_secs(10));

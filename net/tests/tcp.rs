@@ -157,26 +157,45 @@ fn a_deadline_set_in_the_past_wakes_a_blocked_read() {
     });
 }
 
-/// A read blocks with a 50 ms deadline, which is changed to `later` while it waits; past the
-/// first deadline it must still be waiting, and it gets the data written then.
+/// A read blocks with a short deadline, which is changed to `later` while it waits; past the
+/// first deadline it must still be waiting, and it gets the data written then. On a machine
+/// so loaded that the first deadline passes before the change is made (the read then times
+/// out, as it should), it tries again with a longer one.
 fn deadline_change_keeps_the_read_waiting(later: Option<Instant>) {
-    watchdog(30, move || {
+    watchdog(60, move || {
         runtime::block_on(move || {
-            let (c, mut s) = pair();
-            let c = Arc::new(c);
-            c.set_read_deadline(Some(Instant::now() + Duration::from_millis(50)))
-                .unwrap();
-            let c2 = c.clone();
-            let site = next_line_site!();
-            let reader = runtime::spawn(move || {
-                let mut b = [0u8; 2];
-                (&*c2).read_exact(&mut b).map(|_| b)
-            });
-            wait_until(|| dump_shows(&site, "IO wait"));
-            c.set_read_deadline(later).unwrap();
-            runtime::sleep(Duration::from_millis(100));
-            s.write_all(b"ok").unwrap();
-            assert_eq!(&reader.join().unwrap().unwrap(), b"ok");
+            for first in [50, 500, 5000].map(Duration::from_millis) {
+                let (c, mut s) = pair();
+                let c = Arc::new(c);
+                let first_deadline = Instant::now() + first;
+                c.set_read_deadline(Some(first_deadline)).unwrap();
+                let c2 = c.clone();
+                let site = next_line_site!();
+                let reader = runtime::spawn(move || {
+                    let mut b = [0u8; 2];
+                    (&*c2).read_exact(&mut b).map(|_| b)
+                });
+                wait_until(|| dump_shows(&site, "IO wait") || reader.is_finished());
+                c.set_read_deadline(later).unwrap();
+                let changed_in_time = Instant::now() < first_deadline;
+                if !reader.is_finished() {
+                    runtime::sleep(first + Duration::from_millis(50));
+                    s.write_all(b"ok").unwrap();
+                }
+                match reader.join().unwrap() {
+                    Ok(b) => {
+                        assert_eq!(&b, b"ok");
+                        return;
+                    }
+                    // The first deadline passed before the change was made: the read timed
+                    // out, as it should. Too slow to test the change this time.
+                    Err(e) if !changed_in_time => {
+                        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
+                    }
+                    Err(e) => panic!("the read failed although its deadline was moved: {e}"),
+                }
+            }
+            panic!("the first deadline passed before it could be changed, even at 5 s");
         });
     });
 }

@@ -64,9 +64,10 @@ pub(crate) struct StatFiles {
     files: Vec<(i32, File, Option<File>)>,
 }
 
-/// Threads whose files stay open at most; the oldest are closed beyond this (Ms that held a P
-/// long ago). Room for every P of a large machine.
-const MAX_OPEN: usize = 256;
+/// Threads whose files stay open at most (two descriptors each, counted against the
+/// process's `RLIMIT_NOFILE` like any other); the oldest are closed beyond this (Ms that held
+/// a P long ago, or more Ps than this, whose files are then reopened as needed).
+const MAX_OPEN: usize = 16;
 
 impl StatFiles {
     pub(crate) const fn new() -> StatFiles {

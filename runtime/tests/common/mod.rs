@@ -15,7 +15,11 @@ pub fn watchdog<T>(secs: u64, f: impl FnOnce() -> T) -> T {
         .to_string();
     std::thread::spawn(move || {
         if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(secs)) {
-            eprintln!(
+            // Straight to the process's stderr: `eprintln!` from this thread would go into
+            // the test's captured output, which exit() throws away.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr().lock(),
                 "\nwatchdog: test `{name}` still running after {secs}s; goroutines:\n{}",
                 runtime::stack_dump()
             );
