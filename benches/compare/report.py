@@ -254,6 +254,8 @@ def http_note(meta):
     wrk = f" ({meta['wrk']})" if meta.get("wrk") else ""
     return (
         "N2: each system's HTTP/1.1 keep-alive \"Hello, World!\" server in its own process, "
+    "started after a 5 s pause (the machine settles after the workloads before it: right "
+    "after goro's W10, which touches and frees ~4.5 GB, every server measured slower), "
         f"loaded by wrk{wrk}: {setup}. Before the load a check makes two keep-alive `GET /` "
         "on one connection (status 200, body `Hello, World!`). Cells: median over rounds "
         "(min-max) of wrk's requests/s and its p50 and p99 latency; socket errors "

@@ -170,10 +170,13 @@ func n1Echo(n int) (string, error) {
 // ---------------------------------------------------------------- N2 http
 
 const (
-	n2Secs     = 10  // seconds of measured wrk load (-quick: 2, main.go's quickN)
-	n2WarmSecs = 1   // untimed wrk warm-up before it (none with -quick)
-	n2Conns    = 100 // wrk's keep-alive connections
-	n2Body     = "Hello, World!"
+	n2Secs     = 10 // seconds of measured wrk load (-quick: 2, main.go's quickN)
+	n2WarmSecs = 1  // untimed wrk warm-up before it (none with -quick)
+	// n2SettleSecs: a pause before the server starts (none with -quick), as the Rust side's
+	// N2_SETTLE_SECS: the machine settles after the workloads before N2.
+	n2SettleSecs = 5
+	n2Conns      = 100 // wrk's keep-alive connections
+	n2Body       = "Hello, World!"
 )
 
 // serveHTTP is N2's server process (-serve KIND -addr ADDR): it prints "listening on ADDR"
@@ -301,6 +304,9 @@ func allowedCPUs() ([]int, error) {
 // n2Run starts one server on a free loopback port, waits for its "listening on" line,
 // checks two keep-alive GETs, then loads it with wrk; the metric text.
 func n2Run(kind string, secs, wrkCPU, srvCPU int) (string, error) {
+	if !quickMode {
+		time.Sleep(n2SettleSecs * time.Second)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err

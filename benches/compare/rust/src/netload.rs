@@ -34,6 +34,12 @@ pub const N2_SECS: u64 = 10;
 pub const N2_QUICK_SECS: u64 = 2;
 /// The untimed wrk warm-up before the measured run (none with `-quick`).
 pub const N2_WARM_SECS: u64 = 1;
+/// A pause before N2's server starts (none with `-quick`): the machine settles after the
+/// workload before it. Measured on the AMD EPYC VM: right after goro's W10 (a million
+/// goroutines, ~4.5 GB touched and freed) any server was slower for some seconds (tokio's
+/// N2 63-66k req/s and p50 0.9-1.1 ms instead of 82-90k and 0.6 ms; goro's p99 6-9 ms
+/// instead of 1.6-1.9 ms), and N2 comes a few workloads after each system's own W10.
+pub const N2_SETTLE_SECS: u64 = 5;
 /// wrk's keep-alive connections.
 pub const N2_CONNS: usize = 100;
 /// The body every server answers `GET /` with.
@@ -120,6 +126,9 @@ impl Drop for Killed {
 /// wrk fails.
 pub fn n2_run(o: &Opts, server: impl FnOnce(&str) -> Command) -> Result<Wrk, String> {
     let (wrk_cpu, srv_cpu) = n2_cpus()?;
+    if !o.quick {
+        std::thread::sleep(Duration::from_secs(N2_SETTLE_SECS));
+    }
     let addr = free_addr()?.to_string();
     let proto = server(&addr);
     let mut cmd = Command::new("taskset");
