@@ -17,13 +17,13 @@
 //! RSS before the first dial and once every connection has its task blocked in `read`, and
 //! the time from the client's go-ahead until the last connection's task started.
 
+use crate::threads_w::Countdown;
 use crate::{Opts, Res, ms_of, rss_bytes};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------- N2 http
@@ -419,38 +419,6 @@ pub fn raise_nofile(need: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// `sync.WaitGroup` for the N3 handlers (any system's tasks may call `done`: it only locks
-/// briefly), waited for by the measuring thread with a deadline.
-pub struct Count {
-    left: Mutex<usize>,
-    cv: Condvar,
-}
-
-impl Count {
-    fn new(n: usize) -> Count {
-        Count {
-            left: Mutex::new(n),
-            cv: Condvar::new(),
-        }
-    }
-    pub fn done(&self) {
-        let mut l = self.left.lock().unwrap();
-        *l -= 1;
-        if *l == 0 {
-            self.cv.notify_all();
-        }
-    }
-    /// Waits up to `d`; whether the count reached 0.
-    fn wait_for(&self, d: Duration) -> bool {
-        let l = self.left.lock().unwrap();
-        let (l, _) = self.cv.wait_timeout_while(l, d, |l| *l != 0).unwrap();
-        *l == 0
-    }
-    fn left(&self) -> usize {
-        *self.left.lock().unwrap()
-    }
-}
-
 /// What N3's connection tasks report; leaked, one per run.
 pub struct N3State {
     pub n: usize,
@@ -460,7 +428,9 @@ pub struct N3State {
     /// client paces itself by.
     progress: mpsc::SyncSender<usize>,
     /// Done by each task when its read returned.
-    returned: Count,
+    /// `sync.WaitGroup` for the handlers (any system's tasks may call `done`: it only locks
+    /// briefly), waited for by the measuring thread with a deadline.
+    returned: &'static Countdown,
     /// Reads that returned end-of-file with nothing read (what each must see).
     eofs: AtomicUsize,
     errs: crate::FirstErr,
@@ -518,7 +488,7 @@ pub fn n3_run(o: &Opts, serve: impl FnOnce(&'static N3State) -> Result<SocketAdd
         n,
         started: AtomicUsize::new(0),
         progress,
-        returned: Count::new(n),
+        returned: Countdown::leak(n),
         eofs: AtomicUsize::new(0),
         errs: crate::FirstErr::new(),
     }));

@@ -167,6 +167,16 @@ impl Countdown {
             l = self.cv.wait(l).unwrap();
         }
     }
+    /// Waits up to `d`; whether the count reached 0.
+    pub fn wait_for(&self, d: std::time::Duration) -> bool {
+        let l = self.left.lock().unwrap();
+        let (l, _) = self.cv.wait_timeout_while(l, d, |l| *l != 0).unwrap();
+        *l == 0
+    }
+    /// What is left.
+    pub fn left(&self) -> usize {
+        *self.left.lock().unwrap()
+    }
 }
 
 /// The number of threads in this process (/proc/self/status).
