@@ -1,6 +1,6 @@
-//! goro's `sync`: Go's `sync` package (and `x/sync`'s semaphore and errgroup) in Rust's
+//! goro's `sync`: Go's `sync` package (and `x/sync`'s semaphore, errgroup and singleflight) in Rust's
 //! shapes: [`WaitGroup`], [`Once`] / [`OnceCell`] / [`OnceValue`], [`Mutex`], [`RwMutex`],
-//! [`Pool`], [`Cond`], [`Semaphore`] and [`ErrGroup`].
+//! [`Pool`], [`Cond`], [`Semaphore`], [`ErrGroup`] and [`Singleflight`].
 //!
 //! Every primitive works from goroutines and from plain threads, on the same value at once: a
 //! goroutine that has to wait parks its G (its M goes on running other goroutines), a thread
@@ -40,6 +40,7 @@ mod rwmutex;
 mod sema;
 mod semaphore;
 mod shim;
+mod singleflight;
 mod waitgroup;
 
 #[cfg(all(test, loom))]
@@ -55,4 +56,5 @@ pub use once::{Once, OnceCell, OnceValue};
 pub use pool::{POOL_CLEANUP_INTERVAL, Pool, PoolGuard};
 pub use rwmutex::{RwMutex, RwMutexReadGuard, RwMutexWriteGuard};
 pub use semaphore::Semaphore;
+pub use singleflight::{PanicError, SharedResult, Singleflight};
 pub use waitgroup::WaitGroup;
