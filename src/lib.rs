@@ -26,6 +26,12 @@ pub use chan::time;
 /// Go's `context`: cancellation, deadlines and values down a call tree.
 pub use chan::context;
 
+/// Go's `os/signal`: Unix signals delivered to channels, `notify_context`.
+pub use chan::signal;
+
+/// Go's `iter.Pull`: a push iterator turned into a pull one, its producer a coroutine.
+pub use runtime::iter;
+
 /// Go's `sync` (and `x/sync`): `WaitGroup`, `Once`, `Mutex`, `RwMutex`, `Pool`, `Cond`,
 /// `Semaphore`, `ErrGroup`.
 pub use sync;

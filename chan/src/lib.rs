@@ -26,6 +26,7 @@ mod err;
 mod lock;
 pub mod select;
 mod shim;
+pub mod signal;
 pub mod time;
 #[doc(hidden)]
 pub mod waitq;

@@ -78,6 +78,7 @@ macro_rules! diag_raw {
 
 mod clock;
 mod config;
+mod coro;
 mod deadlock;
 mod debug;
 mod dump;
@@ -114,6 +115,12 @@ mod timer;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
+
+/// Go's `iter` package: [`pull`](iter::pull) turns a push iterator (a function that yields
+/// each value) into a pull iterator, running the producer as a coroutine.
+pub mod iter {
+    pub use crate::coro::{Pull, pull, pull2};
+}
 
 pub use config::{Builder, InitError, stack_size};
 pub use deadlock::DEADLOCK_MESSAGE;
