@@ -48,7 +48,7 @@
 
 use goro::context::{self, Context};
 use goro::sync::WaitGroup;
-use goro::{chan, net, select};
+use goro::{chan, net};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -88,18 +88,13 @@ fn serve(ctx: &Context, ln: net::Listener, idle: Duration) -> usize {
 /// Echoes what `conn` sends until EOF, an error, `idle` without a byte, or shutdown.
 fn handle(ctx: &Context, conn: net::Conn, idle: Duration) {
     let conn = Arc::new(conn);
-    // context.AfterFunc(ctx, conn.Close): a goroutine that closes the connection when the
-    // server shuts down, or ends with the handler.
-    let finished = chan::make::<()>(0);
-    {
-        let (conn, done, finished) = (conn.clone(), ctx.done(), finished.receiver());
-        goro::go!(move || {
-            select! {
-                <-done => { let _ = conn.close(); }
-                <-finished => {}
-            }
-        });
-    }
+    // stop := context.AfterFunc(ctx, func() { conn.Close() }): shutdown ends idle clients.
+    let stop = {
+        let conn = conn.clone();
+        context::after_func(ctx, move || {
+            let _ = conn.close();
+        })
+    };
     // On the goroutine's stack: an idle connection holds no heap buffer.
     let mut buf = [0u8; 1024];
     loop {
@@ -114,7 +109,7 @@ fn handle(ctx: &Context, conn: net::Conn, idle: Duration) {
             break;
         }
     }
-    finished.close();
+    stop.stop(); // defer stop()
     let _ = conn.close();
 }
 

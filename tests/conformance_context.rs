@@ -3,14 +3,16 @@
 //! Modelled on what Go's `src/context/context_test.go` checks (TestBackground, TestWithCancel,
 //! TestParentFinishesChild, TestChildFinishesFirst, TestDeadline, TestTimeout,
 //! TestCanceledTimeout, TestValues, TestWithCancelCanceledParent,
-//! TestDeadlineExceededSupportsTimeout), written for goro's API; not copies.
+//! TestDeadlineExceededSupportsTimeout, TestCause, TestWithoutCancel, the AfterFunc tests)
+//! and `example_test.go` (ExampleWithCancelCause's doc, ExampleAfterFunc_cond,
+//! ExampleAfterFunc_connection, ExampleAfterFunc_merge), written for goro's API; not copies.
 
 #[path = "../runtime/tests/common/mod.rs"]
 mod common;
 
 use common::watchdog;
 use goro::chan::TryRecvError;
-use goro::context::{self, Context, ContextError};
+use goro::context::{self, Cause, Context, ContextError};
 use std::time::{Duration, Instant};
 
 /// Whether `ctx.Done()` is closed now (Go's `select { case <-ctx.Done(): ...; default: }`).
@@ -298,4 +300,189 @@ fn errors_display_as_in_go() {
     );
     let e: Box<dyn std::error::Error> = Box::new(ContextError::DeadlineExceeded);
     assert_eq!(e.to_string(), "context deadline exceeded");
+}
+
+// Go's WithCancelCause doc example: cancel(myError); ctx.Err() is Canceled and
+// context.Cause(ctx) is myError.
+#[test]
+fn with_cancel_cause_go_doc_example() {
+    let my_error = Cause::from("my error");
+    let (ctx, cancel) = context::with_cancel_cause(&context::background());
+    cancel.cancel(Some(my_error.clone()));
+    assert_eq!(ctx.err(), Some(ContextError::Canceled));
+    assert_eq!(context::cause(&ctx), Some(my_error));
+}
+
+// Go's TestCause, the deadline cases: the cause given to WithTimeoutCause only when the
+// timeout fires; the returned cancel sets none.
+#[test]
+fn timeout_cause_only_when_the_timeout_fires() {
+    watchdog(30, || {
+        let why = Cause::from("too slow");
+        let (ctx, _cancel) = context::with_timeout_cause(
+            &context::background(),
+            Duration::from_millis(5),
+            Some(why.clone()),
+        );
+        wait_done(&ctx, Duration::from_secs(10));
+        assert_eq!(ctx.err(), Some(ContextError::DeadlineExceeded));
+        assert_eq!(context::cause(&ctx), Some(why.clone()));
+        let (ctx, cancel) = context::with_timeout_cause(
+            &context::background(),
+            Duration::from_secs(3600),
+            Some(why),
+        );
+        cancel.cancel();
+        assert_eq!(ctx.err(), Some(ContextError::Canceled));
+        assert_eq!(context::cause(&ctx), Some(ContextError::Canceled.into()));
+    });
+}
+
+// Go's ExampleAfterFunc_cond: waiting on a sync.Cond, stopped when a context is cancelled.
+#[test]
+fn after_func_cond_go_example() {
+    use goro::sync::{Cond, Mutex, MutexGuard};
+    use std::sync::Arc;
+    watchdog(30, || {
+        fn wait_on_cond<'a>(
+            ctx: &Context,
+            lock: &Arc<(Mutex<()>, Cond)>,
+            mut guard: MutexGuard<'a, ()>,
+            condition_met: impl Fn() -> bool,
+        ) -> (MutexGuard<'a, ()>, Option<ContextError>) {
+            let l = lock.clone();
+            let stop = context::after_func(ctx, move || {
+                // Take the lock so that the broadcast cannot fall before the wait below.
+                let _g = l.0.lock();
+                l.1.broadcast();
+            });
+            let mut result = None;
+            while !condition_met() {
+                guard = lock.1.wait(guard);
+                if ctx.err().is_some() {
+                    result = ctx.err();
+                    break;
+                }
+            }
+            stop.stop(); // defer stopf()
+            (guard, result)
+        }
+        let lock = Arc::new((Mutex::new(()), Cond::new()));
+        let wg = goro::sync::WaitGroup::new();
+        let out = goro::chan::make::<String>(4);
+        for _ in 0..4 {
+            let (lock, out) = (lock.clone(), out.clone());
+            wg.go(move || {
+                let (ctx, cancel) =
+                    context::with_timeout(&context::background(), Duration::from_millis(1));
+                let guard = lock.0.lock();
+                let (_guard, err) = wait_on_cond(&ctx, &lock, guard, || false);
+                out.send(err.map_or("<nil>".into(), |e| e.to_string()));
+                cancel.cancel();
+            });
+        }
+        wg.wait();
+        for _ in 0..4 {
+            assert_eq!(out.recv().unwrap(), "context deadline exceeded");
+        }
+    });
+}
+
+// Go's ExampleAfterFunc_connection: a read stopped by a context, through a read deadline.
+#[test]
+fn after_func_connection_go_example() {
+    use std::io::Read;
+    use std::sync::Arc;
+    watchdog(30, || {
+        fn read_from_conn(
+            ctx: &Context,
+            conn: &Arc<goro::net::Conn>,
+            b: &mut [u8],
+        ) -> Result<usize, String> {
+            let stopc = goro::chan::make::<()>(0);
+            let (c, s) = (conn.clone(), stopc.clone());
+            let stop = context::after_func(ctx, move || {
+                let _ = c.set_read_deadline(Some(Instant::now()));
+                s.close();
+            });
+            let r = (&**conn).read(b);
+            if !stop.stop() {
+                // The after-function was started: wait for it, and reset the deadline.
+                stopc.recv();
+                conn.set_read_deadline(None).unwrap();
+                return Err(ctx.err().unwrap().to_string());
+            }
+            r.map_err(|e| e.to_string())
+        }
+        let listener = goro::net::listen("tcp", "localhost:0").unwrap();
+        let addr = listener.addr().unwrap().to_string();
+        let conn = Arc::new(goro::net::dial("tcp", &addr).unwrap());
+        let (ctx, cancel) = context::with_timeout(&context::background(), Duration::from_millis(1));
+        let mut b = [0u8; 1024];
+        assert_eq!(
+            read_from_conn(&ctx, &conn, &mut b),
+            Err("context deadline exceeded".to_string())
+        );
+        cancel.cancel();
+    });
+}
+
+// Go's ExampleAfterFunc_merge: a context cancelled when either of two is.
+#[test]
+fn after_func_merge_go_example() {
+    watchdog(30, || {
+        let merge_cancel = |ctx: &Context, cancel_ctx: &Context| {
+            let (ctx, cancel) = context::with_cancel_cause(ctx);
+            let (c, other) = (cancel.clone(), cancel_ctx.clone());
+            let stop = context::after_func(cancel_ctx, move || c.cancel(context::cause(&other)));
+            (ctx, move || {
+                stop.stop();
+                cancel.cancel(Some(ContextError::Canceled.into()));
+            })
+        };
+        let (ctx1, cancel1) = context::with_cancel_cause(&context::background());
+        let (ctx2, cancel2) = context::with_cancel_cause(&context::background());
+        let (merged, merged_cancel) = merge_cancel(&ctx1, &ctx2);
+        cancel2.cancel(Some(Cause::from("ctx2 canceled")));
+        wait_done(&merged, Duration::from_secs(10));
+        assert_eq!(
+            context::cause(&merged).unwrap().to_string(),
+            "ctx2 canceled"
+        );
+        merged_cancel();
+        cancel1.cancel(Some(Cause::from("ctx1 canceled")));
+    });
+}
+
+// Go's TestAfterFuncNotCalledAfterStop and TestAfterFuncCalledAfterCancel.
+#[test]
+fn after_func_runs_after_cancel_unless_stopped() {
+    watchdog(30, || {
+        let (ctx, cancel) = context::with_cancel(&context::background());
+        let ran = goro::chan::make::<&str>(2);
+        let (r1, r2) = (ran.clone(), ran.clone());
+        let stopped = context::after_func(&ctx, move || r1.send("stopped one"));
+        let _kept = context::after_func(&ctx, move || r2.send("kept one"));
+        assert!(stopped.stop());
+        cancel.cancel();
+        assert_eq!(ran.recv(), Some("kept one"));
+        goro::time::sleep(Duration::from_millis(10));
+        assert!(ran.try_recv().is_err(), "the stopped function did not run");
+        assert!(!stopped.stop());
+    });
+}
+
+// Go's TestWithoutCancel: values kept; no deadline, no error, nil Done, no cause.
+#[test]
+fn without_cancel_go_semantics() {
+    let (parent, cancel) = context::with_cancel(&context::background());
+    let parent = context::with_value(&parent, "key", "value");
+    let ctx = context::without_cancel(&parent);
+    cancel.cancel();
+    assert_eq!(ctx.deadline(), None);
+    assert_eq!(ctx.err(), None);
+    assert_eq!(context::cause(&ctx), None);
+    assert!(!is_done(&ctx));
+    assert_eq!(ctx.done().try_recv(), Err(TryRecvError::Empty));
+    assert_eq!(ctx.value::<&str, &str>(&"key"), Some(&"value"));
 }

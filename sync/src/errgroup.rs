@@ -137,8 +137,9 @@ impl<E> ErrGroup<E> {
     /// first time a function fails or panics, or when [`wait`](ErrGroup::wait) returns, or
     /// when the group's last handle is dropped, whichever comes first (or with `parent`).
     ///
-    /// Go cancels with the error as the cause (`context.Cause`); goro's contexts carry no
-    /// cause, so the error is only returned by `wait`.
+    /// Go cancels with the error as the cause (`context.Cause`); goro's group cancels
+    /// without one (`E` need be neither an `Error` nor `Clone`), so the error is only
+    /// returned by `wait`.
     ///
     /// ```
     /// use chan::context;
