@@ -45,7 +45,7 @@
 //! before goro first caught it comes back (for SIGPIPE that is std's `SIG_IGN`).
 
 use crate::chan::{Chan, Sender};
-use crate::context::{self, CancelFunc, Context};
+use crate::context::{self, CancelCauseFunc, Cause, Context, ContextError};
 use std::fmt;
 use std::io;
 use std::mem;
@@ -474,16 +474,49 @@ pub fn reset(sigs: &[Signal]) {
 /// again does nothing.
 #[derive(Clone, Debug)]
 pub struct NotifyStop {
-    cancel: CancelFunc,
+    cancel: CancelCauseFunc,
     ch: Chan<Signal>,
 }
 
 impl NotifyStop {
-    /// Cancels the context and restores the signals' behaviour (for SIGINT: ending the
-    /// process) before it returns, as Go's `stop()` does.
+    /// Cancels the context (its cause: [`ContextError::Canceled`]) and restores the signals'
+    /// behaviour (for SIGINT: ending the process) before it returns, as Go's `stop()` does.
     pub fn stop(&self) {
-        self.cancel.cancel();
+        self.cancel.cancel(None);
         stop(&self.ch);
+    }
+}
+
+/// The [`context::cause`] of a [`notify_context`] context cancelled by a signal (Go 1.26's
+/// cause): says which signal, prints as `interrupt signal received`, and has
+/// [`ContextError::Canceled`] as its source (Go's `errors.Is(cause, context.Canceled)`).
+///
+/// ```
+/// use chan::{context, signal};
+/// let (ctx, stop) = signal::notify_context(&context::background(), &[signal::SIGUSR2]);
+/// signal::SIGUSR2.raise().unwrap();
+/// ctx.done().recv();
+/// let cause = context::cause(&ctx).unwrap();
+/// let got = cause.downcast_ref::<signal::SignalReceived>().unwrap();
+/// assert_eq!(got.signal, signal::SIGUSR2);
+/// assert_eq!(cause.to_string(), "user defined signal 2 signal received");
+/// stop.stop();
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignalReceived {
+    /// The signal that arrived.
+    pub signal: Signal,
+}
+
+impl fmt::Display for SignalReceived {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} signal received", self.signal)
+    }
+}
+
+impl std::error::Error for SignalReceived {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&ContextError::Canceled)
     }
 }
 
@@ -500,10 +533,12 @@ impl NotifyStop {
 /// signal::SIGUSR1.raise().unwrap(); // simulates `kill -USR1`
 /// assert_eq!(ctx.done().recv(), None); // done: cancelled by the signal
 /// assert_eq!(ctx.err(), Some(context::ContextError::Canceled));
+/// let cause = context::cause(&ctx).unwrap(); // Go 1.26: which signal it was
+/// assert_eq!(cause.to_string(), "user defined signal 1 signal received");
 /// stop.stop();
 /// ```
 pub fn notify_context(parent: &Context, sigs: &[Signal]) -> (Context, NotifyStop) {
-    let (ctx, cancel) = context::with_cancel(parent);
+    let (ctx, cancel) = context::with_cancel_cause(parent);
     let ch = crate::chan::make::<Signal>(1);
     notify(&ch, sigs);
     let stopper = NotifyStop {
@@ -515,7 +550,10 @@ pub fn notify_context(parent: &Context, sigs: &[Signal]) -> (Context, NotifyStop
         let watch = ch.clone();
         runtime::go(move || {
             crate::select! {
-                <-watch => cancel.cancel(),
+                sig = <-watch => {
+                    let cause = sig.map(|signal| Cause::new(SignalReceived { signal }));
+                    cancel.cancel(cause);
+                }
                 <-done => {}
             }
             // Like Go's, the signals stay caught (later ones find the channel full) until

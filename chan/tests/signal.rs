@@ -141,15 +141,30 @@ fn notify_context_is_cancelled_by_the_signal_or_its_parent() {
         SIGUSR1.raise().unwrap();
         assert_eq!(ctx.done().recv(), None);
         assert_eq!(ctx.err(), Some(context::ContextError::Canceled));
+        let cause = context::cause(&ctx).unwrap();
+        assert_eq!(
+            cause
+                .downcast_ref::<signal::SignalReceived>()
+                .unwrap()
+                .signal,
+            SIGUSR1
+        );
+        assert_eq!(cause.to_string(), "user defined signal 1 signal received");
         stop.stop();
         stop.stop();
+        assert_eq!(context::cause(&ctx).unwrap().to_string(), cause.to_string());
 
         let (parent, cancel) = context::with_cancel(&context::background());
         let (ctx, stop) = signal::notify_context(&parent, &[SIGUSR1]);
         cancel.cancel();
         assert_eq!(ctx.done().recv(), None);
         assert_eq!(ctx.err(), Some(context::ContextError::Canceled));
+        assert!(context::cause(&ctx).unwrap() == context::ContextError::Canceled);
         stop.stop();
+        // Stopped before any signal: the cause is plain Canceled.
+        let (ctx, stop) = signal::notify_context(&context::background(), &[SIGUSR1]);
+        stop.stop();
+        assert!(context::cause(&ctx).unwrap() == context::ContextError::Canceled);
     });
 }
 
