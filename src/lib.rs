@@ -20,7 +20,8 @@ pub use runtime;
 /// Channels (`chan::make`, `Chan`, `Sender`, `Receiver`) and the dynamic `Select`.
 pub use chan;
 
-/// Go's `time` channels: `after`, `tick`, `Timer`, `Ticker`, `after_func`, `sleep`.
+/// Go's `time` channels: `after`, `tick`, `Timer`, `Ticker`, `after_func`, `sleep`; and
+/// `time::rate`, Go's `golang.org/x/time/rate` limiter.
 pub use chan::time;
 
 /// Go's `context`: cancellation, deadlines and values down a call tree.

@@ -8,8 +8,9 @@
 //! | `t := time.NewTimer(d)`; `<-t.C` | [`Timer::new(d)`](Timer::new); `t.c().recv()` |
 //! | `t.Stop()`, `t.Reset(d)` | [`t.stop()`](Timer::stop), [`t.reset(d)`](Timer::reset) |
 //! | `time.NewTicker(d)`, `Stop`, `Reset` | [`Ticker::new(d)`](Ticker::new), [`stop`](Ticker::stop), [`reset`](Ticker::reset) |
-//! | `time.AfterFunc(d, f)` | [`after_func(d, f)`](after_func) |
+//! | `time.AfterFunc(d, f)`; `t.Stop()`, `t.Reset(d)` | [`after_func(d, f)`](after_func); [`t.stop()`](AfterFunc::stop), [`t.reset(d)`](AfterFunc::reset) |
 //! | `time.Sleep(d)` | [`sleep(d)`](sleep) |
+//! | `golang.org/x/time/rate` | [`rate`]: [`rate::Limiter`] |
 //!
 //! # How a timer channel works
 //! Each timer owns a buffered channel of capacity 1 and a [`runtime::CallbackTimer`]. When
@@ -41,6 +42,8 @@ use std::sync::{Arc, Weak};
 pub use std::time::{Duration, Instant};
 
 pub use runtime::{AfterFunc, after_func, sleep};
+
+pub mod rate;
 
 /// A weak handle to a timer's channel: lets the callback send without keeping the channel
 /// (and so the timer) alive.

@@ -73,11 +73,6 @@ where
     newproc(f, Location::caller());
 }
 
-/// `go` with an explicit spawn location (timer callbacks).
-pub(crate) fn go_internal(f: Box<dyn FnOnce() + Send>, loc: &'static Location<'static>) {
-    newproc(f, loc);
-}
-
 /// Go's `newproc`: get a G, put the closure on its stack, queue it.
 pub(crate) fn newproc<F: FnOnce() + Send + 'static>(f: F, loc: &'static Location<'static>) {
     if mem::size_of::<F>() > INLINE_CLOSURE_MAX {

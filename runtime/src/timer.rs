@@ -32,12 +32,22 @@
 //! returned, no callback of an earlier arming is running or will run. That is what lets
 //! `time::Timer::stop` drain its channel and promise that no stale value arrives afterwards
 //! (Go 1.23's timer channel semantics).
+//!
+//! # `after_func` timers
+//! An [`AfterFunc`] uses the same token scheme without the run lock: its `live` word holds
+//! the token of its pending entry (0: not pending). A firing claims its arming with one
+//! compare-and-swap from its token to 0 and only then spawns the goroutine; `stop` swaps in
+//! 0 and `reset` swaps in a fresh token before adding the new entry. Whichever of a firing
+//! and a `stop`/`reset` swaps first wins: the other sees that it lost (the firing's CAS
+//! fails, or the swap returns 0), so each arming runs `f` at most once, and a `reset` that
+//! returns true has cancelled the arming it replaced. No lock is needed because nothing
+//! waits for a running `f` (Go's `AfterFunc` does not either: runs may overlap).
 
 use crate::clock;
 use crate::g::G;
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// What to do when a timer fires.
@@ -48,8 +58,9 @@ pub(crate) enum TimerKind {
         generation: u64,
         seq: u64,
     },
-    /// Run a callback (in a new goroutine) unless stopped first.
-    Func(Arc<FuncTimer>),
+    /// Run an `after_func` callback (in a new goroutine) if `token` is still its live
+    /// arming.
+    Func { t: Arc<FuncTimer>, token: u64 },
     /// Run a [`CallbackTimer`]'s callback on g0, if `token` is still its live arming; re-arm
     /// at the next multiple of `period` after now if `period > 0`.
     Callback {
@@ -60,10 +71,17 @@ pub(crate) enum TimerKind {
     },
 }
 
-/// Shared state of an `after_func` timer.
+/// Shared state of an `after_func` timer (see "`after_func` timers" in the module docs).
 pub(crate) struct FuncTimer {
-    pub(crate) stopped: AtomicBool,
-    pub(crate) f: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    /// Token of the pending heap entry, 0 when not pending (fired or stopped).
+    live: AtomicU64,
+    /// Index of the P whose heap received the live entry, to count it deleted there when it
+    /// goes stale (a heuristic, as for callback timers).
+    heap: AtomicUsize,
+    /// The callback; each firing runs it in a new goroutine (which holds the entry's
+    /// `Arc<FuncTimer>`). Kept while any handle or heap entry is, since `reset` may run it
+    /// again.
+    f: Box<dyn Fn() + Send + Sync>,
 }
 
 struct Entry {
@@ -78,7 +96,7 @@ impl Entry {
             TimerKind::Wake {
                 g, generation, seq, ..
             } => g.timer_seq.load(Ordering::Relaxed) != *seq || g.park.generation() != *generation,
-            TimerKind::Func(f) => f.stopped.load(Ordering::Relaxed),
+            TimerKind::Func { t, token } => t.live.load(Ordering::Relaxed) != *token,
             TimerKind::Callback { t, token, .. } => t.live.load(Ordering::Relaxed) != *token,
         }
     }
@@ -234,14 +252,17 @@ fn fire(k: TimerKind) {
                 crate::park::unpark_g(g, generation);
             }
         }
-        TimerKind::Func(t) => {
-            if t.stopped.swap(true, Ordering::AcqRel) {
+        TimerKind::Func { t, token } => {
+            // Claim this arming; a stop or reset that swapped `live` first has cancelled it.
+            if t.live
+                .compare_exchange(token, 0, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+            {
                 return;
             }
-            let f = t.f.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(f) = f {
-                crate::spawn::go_internal(f, std::panic::Location::caller());
-            }
+            // The goroutine takes this entry's reference, so that if it is the last one the
+            // user's closure is dropped there rather than here on g0.
+            crate::spawn::newproc(move || (t.f)(), std::panic::Location::caller());
         }
         TimerKind::Callback {
             t,
@@ -266,47 +287,116 @@ fn notify_added(when: u64) {
     crate::sched::timer_added(when);
 }
 
-/// A callback timer created by [`after_func`]; [`AfterFunc::stop`] cancels it.
+/// A timer created by [`after_func`] (Go's `*time.Timer` from `time.AfterFunc`):
+/// [`stop`](AfterFunc::stop) cancels it, [`reset`](AfterFunc::reset) re-arms it.
+///
+/// Clones are handles to the same timer.
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+/// let (tx, rx) = mpsc::channel();
+/// let t = runtime::after_func(Duration::from_secs(3600), move || tx.send(()).unwrap());
+/// assert!(t.reset(Duration::from_millis(1)), "it was pending: the hour-long wait is cancelled");
+/// rx.recv().unwrap(); // f ran once, about 1 ms after the reset
+/// assert!(!t.stop(), "it had fired");
+/// ```
 #[derive(Clone)]
 pub struct AfterFunc {
     inner: Arc<FuncTimer>,
-    /// The heap holding its entry (Ps are never freed), told when the entry goes stale.
-    heap: &'static TimerHeap,
 }
 
 impl std::fmt::Debug for AfterFunc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AfterFunc")
-            .field(
-                "stopped_or_fired",
-                &self.inner.stopped.load(Ordering::Relaxed),
-            )
+            .field("pending", &(self.inner.live.load(Ordering::Relaxed) != 0))
             .finish()
     }
 }
 
-impl AfterFunc {
-    /// Prevents the callback from running. Returns true if this call stopped it, false if it
-    /// had already started (or been stopped), like Go's `Timer.Stop`.
-    pub fn stop(&self) -> bool {
-        if self.inner.stopped.swap(true, Ordering::AcqRel) {
-            return false;
+impl FuncTimer {
+    /// The entry that was live has gone stale: count it in its heap.
+    fn note_stale(&self) {
+        if let Some(p) = crate::sched::p_at(self.heap.load(Ordering::Relaxed)) {
+            p.timers.note_deleted();
         }
-        // Free the closure now rather than when the entry surfaces, and let the heap count
-        // the entry as stale so a long stopped timer does not linger in a busy heap.
-        let f = self
-            .inner
-            .f
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        drop(f);
-        self.heap.note_deleted();
-        true
     }
 }
 
-/// Runs `f` in its own goroutine once `d` has elapsed (Go's `time.AfterFunc`).
+impl AfterFunc {
+    /// Prevents the pending run of the callback. Returns true if this call stopped it, false
+    /// if the timer had already fired (its goroutine was started) or been stopped, like Go's
+    /// `Timer.Stop`. It does not wait for a run already started.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = runtime::after_func(Duration::from_secs(3600), || unreachable!());
+    /// assert!(t.stop());
+    /// assert!(!t.stop(), "already stopped");
+    /// ```
+    pub fn stop(&self) -> bool {
+        let t = &self.inner;
+        // AcqRel: pairs with the firing's compare-and-swap and with `reset`'s swap.
+        let old = t.live.swap(0, Ordering::AcqRel);
+        if old != 0 {
+            // Let the heap count the entry as stale so a long stopped timer does not linger
+            // in a busy heap.
+            t.note_stale();
+        }
+        old != 0
+    }
+
+    /// Re-arms the timer to run the callback (again) `d` from now, in a new goroutine, as
+    /// Go's `Timer.Reset` does for an `AfterFunc` timer. Returns true if the timer was
+    /// pending (that run is cancelled: the callback runs once, at the new time), false if it
+    /// had fired or been stopped. A run started before the reset is not waited for, so runs
+    /// may overlap, as in Go.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::time::Duration;
+    /// let runs = Arc::new(AtomicUsize::new(0));
+    /// let r = runs.clone();
+    /// let t = runtime::after_func(Duration::ZERO, move || {
+    ///     r.fetch_add(1, Ordering::SeqCst);
+    /// });
+    /// while runs.load(Ordering::SeqCst) == 0 {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// assert!(!t.reset(Duration::ZERO), "it had fired");
+    /// while runs.load(Ordering::SeqCst) == 1 {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// ```
+    pub fn reset(&self, d: std::time::Duration) -> bool {
+        let t = &self.inner;
+        let token = next_token();
+        let when = clock::nanotime().saturating_add(nanos(d));
+        let (idx, heap) = heap_here();
+        // The swap both cancels the old arming (its entry is now stale: a firing's CAS
+        // fails) and tells whether it was still pending (the firing had not claimed it).
+        let old = t.live.swap(token, Ordering::AcqRel);
+        if old != 0 {
+            t.note_stale();
+        }
+        t.heap.store(idx, Ordering::Relaxed);
+        // The new entry cannot fire before it is in the heap; a stop or reset racing with us
+        // just makes it stale.
+        heap.add(
+            when,
+            TimerKind::Func {
+                t: t.clone(),
+                token,
+            },
+        );
+        old != 0
+    }
+}
+
+/// Runs `f` in its own goroutine once `d` has elapsed (Go's `time.AfterFunc`). `f` is `Fn`
+/// because [`AfterFunc::reset`] may run it again, and runs may overlap (each in its own
+/// goroutine), as in Go.
 ///
 /// ```
 /// use std::sync::mpsc;
@@ -314,16 +404,17 @@ impl AfterFunc {
 /// let _t = runtime::after_func(std::time::Duration::from_millis(5), move || tx.send(1).unwrap());
 /// assert_eq!(rx.recv().unwrap(), 1);
 /// ```
-pub fn after_func(d: std::time::Duration, f: impl FnOnce() + Send + 'static) -> AfterFunc {
+pub fn after_func(d: std::time::Duration, f: impl Fn() + Send + Sync + 'static) -> AfterFunc {
     crate::sched::ensure_init();
-    let inner = Arc::new(FuncTimer {
-        stopped: AtomicBool::new(false),
-        f: Mutex::new(Some(Box::new(f))),
-    });
-    let when = clock::nanotime().saturating_add(d.as_nanos().min(u64::MAX as u128) as u64);
-    let heap = crate::sched::timer_heap_here();
-    heap.add(when, TimerKind::Func(inner.clone()));
-    AfterFunc { inner, heap }
+    let t = AfterFunc {
+        inner: Arc::new(FuncTimer {
+            live: AtomicU64::new(0),
+            heap: AtomicUsize::new(0),
+            f: Box::new(f),
+        }),
+    };
+    t.reset(d);
+    t
 }
 
 // ---- callback timers ---------------------------------------------------------------------
