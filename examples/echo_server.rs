@@ -188,6 +188,7 @@ fn parse_args() -> Result<Option<(String, Duration)>, String> {
     Ok(addr.map(|a| (a, idle)))
 }
 
+#[goro::main]
 fn main() {
     let args = match parse_args() {
         Ok(a) => a,
@@ -196,10 +197,10 @@ fn main() {
             std::process::exit(2);
         }
     };
-    goro::block_on(move || match args {
+    match args {
         Some((addr, idle)) => serve_until_stdin_closes(&addr, idle),
         None => demo(),
-    });
+    }
 }
 
 /// The server on its own, until standard input is closed.
