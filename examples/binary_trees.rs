@@ -160,17 +160,16 @@ fn Same(t1: Box<Tree>, t2: Box<Tree>) -> bool {
     }
 }
 
+#[goro::main]
 fn main() {
-    goro::block_on(|| {
-        println!("{}", tree::new(1));
-        let ch = chan::make(0);
-        let tx = ch.clone();
-        let t = tree::new(1);
-        go!(move || Walk(t, tx));
-        for v in &ch {
-            println!("{v}");
-        }
-        println!("{}", Same(tree::new(1), tree::new(1)));
-        println!("{}", Same(tree::new(1), tree::new(2)));
-    });
+    println!("{}", tree::new(1));
+    let ch = chan::make(0);
+    let tx = ch.clone();
+    let t = tree::new(1);
+    go!(move || Walk(t, tx));
+    for v in &ch {
+        println!("{v}");
+    }
+    println!("{}", Same(tree::new(1), tree::new(1)));
+    println!("{}", Same(tree::new(1), tree::new(2)));
 }

@@ -133,6 +133,7 @@ fn client_writer(conn: &net::Conn, ch: chan::Receiver<String>) {
     }
 }
 
+#[goro::main]
 fn main() {
     let mut addr = "127.0.0.1:8000".to_string();
     let mut args = std::env::args().skip(1);
@@ -146,41 +147,39 @@ fn main() {
             _ => usage(&format!("flag provided but not defined: {arg}")),
         }
     }
-    goro::block_on(move || {
-        let listener = match net::listen("tcp", &addr) {
-            Ok(l) => l,
+    let listener = match net::listen("tcp", &addr) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("chat: listen {addr}: {e}");
+            std::process::exit(1);
+        }
+    };
+    println!(
+        "listening on {}",
+        listener.addr().expect("listener address")
+    );
+    io::stdout().flush().ok();
+    let hub = Hub {
+        entering: chan::make(0),
+        leaving: chan::make(0),
+        messages: chan::make(0),
+    };
+    {
+        let hub = hub.clone();
+        goro::go!(move || broadcaster(hub));
+    }
+    loop {
+        match listener.accept() {
+            Ok(conn) => {
+                let hub = hub.clone();
+                goro::go!(move || handle_conn(hub, conn));
+            }
             Err(e) => {
-                eprintln!("chat: listen {addr}: {e}");
-                std::process::exit(1);
-            }
-        };
-        println!(
-            "listening on {}",
-            listener.addr().expect("listener address")
-        );
-        io::stdout().flush().ok();
-        let hub = Hub {
-            entering: chan::make(0),
-            leaving: chan::make(0),
-            messages: chan::make(0),
-        };
-        {
-            let hub = hub.clone();
-            goro::go!(move || broadcaster(hub));
-        }
-        loop {
-            match listener.accept() {
-                Ok(conn) => {
-                    let hub = hub.clone();
-                    goro::go!(move || handle_conn(hub, conn));
-                }
-                Err(e) => {
-                    eprintln!("chat: accept: {e}");
-                    goro::time::sleep(std::time::Duration::from_millis(5));
-                }
+                eprintln!("chat: accept: {e}");
+                goro::time::sleep(std::time::Duration::from_millis(5));
             }
         }
-    });
+    }
 }
 
 fn usage(why: &str) -> ! {

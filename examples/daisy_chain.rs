@@ -31,19 +31,18 @@ fn f(left: Chan<u64>, right: Chan<u64>) {
     left.send(1 + right.recv().unwrap());
 }
 
+#[goro::main]
 fn main() {
-    goro::block_on(|| {
-        const N: usize = 100_000;
-        let leftmost = chan::make::<u64>(0);
-        let mut left = leftmost.clone();
-        for _ in 0..N {
-            let right = chan::make(0);
-            let r = right.clone();
-            go!(move || f(left, r));
-            left = right;
-        }
-        let right = left; // Go's `right`: the last channel made
-        go!(move || right.send(1));
-        println!("{}", leftmost.recv().unwrap());
-    });
+    const N: usize = 100_000;
+    let leftmost = chan::make::<u64>(0);
+    let mut left = leftmost.clone();
+    for _ in 0..N {
+        let right = chan::make(0);
+        let r = right.clone();
+        go!(move || f(left, r));
+        left = right;
+    }
+    let right = left; // Go's `right`: the last channel made
+    go!(move || right.send(1));
+    println!("{}", leftmost.recv().unwrap());
 }

@@ -373,11 +373,12 @@ fn run(root: &Path) -> io::Result<()> {
     }
 }
 
+#[goro::main]
 fn main() {
-    let result = goro::block_on(|| match std::env::args_os().nth(1) {
+    let result = match std::env::args_os().nth(1) {
         Some(dir) => run(Path::new(&dir)),
         None => SampleTree::create().and_then(|tree| run(&tree.0)),
-    });
+    };
     if let Err(e) = result {
         eprintln!("digest: {e}");
         std::process::exit(1);

@@ -183,6 +183,7 @@ fn parse_args() -> Result<Option<(String, Duration)>, String> {
     Ok(addr.map(|a| (a, idle)))
 }
 
+#[goro::main]
 fn main() {
     let args = match parse_args() {
         Ok(a) => a,
@@ -191,10 +192,10 @@ fn main() {
             std::process::exit(2);
         }
     };
-    goro::block_on(move || match args {
+    match args {
         Some((addr, idle)) => serve_until_stdin_closes(&addr, idle),
         None => demo(),
-    });
+    }
 }
 
 /// The server on its own, until standard input is closed.

@@ -91,38 +91,37 @@ fn sq(ctx: &Context, input: &chan::Receiver<u64>, out: &chan::Sender<(u64, u64)>
     }
 }
 
+#[goro::main]
 fn main() {
-    goro::block_on(|| {
-        const WORKERS: usize = 4;
-        const WANT: u64 = 10;
-        let (ctx, cancel) = context::with_cancel(&context::background());
-        let wg = WaitGroup::new();
-        let input = gen_(&ctx, &wg);
-        let out = chan::make::<(u64, u64)>(0);
-        for _ in 0..WORKERS {
-            let (ctx, input, out) = (ctx.clone(), input.clone(), out.sender());
-            wg.go(move || sq(&ctx, &input, &out));
-        }
+    const WORKERS: usize = 4;
+    const WANT: u64 = 10;
+    let (ctx, cancel) = context::with_cancel(&context::background());
+    let wg = WaitGroup::new();
+    let input = gen_(&ctx, &wg);
+    let out = chan::make::<(u64, u64)>(0);
+    for _ in 0..WORKERS {
+        let (ctx, input, out) = (ctx.clone(), input.clone(), out.sender());
+        wg.go(move || sq(&ctx, &input, &out));
+    }
 
-        let mut pending = HashMap::new();
-        let mut next = 1;
+    let mut pending = HashMap::new();
+    let mut next = 1;
+    while next <= WANT {
+        let (n, s) = out.recv().expect("nobody closes out");
+        pending.insert(n, s);
         while next <= WANT {
-            let (n, s) = out.recv().expect("nobody closes out");
-            pending.insert(n, s);
-            while next <= WANT {
-                let Some(v) = pending.remove(&next) else {
-                    break;
-                };
-                println!("{next}^2 = {v}");
-                next += 1;
-            }
+            let Some(v) = pending.remove(&next) else {
+                break;
+            };
+            println!("{next}^2 = {v}");
+            next += 1;
         }
+    }
 
-        cancel.cancel(); // enough: stop the generator and the workers
-        wg.wait();
-        println!(
-            "the generator and {WORKERS} workers stopped: {}",
-            ctx.err().expect("cancelled")
-        );
-    });
+    cancel.cancel(); // enough: stop the generator and the workers
+    wg.wait();
+    println!(
+        "the generator and {WORKERS} workers stopped: {}",
+        ctx.err().expect("cancelled")
+    );
 }

@@ -52,6 +52,7 @@ const MAX_HEADER: usize = 8 * 1024;
 /// Headers parsed per request.
 const MAX_HEADERS: usize = 32;
 
+#[goro::main]
 fn main() {
     let (addr, read_timeout) = match parse_args() {
         Ok(a) => a,
@@ -61,31 +62,29 @@ fn main() {
             std::process::exit(2);
         }
     };
-    goro::block_on(move || {
-        let ln = match net::listen("tcp", &addr) {
-            Ok(ln) => ln,
-            Err(e) => {
-                eprintln!("http_hello: listen {addr}: {e}");
-                std::process::exit(1);
-            }
-        };
-        println!("listening on {}", ln.addr().expect("listener address"));
-        io::stdout().flush().ok();
-        loop {
-            match ln.accept() {
-                Ok(conn) => {
-                    goro::go!(move || serve(conn, read_timeout));
-                }
-                // Out of descriptors or a connection reset while queued: Go's Serve sleeps
-                // a little and tries again rather than dying.
-                Err(e) if !net::is_closed(&e) => {
-                    eprintln!("http_hello: accept: {e}; retrying");
-                    goro::time::sleep(Duration::from_millis(5));
-                }
-                Err(_) => return,
-            }
+    let ln = match net::listen("tcp", &addr) {
+        Ok(ln) => ln,
+        Err(e) => {
+            eprintln!("http_hello: listen {addr}: {e}");
+            std::process::exit(1);
         }
-    });
+    };
+    println!("listening on {}", ln.addr().expect("listener address"));
+    io::stdout().flush().ok();
+    loop {
+        match ln.accept() {
+            Ok(conn) => {
+                goro::go!(move || serve(conn, read_timeout));
+            }
+            // Out of descriptors or a connection reset while queued: Go's Serve sleeps
+            // a little and tries again rather than dying.
+            Err(e) if !net::is_closed(&e) => {
+                eprintln!("http_hello: accept: {e}; retrying");
+                goro::time::sleep(Duration::from_millis(5));
+            }
+            Err(_) => return,
+        }
+    }
 }
 
 /// `--addr`, `--read-timeout` (Go's flag syntax: `-name value`, `--name value`,

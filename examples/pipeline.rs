@@ -108,36 +108,35 @@ fn merge(cs: Vec<Receiver<i64>>) -> Receiver<i64> {
     out.receiver()
 }
 
+#[goro::main]
 fn main() {
-    goro::block_on(|| {
-        // Set up the pipeline and consume the output one value at a time.
-        let c = gen_(vec![2, 3]);
-        let out = sq(c);
-        println!("{}", out.recv().unwrap()); // 4
-        println!("{}", out.recv().unwrap()); // 9
+    // Set up the pipeline and consume the output one value at a time.
+    let c = gen_(vec![2, 3]);
+    let out = sq(c);
+    println!("{}", out.recv().unwrap()); // 4
+    println!("{}", out.recv().unwrap()); // 9
 
-        // Stages compose: sq(sq(gen(...))).
-        for n in &sq(sq(gen_(vec![2, 3]))) {
-            println!("{n}"); // 16 then 81
-        }
+    // Stages compose: sq(sq(gen(...))).
+    for n in &sq(sq(gen_(vec![2, 3]))) {
+        println!("{n}"); // 16 then 81
+    }
 
-        // Fan-out: two sq workers read from the same channel; fan-in: merge.
-        let input = gen_(vec![2, 3]);
-        let c1 = sq(input.clone());
-        let c2 = sq(input);
-        let mut merged: Vec<i64> = merge(vec![c1, c2]).iter().collect();
-        merged.sort_unstable(); // Go: "4 then 9, or 9 then 4"
-        for n in merged {
-            println!("{n}");
-        }
+    // Fan-out: two sq workers read from the same channel; fan-in: merge.
+    let input = gen_(vec![2, 3]);
+    let c1 = sq(input.clone());
+    let c2 = sq(input);
+    let mut merged: Vec<i64> = merge(vec![c1, c2]).iter().collect();
+    merged.sort_unstable(); // Go: "4 then 9, or 9 then 4"
+    for n in merged {
+        println!("{n}");
+    }
 
-        // generate -> filter -> fan out to 4 squarers -> merge -> aggregate.
-        let odd = filter(gen_((1..=100).collect()), |n| n % 2 == 1);
-        let workers: Vec<_> = (0..4).map(|_| sq(odd.clone())).collect();
-        drop(odd);
-        let (count, sum) = merge(workers)
-            .iter()
-            .fold((0, 0), |(c, s), n| (c + 1, s + n));
-        println!("sum of the squares of the {count} odd numbers in 1..=100: {sum}");
-    });
+    // generate -> filter -> fan out to 4 squarers -> merge -> aggregate.
+    let odd = filter(gen_((1..=100).collect()), |n| n % 2 == 1);
+    let workers: Vec<_> = (0..4).map(|_| sq(odd.clone())).collect();
+    drop(odd);
+    let (count, sum) = merge(workers)
+        .iter()
+        .fold((0, 0), |(c, s), n| (c + 1, s + n));
+    println!("sum of the squares of the {count} odd numbers in 1..=100: {sum}");
 }

@@ -51,42 +51,41 @@ fn report(kind: &str, req: u32, start: Instant, not_before: Duration) {
     }
 }
 
+#[goro::main]
 fn main() {
-    goro::block_on(|| {
-        // Regular: one request per tick.
-        let requests = chan::make::<u32>(5);
-        for i in 1..=5 {
-            requests.send(i);
-        }
-        requests.close();
-        let start = Instant::now();
-        let limiter = Ticker::new(TICK);
-        for req in &requests {
-            limiter.c().recv();
-            report("regular", req, start, TICK * req);
-        }
-        limiter.stop();
+    // Regular: one request per tick.
+    let requests = chan::make::<u32>(5);
+    for i in 1..=5 {
+        requests.send(i);
+    }
+    requests.close();
+    let start = Instant::now();
+    let limiter = Ticker::new(TICK);
+    for req in &requests {
+        limiter.c().recv();
+        report("regular", req, start, TICK * req);
+    }
+    limiter.stop();
 
-        // Bursty: up to 3 at once, then one per tick.
-        let start = Instant::now();
-        let bursty_limiter = chan::make::<Instant>(3);
-        for _ in 0..3 {
-            bursty_limiter.send(Instant::now());
-        }
-        let tx = bursty_limiter.sender();
-        go!(move || {
-            for t in &time::tick(TICK) {
-                tx.send(t);
-            }
-        });
-        let bursty_requests = chan::make::<u32>(5);
-        for i in 1..=5 {
-            bursty_requests.send(i);
-        }
-        bursty_requests.close();
-        for req in &bursty_requests {
-            bursty_limiter.recv();
-            report("bursty", req, start, TICK * req.saturating_sub(3));
+    // Bursty: up to 3 at once, then one per tick.
+    let start = Instant::now();
+    let bursty_limiter = chan::make::<Instant>(3);
+    for _ in 0..3 {
+        bursty_limiter.send(Instant::now());
+    }
+    let tx = bursty_limiter.sender();
+    go!(move || {
+        for t in &time::tick(TICK) {
+            tx.send(t);
         }
     });
+    let bursty_requests = chan::make::<u32>(5);
+    for i in 1..=5 {
+        bursty_requests.send(i);
+    }
+    bursty_requests.close();
+    for req in &bursty_requests {
+        bursty_limiter.recv();
+        report("bursty", req, start, TICK * req.saturating_sub(3));
+    }
 }

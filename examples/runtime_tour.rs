@@ -22,6 +22,7 @@ fn rss_kib() -> u64 {
         .map_or(0, |pages| pages * 4)
 }
 
+#[goro::main]
 fn main() {
     println!(
         "goro runtime: gomaxprocs={} stack={} KiB guards={:?}",
@@ -34,7 +35,7 @@ fn main() {
     const N: usize = 100_000;
     let rss0 = rss_kib();
     let t0 = Instant::now();
-    let (parked, rss1) = runtime::block_on(move || {
+    let (parked, rss1) = {
         let left = Arc::new(AtomicUsize::new(N));
         let main = Arc::new(Waiter::current());
         for _ in 0..N {
@@ -51,7 +52,7 @@ fn main() {
             runtime::park(WaitReason::WaitGroupWait);
         }
         (parked, rss)
-    });
+    };
     println!(
         "spawned {N} sleeping goroutines ({parked} alive at once, ~{} bytes each); all woke after {:?}",
         (rss1.saturating_sub(rss0) * 1024) / N as u64,
@@ -77,7 +78,7 @@ fn main() {
     let blockers: Vec<_> = (0..3)
         .map(|_| runtime::spawn(|| runtime::sleep(Duration::from_millis(200))))
         .collect();
-    std::thread::sleep(Duration::from_millis(20));
+    runtime::sleep(Duration::from_millis(20));
     print!("{}", runtime::stack_dump());
     for b in blockers {
         b.join().unwrap();

@@ -113,9 +113,8 @@ fn non_blocking() {
     }
 }
 
+#[goro::main]
 fn main() {
-    goro::block_on(|| {
-        timeouts();
-        non_blocking();
-    });
+    timeouts();
+    non_blocking();
 }

@@ -59,22 +59,21 @@ fn filter(input: Receiver<u64>, out: Sender<u64>, prime: u64) {
     }
 }
 
+#[goro::main]
 fn main() {
     let n: usize = match std::env::args().nth(1) {
         Some(a) => a.parse().expect("usage: sieve [N]"),
         None => 100,
     };
-    goro::block_on(move || {
-        let mut ch: Chan<u64> = chan::make(0);
-        let tx = ch.sender();
-        go!(move || generate(tx));
-        for _ in 0..n {
-            let prime = ch.recv().unwrap();
-            println!("{prime}");
-            let ch1 = chan::make(0);
-            let (input, out) = (ch.receiver(), ch1.sender());
-            go!(move || filter(input, out, prime));
-            ch = ch1;
-        }
-    });
+    let mut ch: Chan<u64> = chan::make(0);
+    let tx = ch.sender();
+    go!(move || generate(tx));
+    for _ in 0..n {
+        let prime = ch.recv().unwrap();
+        println!("{prime}");
+        let ch1 = chan::make(0);
+        let (input, out) = (ch.receiver(), ch1.sender());
+        go!(move || filter(input, out, prime));
+        ch = ch1;
+    }
 }

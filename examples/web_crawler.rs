@@ -131,19 +131,18 @@ fn Crawl(url: &'static str, depth: u32, s: Arc<Shared>, wg: WaitGroup) {
     s.log.lock().insert(url, line);
 }
 
+#[goro::main]
 fn main() {
-    goro::block_on(|| {
-        let s = Arc::new(Shared {
-            fetcher: fake_fetcher(),
-            visited: Mutex::new(HashSet::new()),
-            log: Mutex::new(BTreeMap::new()),
-        });
-        let wg = WaitGroup::new();
-        let (s2, wg2) = (s.clone(), wg.clone());
-        wg.go(move || Crawl("https://golang.org/", 4, s2, wg2));
-        wg.wait();
-        for line in s.log.lock().values() {
-            println!("{line}");
-        }
+    let s = Arc::new(Shared {
+        fetcher: fake_fetcher(),
+        visited: Mutex::new(HashSet::new()),
+        log: Mutex::new(BTreeMap::new()),
     });
+    let wg = WaitGroup::new();
+    let (s2, wg2) = (s.clone(), wg.clone());
+    wg.go(move || Crawl("https://golang.org/", 4, s2, wg2));
+    wg.wait();
+    for line in s.log.lock().values() {
+        println!("{line}");
+    }
 }

@@ -105,9 +105,8 @@ fn batch(name: &str, jobs: usize, work: Duration, bad: u64) {
     );
 }
 
+#[goro::main]
 fn main() {
-    goro::block_on(|| {
-        batch("good batch", 9, Duration::from_millis(10), 0);
-        batch("bad batch", 9, Duration::from_secs(1), 2);
-    });
+    batch("good batch", 9, Duration::from_millis(10), 0);
+    batch("bad batch", 9, Duration::from_secs(1), 2);
 }

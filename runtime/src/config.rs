@@ -2,6 +2,7 @@
 //! variables.
 
 use crate::stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
+use crate::units::parse_size;
 use std::fmt;
 use std::sync::Mutex;
 
@@ -12,29 +13,6 @@ pub(crate) struct Config {
 }
 
 static PENDING: Mutex<Option<Config>> = Mutex::new(None);
-
-/// Parses a size such as `262144`, `256k`, `256KiB`, `1m`, `1MiB`, `1g`, `1GiB` (suffixes in
-/// either case).
-fn parse_size(s: &str) -> Option<usize> {
-    let s = s.trim();
-    let lower = s.to_ascii_lowercase();
-    let (num, mul) = [
-        ("kib", 1024),
-        ("mib", 1 << 20),
-        ("gib", 1 << 30),
-        ("k", 1024),
-        ("m", 1 << 20),
-        ("g", 1 << 30),
-    ]
-    .iter()
-    .find_map(|(suf, mul)| {
-        lower
-            .strip_suffix(suf)
-            .map(|n| (n.trim().to_string(), *mul))
-    })
-    .unwrap_or((lower.clone(), 1));
-    num.parse::<usize>().ok()?.checked_mul(mul)
-}
 
 fn from_env() -> Config {
     let procs = std::env::var("GOMAXPROCS")
@@ -176,14 +154,5 @@ mod tests {
         );
         assert_eq!(stack_size_setting(Some("512k".into())), (512 * 1024, None));
         assert_eq!(stack_size_setting(None), (DEFAULT_STACK_SIZE, None));
-    }
-
-    #[test]
-    fn sizes_parse_with_suffixes() {
-        assert_eq!(parse_size("4096"), Some(4096));
-        assert_eq!(parse_size("256k"), Some(256 * 1024));
-        assert_eq!(parse_size("256KiB"), Some(256 * 1024));
-        assert_eq!(parse_size("1M"), Some(1 << 20));
-        assert_eq!(parse_size("x"), None);
     }
 }

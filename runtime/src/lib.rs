@@ -52,7 +52,7 @@
 //! P to another thread (sysmon, see [`syscall`]) and runs on alone until it parks.
 //!
 //! # Seeing inside
-//! [`stack_dump`], [`num_goroutine`], [`sched_stats`], `GORO_DEBUG=schedtrace=N` (Go's
+//! [`stack_dump`], [`num_goroutine`], [`sched_stats`], [`watchdog`], `GORO_DEBUG=schedtrace=N` (Go's
 //! `SCHED` line every N ms) and `GORO_DEBUG=dumponexit=1`; a program whose goroutines are all
 //! asleep for good panics in [`block_on`] with Go's [`DEADLOCK_MESSAGE`].
 
@@ -112,6 +112,13 @@ mod syscall;
 mod sysmon;
 mod threadstate;
 mod timer;
+mod units;
+mod watchdog;
+
+/// What `#[goro::main]` and `#[goro::test]` expand to call; not a public API.
+#[doc(hidden)]
+#[path = "macro_support.rs"]
+pub mod __macro_support;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
@@ -139,6 +146,7 @@ pub use stack::{DEFAULT_STACK_SIZE, GuardMode, MIN_STACK_SIZE, guard_mode};
 pub use syncsupport::{ACTIVE_SPIN, SPIN_ROUND, can_spin, current_proc, do_spin};
 pub use syscall::syscall;
 pub use timer::{AfterFunc, CallbackTimer, after_func};
+pub use watchdog::{Watchdog, watchdog};
 
 /// Starts a goroutine: `go!(move || work())`, or `go!({ work() })` for a block (wrapped in a
 /// `move` closure). Go's `go f()` statement; see [`go()`] for panics and the migration

@@ -1,0 +1,2 @@
+#[goro::main(stack_size = "1mb")]
+fn main() {}

@@ -1,0 +1,2 @@
+#[goro::main(gomaxprocs = 2, gomaxprocs = 4)]
+fn main() {}

@@ -1,0 +1,2 @@
+#[goro::main(gomaxprocs = "4")]
+fn main() {}

@@ -1,0 +1,2 @@
+#[goro::main(threads = 4)]
+fn main() {}

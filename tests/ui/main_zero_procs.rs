@@ -1,0 +1,2 @@
+#[goro::main(gomaxprocs = 0)]
+fn main() {}

@@ -1,0 +1,4 @@
+#[goro::test]
+async fn later() {}
+
+fn main() {}

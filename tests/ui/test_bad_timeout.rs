@@ -1,0 +1,4 @@
+#[goro::test(timeout = "10")]
+fn no_unit() {}
+
+fn main() {}

@@ -1,0 +1,5 @@
+#[goro::test]
+#[test]
+fn twice() {}
+
+fn main() {}
