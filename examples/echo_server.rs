@@ -41,9 +41,10 @@
 //! in parallel, a fourth stays silent and is dropped by the read deadline, a fifth is still
 //! connected at shutdown and sees the server close it.
 //!
-//! Run with `--addr host:port` (and `--idle seconds`, default 10), it serves until its
-//! standard input is closed (Ctrl-D), then shuts down gracefully and says how many
-//! connections it served: `cargo run --release --example echo_server -- --addr
+//! Run with `--addr host:port` (and `--idle seconds`, default 10), it serves until Ctrl-C
+//! (SIGINT), SIGTERM or the end of its standard input (Ctrl-D), then shuts down gracefully
+//! and says how many connections it served (Go's `signal.NotifyContext(ctx, os.Interrupt,
+//! syscall.SIGTERM)` is the context `serve` gets): `cargo run --release --example echo_server -- --addr
 //! 127.0.0.1:7000`, and in another terminal `nc 127.0.0.1 7000`.
 
 use goro::context::{self, Context};
@@ -198,7 +199,7 @@ fn main() {
     }
 }
 
-/// The server on its own, until standard input is closed.
+/// The server on its own, until a SIGINT or SIGTERM, or the end of standard input.
 fn serve_until_stdin_closes(addr: &str, idle: Duration) {
     let ln = match net::listen("tcp", addr) {
         Ok(ln) => ln,
@@ -207,9 +208,13 @@ fn serve_until_stdin_closes(addr: &str, idle: Duration) {
             std::process::exit(1);
         }
     };
+    let (signalled, stop) = goro::signal::notify_context(
+        &context::background(),
+        &[goro::signal::SIGINT, goro::signal::SIGTERM],
+    );
     println!("listening on {}", ln.addr().expect("listener address"));
     io::stdout().flush().ok();
-    let (ctx, cancel) = context::with_cancel(&context::background());
+    let (ctx, cancel) = context::with_cancel(&signalled);
     // Standard input is read on a thread of its own (a blocking read would hold an M and
     // its P); a cancel func may be called from any thread.
     std::thread::spawn(move || {
@@ -217,6 +222,7 @@ fn serve_until_stdin_closes(addr: &str, idle: Duration) {
         cancel.cancel();
     });
     let served = serve(&ctx, ln, idle);
+    stop.stop();
     println!("shut down: served {served} connections");
 }
 

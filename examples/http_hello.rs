@@ -17,7 +17,11 @@
 //!     ln, err := net.Listen("tcp", *addr)
 //!     if err != nil { log.Fatal(err) }
 //!     fmt.Println("listening on", ln.Addr())
-//!     log.Fatal(srv.Serve(ln))
+//!     ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+//!     defer stop()
+//!     go func() { <-ctx.Done(); srv.Shutdown(context.Background()) }()
+//!     if err := srv.Serve(ln); err != http.ErrServerClosed { log.Fatal(err) }
+//!     fmt.Println("shut down")
 //! }
 //! ```
 //!
@@ -33,7 +37,11 @@
 //! * a client that sends nothing for `--read-timeout` (default 10 s; Go's `ReadTimeout`) is
 //!   dropped: the read deadline is set when a request begins, as Go sets it;
 //! * `--addr host:port` (also `-addr`, as Go's `flag` spells it) picks the address,
-//!   `GOMAXPROCS` the number of Ps.
+//!   `GOMAXPROCS` the number of Ps;
+//! * SIGINT (Ctrl-C) or SIGTERM shuts it down gracefully, as `srv.Shutdown` does: the
+//!   listener closes, idle keep-alive connections close, a request being answered is
+//!   answered first; then it prints `shut down` and exits 0. A second signal during the
+//!   shutdown is swallowed (the signals stay caught until the shutdown ends).
 //!
 //! The connection's read buffer is allocated when the first bytes arrive and starts at 4 KiB,
 //! so an idle connection holds its goroutine's stack and little else.
@@ -41,9 +49,12 @@
 //! Run: `cargo run --release --example http_hello -- --addr 127.0.0.1:8080`, then
 //! `curl -v http://127.0.0.1:8080/`.
 
-use goro::net;
+use goro::context::{self, Context};
+use goro::sync::WaitGroup;
+use goro::{net, signal};
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The largest request header accepted (Go's `DefaultMaxHeaderBytes` is 1 MiB; 8 KiB is what
@@ -69,22 +80,44 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // Ctrl-C or SIGTERM: stop accepting, close idle connections, finish the requests in
+    // flight (Go's signal.NotifyContext + srv.Shutdown). Caught from before the address is
+    // announced, so whoever reads it may signal at once.
+    let (ctx, stop) =
+        signal::notify_context(&context::background(), &[signal::SIGINT, signal::SIGTERM]);
     println!("listening on {}", ln.addr().expect("listener address"));
     io::stdout().flush().ok();
+    let ln = Arc::new(ln);
+    {
+        let (ln, done) = (ln.clone(), ctx.done());
+        goro::go!(move || {
+            done.recv();
+            let _ = ln.close(); // wakes accept
+        });
+    }
+    let conns = WaitGroup::new();
     loop {
         match ln.accept() {
             Ok(conn) => {
-                goro::go!(move || serve(conn, read_timeout));
+                conns.add(1);
+                let (conns, ctx) = (conns.clone(), ctx.clone());
+                goro::go!(move || {
+                    serve(conn, read_timeout, &ctx);
+                    conns.done();
+                });
             }
+            Err(_) if ctx.err().is_some() => break,
             // Out of descriptors or a connection reset while queued: Go's Serve sleeps
             // a little and tries again rather than dying.
-            Err(e) if !net::is_closed(&e) => {
+            Err(e) => {
                 eprintln!("http_hello: accept: {e}; retrying");
                 goro::time::sleep(Duration::from_millis(5));
             }
-            Err(_) => return,
         }
     }
+    conns.wait();
+    stop.stop();
+    println!("shut down");
 }
 
 /// `--addr`, `--read-timeout` (Go's flag syntax: `-name value`, `--name value`,
@@ -129,8 +162,23 @@ enum After {
 }
 
 /// One connection: read, answer every complete request in the buffer, write the answers
-/// together, repeat until the client closes, errs, times out or asks to close.
-fn serve(conn: net::Conn, read_timeout: Duration) {
+/// together, repeat until the client closes, errs, times out or asks to close, or the
+/// server shuts down (`ctx`) while the connection waits for its next request.
+fn serve(conn: net::Conn, read_timeout: Duration, ctx: &Context) {
+    let conn = Arc::new(conn);
+    // Shutdown wakes a connection waiting for a request (Go's closeIdleConns): its read
+    // fails at once, and the loop below sees the context is done.
+    let wake = {
+        let conn = conn.clone();
+        context::after_func(ctx, move || {
+            let _ = conn.set_read_deadline(Some(Instant::now()));
+        })
+    };
+    serve_requests(&conn, read_timeout, ctx);
+    wake.stop();
+}
+
+fn serve_requests(conn: &net::Conn, read_timeout: Duration, ctx: &Context) {
     let mut buf: Vec<u8> = Vec::new();
     let mut out: Vec<u8> = Vec::new();
     let mut filled = 0;
@@ -148,22 +196,29 @@ fn serve(conn: net::Conn, read_timeout: Duration) {
             }
         }
         if !out.is_empty() {
-            if (&conn).write_all(&out).is_err() {
+            if (&*conn).write_all(&out).is_err() {
                 return;
             }
             out.clear();
         }
         if after == After::Close {
-            close_write_and_wait(&conn);
+            close_write_and_wait(conn);
             return;
         }
-        // Each request gets the whole timeout to arrive, from its first read.
-        if filled == 0
-            && conn
+        if filled == 0 {
+            // Each request gets the whole timeout to arrive, from its first read.
+            if conn
                 .set_read_deadline(Some(Instant::now() + read_timeout))
                 .is_err()
-        {
-            return;
+            {
+                return;
+            }
+            // Checked after setting the deadline: a shutdown that set it to now before
+            // this is seen here, one after this fails the read.
+            if ctx.err().is_some() {
+                close_write_and_wait(conn);
+                return;
+            }
         }
         if buf.is_empty() {
             // First bytes of the connection: only now does it get a buffer.
@@ -176,7 +231,7 @@ fn serve(conn: net::Conn, read_timeout: Duration) {
             }
             buf.resize(buf.len() * 2, 0);
         }
-        match (&conn).read(&mut buf[filled..]) {
+        match (&*conn).read(&mut buf[filled..]) {
             Ok(0) => return,
             Ok(n) => filled += n,
             Err(_) => return, // reset, deadline, closed

@@ -310,6 +310,54 @@ fn echo_server_serves_parallel_clients_drops_idle_ones_and_shuts_down_gracefully
     });
 }
 
+/// Sends `sig` to the example (as Ctrl-C or a service manager would).
+fn signal_child(s: &Server, sig: goro::signal::Signal) {
+    sig.send_to(s.child.id() as i32)
+        .expect("signalling the example");
+}
+
+#[test]
+fn http_hello_shuts_down_gracefully_on_sigint() {
+    watchdog(120, || {
+        let mut s = Server::start("http_hello", &["--addr", "127.0.0.1:0"]);
+        // A keep-alive connection that has been served and now waits idle.
+        let mut idle = s.connect();
+        idle.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let (status, body) = read_response(&mut BufReader::new(idle.try_clone().unwrap()));
+        assert_eq!(status[0], "HTTP/1.1 200 OK");
+        assert_eq!(body, "Hello, World!");
+        signal_child(&s, goro::signal::SIGINT);
+        // The idle connection is closed and the server exits by itself, successfully.
+        assert!(read_to_eof(&mut idle).is_empty());
+        let mut last = String::new();
+        s.stdout.read_line(&mut last).unwrap();
+        assert_eq!(last, "shut down\n");
+        let status = s.child.wait().unwrap();
+        assert!(status.success(), "{status}");
+        assert!(TcpStream::connect(&s.addr).is_err());
+    });
+}
+
+#[test]
+fn echo_server_shuts_down_gracefully_on_sigterm() {
+    watchdog(120, || {
+        let mut s = Server::start("echo_server", &["--addr", "127.0.0.1:0"]);
+        let mut open = s.connect();
+        open.write_all(b"ping\n").unwrap();
+        let mut back = [0u8; 5];
+        open.read_exact(&mut back).unwrap();
+        assert_eq!(&back, b"ping\n");
+        signal_child(&s, goro::signal::SIGTERM);
+        assert!(read_to_eof(&mut open).is_empty());
+        let mut last = String::new();
+        s.stdout.read_line(&mut last).unwrap();
+        assert_eq!(last, "shut down: served 1 connections\n");
+        let status = s.child.wait().unwrap();
+        assert!(status.success(), "{status}");
+    });
+}
+
 /// A chat client: its connection, a line reader, and the address the server calls it by.
 struct ChatClient {
     w: TcpStream,
