@@ -91,6 +91,15 @@ impl Signal {
     }
 
     /// Sends it to this process (Go's `p, _ := os.FindProcess(os.Getpid()); p.Signal(sig)`).
+    ///
+    /// ```
+    /// use chan::signal::{self, SIGWINCH};
+    /// let c = chan::make::<signal::Signal>(1);
+    /// signal::notify(&c, &[SIGWINCH]);
+    /// SIGWINCH.raise().unwrap();
+    /// assert_eq!(c.recv(), Some(SIGWINCH));
+    /// signal::stop(&c);
+    /// ```
     pub fn raise(self) -> io::Result<()> {
         self.send_to(std::process::id() as i32)
     }
@@ -472,6 +481,14 @@ pub fn reset(sigs: &[Signal]) {
 /// Ends a [`notify_context`]: cancels its context and stops its signal delivery (Go's
 /// `stop` from `signal.NotifyContext`). Clone it to stop from several places; stopping
 /// again does nothing.
+///
+/// ```
+/// use chan::{context, signal};
+/// let (ctx, stop) = signal::notify_context(&context::background(), &[signal::SIGINT]);
+/// // ... the work that Ctrl-C would interrupt ...
+/// stop.stop(); // done early: Ctrl-C ends the process again
+/// assert_eq!(ctx.err(), Some(context::ContextError::Canceled));
+/// ```
 #[derive(Clone, Debug)]
 pub struct NotifyStop {
     cancel: CancelCauseFunc,

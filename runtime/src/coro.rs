@@ -93,6 +93,17 @@ enum State {
 /// [`Iterator::next`] runs the producer until its next `yield` (Go's `next()`), returning
 /// `None` once it has returned; [`Pull::stop`] (or dropping the `Pull`) ends it early. A
 /// panic in the producer comes out of the `next` or `stop` that was running it.
+///
+/// ```
+/// let mut words = runtime::iter::pull(|y| {
+///     for w in "to be or not".split(' ') {
+///         if !y(w) { return; }
+///     }
+/// });
+/// assert_eq!(words.next(), Some("to"));
+/// let rest: Vec<&str> = words.collect(); // a Pull is an Iterator
+/// assert_eq!(rest, ["be", "or", "not"]);
+/// ```
 pub struct Pull<'a, T> {
     stack: Stack,
     shared: *mut Shared<T>,
@@ -312,7 +323,7 @@ where
 /// # Safety
 /// Must run on the producer whose record `shared` is.
 unsafe fn yield_value<T>(shared: *mut Shared<T>, v: T) -> bool {
-    // SAFETY (every access below): the record is the producer's; the consumer is suspended
+    // SAFETY: for every access below: the record is the producer's; the consumer is suspended
     // while we run, and no reference to the record outlives a switch.
     unsafe {
         if (*shared).refused {
