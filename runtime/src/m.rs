@@ -7,6 +7,37 @@
 //! [`crate::parkstate`]). The exception is [`park_direct`]: a parking G switches straight to
 //! the next G of its P, and that G carries out the park first thing ([`after_resume`]).
 //!
+//! # The direct park
+//! A channel handoff parks one goroutine and runs the one it just readied, on the same P.
+//! Through g0 that is two switches (G1 -> g0 -> G2); [`park_direct`] makes it one. The
+//! protocol keeps every rule the g0 path keeps:
+//!
+//! * **When.** Only where `schedule` would pick the same G anyway ([`crate::proc::next_local`]:
+//!   the P's `runnext` or ring head, no due timer, not the global queue's turn, no locked M or
+//!   goroutine, not in a syscall wrapper). Everything from taking `next` off the queue to the
+//!   commit below runs inside a runtime section (`enter_rt`), so sysmon cannot take the P
+//!   meanwhile: the P that `next` came from is still ours when `next` commits G1's park.
+//! * **The handover.** G1 does what `execute` does before running a G: hands its g0 context to
+//!   `next` (so `next` returns to this M's scheduler when it switches out), bumps `schedtick`,
+//!   makes `next` the M's current G, and jumps to it with G1's address tagged [`DIRECT`] as
+//!   the data word. Its own context travels in the jump's transfer.
+//! * **The commit, on the other side.** The first thing `next` does when it resumes
+//!   ([`after_resume`], or `g_entry` for a goroutine's first run) is save G1's context into
+//!   G1's record: G1's stack is quiescent now, since we run on ours. Only then does it commit
+//!   G1's park word (EMPTY -> PARKED): the switch invariant holds, exactly as when g0 commits,
+//!   because the commit happens after the save, on a different stack.
+//! * **A lost race.** If an unpark came between G1's decision to park and the commit, the word
+//!   is NOTIFIED and the commit consumes the token instead; G1 must run on at once. `next`
+//!   (still Runnable, never run) then makes G1 current again and jumps back to it tagged
+//!   `DIRECT | REQUEUE`; G1, resumed in its own `after_resume`, saves `next`'s context and puts
+//!   it back into `runnext`, where it came from. Either way exactly one context is resumed per
+//!   switch, and each saved context has exactly one owner that may resume it: a G in a queue
+//!   (resumed by whoever takes it), a G whose park word is PARKED (by the unparker that moves
+//!   it), or a G whose context rides in a transfer (by the receiver).
+//!
+//! `runtime/tests/park.rs`'s token ring drives this path with racing unparks, timers and a
+//! check that no goroutine is ever resumed twice.
+//!
 //! # Thread-locals and migration
 //! A goroutine may resume on another M after any switch. The runtime's own thread-locals are
 //! therefore read only through the `#[inline(never)]` accessors below, never cached across a

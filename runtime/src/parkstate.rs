@@ -6,13 +6,15 @@
 //!
 //! 1. On the G: if a wakeup token is already there, consume it and return without switching
 //!    ([`ParkState::try_consume`]). Otherwise switch to g0.
-//! 2. On g0, after the G's context is saved: publish the G as parked with a CAS
-//!    EMPTY -> PARKED ([`ParkState::commit`]). If an `unpark` slipped in between the two
-//!    halves the word is NOTIFIED instead; g0 consumes the token and resumes the G at once.
+//! 2. Off the G's stack, after its context is saved: publish the G as parked with a CAS
+//!    EMPTY -> PARKED ([`ParkState::commit`]). That is g0 (`execute`), or, after a direct
+//!    park, the goroutine the G switched straight to (`after_resume`; see [`crate::m`]'s
+//!    "The direct park"). If an `unpark` slipped in between the two halves the word is
+//!    NOTIFIED instead; the committer consumes the token and resumes the G at once.
 //!
 //! [`ParkState::unpark`] only makes the G runnable when it moves the word from PARKED, which
-//! g0 stores after the save, so the one thread allowed to resume the G is the one that won
-//! that transition. Any other unpark leaves (or finds) a token.
+//! the committer stores after the save, so the one thread allowed to resume the G is the one
+//! that won that transition. Any other unpark leaves (or finds) a token.
 //!
 //! The word also carries a generation, bumped each time a G record is reused for a new
 //! goroutine, so a stale `Waiter` for an earlier goroutine cannot wake its successor.

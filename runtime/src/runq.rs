@@ -175,7 +175,8 @@ impl<T> RunQueue<T> {
     pub unsafe fn get(&self, take_next: bool) -> Option<(*mut T, bool)> {
         if take_next {
             let next = self.next.ptr.load(Ordering::Relaxed);
-            // Acquire: pairs with the AcqRel swap in `put` that published the element.
+            // Acquire: pairs with the release store (or SeqCst swap) in `put` that published
+            // the element.
             if !next.is_null()
                 && self
                     .next

@@ -10,10 +10,27 @@
 //!   find the new G, or whoever spins next will.
 //! * An M that was spinning and finds work stops spinning; if it was the last spinner it calls
 //!   `wakep` so that more work, if any, gets another M ([`crate::proc`]'s `reset_spinning`).
-//! * An M that gives up spinning first decrements `nmspinning`, then (after a full fence)
-//!   re-checks every run queue. A producer publishes its G, then (after a full fence through
-//!   the SeqCst swap of `runnext` or an explicit fence) reads `npidle`/`nmspinning`. One of
-//!   the two always sees the other, so no G is left behind while an M sleeps.
+//! * An M that gives up (spinning or not) first publishes that it is idle (its P in the idle
+//!   list, `npidle` up, `nmspinning` down), then re-checks every run queue. A producer
+//!   publishes its G (a release store into `runnext` or of the ring's `tail`), then reads
+//!   `npidle`/`nmspinning` in [`wakep`]. This is Dekker's pattern: each side stores, then
+//!   loads what the other stored, and each needs a StoreLoad barrier between the two or both
+//!   can miss (x86 lets a load pass an earlier store still in the store buffer; the producer
+//!   would see "an M spins" while the M, giving up, does not see the G yet). The G would
+//!   then wait for its P's next switch, or for sysmon.
+//!
+//!   The barrier is asymmetric, as in the retake handshake ([`crate::membarrier`]): the
+//!   producer, on the hot path of every `ready` and spawn, has only [`light_barrier`] (a
+//!   compiler fence), and the M giving up, which is about to sleep on a futex anyway,
+//!   pays [`heavy_barrier`] (`membarrier(2)`: every running thread of the process executes a
+//!   full barrier). Either the producer's store drained before that barrier, and the
+//!   re-check sees the G, or its loads come after it, and see the idle P. (Go pays on the
+//!   producer's side: `runqput`'s `StoreRel` is an `XCHG` on amd64, `runnext` a CAS.)
+//!   Producers that put into the global queue fence explicitly (it is rare, and `globrunqput`
+//!   may run where the runtime is not yet initialised).
+//!
+//! [`light_barrier`]: crate::membarrier::light_barrier
+//! [`heavy_barrier`]: crate::membarrier::heavy_barrier
 //!
 //! Locks: `idle` (idle Ps and Ms, the timer sleeper), `runq` (the global run queue) and
 //! `gfree` are independent and never held together, except `idle` then `runq` in no place.
@@ -420,7 +437,9 @@ pub(crate) fn scavenge_stacks() {
 // ---- waking Ms ---------------------------------------------------------------------------
 
 /// Tries to add one more M to run Gs, if there is an idle P and nobody spins (Go's wakep).
+/// Called after publishing a G: the light side of the StoreLoad barrier in the module docs.
 pub(crate) fn wakep() {
+    crate::membarrier::light_barrier();
     if SCHED.npidle.load(Ordering::SeqCst) == 0 {
         return;
     }

@@ -175,7 +175,9 @@ fn the_dump_shows_wait_reasons_and_spawn_locations() {
 /// goroutine in its P's runnext, the direct-switch path (`park_direct`). A plain thread keeps
 /// unparking every goroutine meanwhile, so commits race with wakeups (the parked G then goes
 /// to runnext instead of resuming at once), and sleeping goroutines keep timers due. Every
-/// pass is seen exactly once, in order.
+/// pass is seen exactly once, in order, and no goroutine is ever resumed twice (a flag on its
+/// stack, cleared before each park and set after it, would be found set by the second of two
+/// resumes of one context).
 #[test]
 fn a_token_ring_of_direct_parks_survives_racing_unparks_and_timers() {
     const N: usize = 8;
@@ -190,10 +192,18 @@ fn a_token_ring_of_direct_parks_survives_racing_unparks_and_timers() {
             hs.push(runtime::spawn(move || {
                 waiters.lock().unwrap()[k] = Some(Waiter::current());
                 let mut passes = 0;
+                // Set while this goroutine runs past a park: a second resume of the same
+                // context would find it set.
+                let running = AtomicBool::new(true);
                 for lap in 0..LAPS {
                     let mine = lap * N + k;
                     while turn.load(Ordering::SeqCst) != mine {
+                        running.store(false, Ordering::SeqCst);
                         runtime::park(WaitReason::Park);
+                        assert!(
+                            !running.swap(true, Ordering::SeqCst),
+                            "goroutine {k} resumed twice"
+                        );
                     }
                     passes += 1;
                     turn.store(mine + 1, Ordering::SeqCst);
