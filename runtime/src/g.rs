@@ -35,6 +35,38 @@ pub enum Status {
 }
 
 impl Status {
+    /// Whether the scheduler ever moves a G from `self` to `to`:
+    ///
+    /// | from | to | where |
+    /// |---|---|---|
+    /// | Idle | Runnable | spawn |
+    /// | Runnable | Running | `execute`, a direct switch (`make_current`) |
+    /// | Running | Runnable | gosched, preemption; a direct switch's target handing back |
+    /// | Running | Waiting | a park, committed on g0 or by the next G |
+    /// | Running | Syscall, Syscall | Running | `runtime::syscall` |
+    /// | Syscall | Waiting | a park inside `runtime::syscall` |
+    /// | Running | Running | leaving `runtime::syscall` after parking inside it |
+    /// | Waiting | Runnable | unpark (`ready`), a park that lost the race, off its P |
+    /// | Waiting | Running | a park that lost the race, resumed at once on g0 |
+    /// | Running | Idle | exit (`gdestroy`) |
+    fn can_become(self, to: Status) -> bool {
+        use Status::*;
+        matches!(
+            (self, to),
+            (Idle, Runnable)
+                | (Runnable, Running)
+                | (Running, Runnable)
+                | (Running, Waiting)
+                | (Running, Syscall)
+                | (Syscall, Running)
+                | (Syscall, Waiting)
+                | (Running, Running)
+                | (Waiting, Runnable)
+                | (Waiting, Running)
+                | (Running, Idle)
+        )
+    }
+
     fn from_u32(v: u32) -> Status {
         match v {
             1 => Status::Runnable,
@@ -229,8 +261,22 @@ impl G {
         Status::from_u32(self.status.load(Ordering::Relaxed))
     }
 
-    pub(crate) fn set_status(&self, s: Status) {
-        self.status.store(s as u32, Ordering::Relaxed);
+    /// Moves the G to status `to` (Go's `casgstatus`): every status change goes through here,
+    /// and debug builds check that `from -> to` is one the scheduler makes (the table in
+    /// [`Status::can_become`]), so a protocol slip shows up at the transition, not as a hang.
+    /// Release builds store and check nothing (the status is informational: dumps, sysmon).
+    #[inline]
+    pub(crate) fn set_status(&self, to: Status) {
+        if cfg!(debug_assertions) {
+            let from = Status::from_u32(self.status.swap(to as u32, Ordering::Relaxed));
+            assert!(
+                from.can_become(to),
+                "goroutine {}: bad status change {from:?} -> {to:?}",
+                self.goid.load(Ordering::Relaxed)
+            );
+        } else {
+            self.status.store(to as u32, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn wait_reason(&self) -> WaitReason {

@@ -256,6 +256,7 @@ impl M {
     #[inline]
     pub(crate) fn exit_rt(&self, was_inside: bool) {
         if !was_inside {
+            self.debug_check_in_rt("exit_rt");
             if self.retake.load(Ordering::Relaxed) != RETAKE_IDLE
                 && let Some(p) = self.take_ask()
             {
@@ -275,9 +276,23 @@ impl M {
         if was_inside {
             return false;
         }
+        self.debug_check_in_rt("exit_rt_preemptible");
         let ask = self.retake.load(Ordering::Relaxed) != RETAKE_IDLE && self.take_ask().is_some();
         self.in_rt.store(false, Ordering::Release);
         ask
+    }
+
+    /// Debug builds: a section is left only by the M that is in one. Sections are entered in
+    /// one function and sometimes left in another (g0's `execute` leaves the section its
+    /// scheduling loop was in; a direct park's target leaves the one the parker entered), so
+    /// the pairing cannot be a guard's scope; this checks the half a guard would.
+    #[inline]
+    fn debug_check_in_rt(&self, what: &str) {
+        debug_assert!(
+            self.in_rt.load(Ordering::Relaxed),
+            "M{}: {what} outside a runtime section",
+            self.id.load(Ordering::Relaxed)
+        );
     }
 
     /// Drops this M's hold on `p` (its current P); the caller passes `p` on.
