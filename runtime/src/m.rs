@@ -19,8 +19,8 @@
 //!   meanwhile: the P that `next` came from is still ours when `next` commits G1's park.
 //! * **The handover.** G1 does what `execute` does before running a G: hands its g0 context to
 //!   `next` (so `next` returns to this M's scheduler when it switches out), bumps `schedtick`,
-//!   makes `next` the M's current G, and jumps to it with G1's address tagged [`DIRECT`] as
-//!   the data word. Its own context travels in the jump's transfer.
+//!   makes `next` the M's current G, and jumps to it with [`Resume::Direct`]`(G1)` as the
+//!   data word. Its own context travels in the jump's transfer.
 //! * **The commit, on the other side.** The first thing `next` does when it resumes
 //!   ([`after_resume`], or `g_entry` for a goroutine's first run) is save G1's context into
 //!   G1's record: G1's stack is quiescent now, since we run on ours. Only then does it commit
@@ -28,8 +28,8 @@
 //!   because the commit happens after the save, on a different stack.
 //! * **A lost race.** If an unpark came between G1's decision to park and the commit, the word
 //!   is NOTIFIED and the commit consumes the token instead; G1 must run on at once. `next`
-//!   (still Runnable, never run) then makes G1 current again and jumps back to it tagged
-//!   `DIRECT | REQUEUE`; G1, resumed in its own `after_resume`, saves `next`'s context and puts
+//!   (still Runnable, never run) then makes G1 current again and jumps back to it with
+//!   [`Resume::Requeue`]`(next)`; G1, resumed in its own `after_resume`, saves `next`'s context and puts
 //!   it back into `runnext`, where it came from. Either way exactly one context is resumed per
 //!   switch, and each saved context has exactly one owner that may resume it: a G in a queue
 //!   (resumed by whoever takes it), a G whose park word is PARKED (by the unparker that moves
@@ -66,12 +66,83 @@ const G0_STACK: usize = 256 * 1024;
 /// thread costs ~30 us to create, so retiring one a second is cheap either way.)
 const IDLE_M_EXIT: Duration = Duration::from_secs(1);
 
-/// Switch reasons, passed from a G to g0 in the switch's data word.
-pub(crate) const SW_PARK: usize = 1;
-pub(crate) const SW_GOSCHED: usize = 2;
-pub(crate) const SW_EXIT: usize = 3;
-/// sysmon's preemption of a hog at a safe point (see `preempt_point`).
-pub(crate) const SW_PREEMPT: usize = 4;
+/// Why a goroutine switches to g0: the data word of every G -> g0 switch, decoded only by
+/// g0 (`execute`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(usize)]
+pub(crate) enum SwitchReason {
+    /// The G parks; g0 commits the park.
+    Park = 1,
+    /// The G yields (`gosched`, leaving `runtime::syscall` without a P).
+    Gosched = 2,
+    /// The G has finished.
+    Exit = 3,
+    /// sysmon's preemption of a hog at a safe point (see `preempt_point`).
+    Preempt = 4,
+}
+
+impl SwitchReason {
+    fn encode(self) -> usize {
+        self as usize
+    }
+
+    fn decode(word: usize) -> SwitchReason {
+        match word {
+            1 => SwitchReason::Park,
+            2 => SwitchReason::Gosched,
+            3 => SwitchReason::Exit,
+            4 => SwitchReason::Preempt,
+            _ => unreachable!("g0 resumed with data word {word:#x}, not a switch reason"),
+        }
+    }
+}
+
+/// The data word a goroutine is resumed with, decoded by `after_resume` and `g_entry`. G
+/// records are 8-aligned, so a G's address leaves the two low bits for the tag.
+#[derive(Clone, Copy)]
+pub(crate) enum Resume {
+    /// From g0 (`execute`), carrying the resumed G's own address (a first run reads it).
+    FromG0(&'static G),
+    /// From a goroutine that parked straight into this one ([`park_direct`]), whose context
+    /// travels in the transfer: the resumed G saves it and commits that park.
+    Direct(&'static G),
+    /// From a goroutine whose direct park lost its race with an unpark and that switched
+    /// back to us: we save its context and put it back into `runnext`.
+    Requeue(&'static G),
+}
+
+impl Resume {
+    const DIRECT: usize = 1;
+    const REQUEUE: usize = 2;
+
+    fn addr(g: &'static G) -> usize {
+        let a = g as *const G as usize;
+        debug_assert_eq!(a & 3, 0, "G records are 8-aligned");
+        a
+    }
+
+    pub(crate) fn encode(self) -> usize {
+        match self {
+            Resume::FromG0(g) => Self::addr(g),
+            Resume::Direct(g) => Self::addr(g) | Self::DIRECT,
+            Resume::Requeue(g) => Self::addr(g) | Self::DIRECT | Self::REQUEUE,
+        }
+    }
+
+    /// # Safety
+    /// `word` must be the data word of a switch into a goroutine: made by [`Resume::encode`].
+    pub(crate) unsafe fn decode(word: usize) -> Resume {
+        // SAFETY: per the contract, the untagged bits are a G's address; G records are
+        // leaked and never freed.
+        let g: &'static G = unsafe { &*((word & !3) as *const G) };
+        match word & 3 {
+            0 => Resume::FromG0(g),
+            Self::DIRECT => Resume::Direct(g),
+            3 => Resume::Requeue(g),
+            _ => unreachable!("a goroutine resumed with data word {word:#x}"),
+        }
+    }
+}
 
 /// sysmon's retake handshake states (`M::retake`).
 pub(crate) const RETAKE_IDLE: u32 = 0;
@@ -404,7 +475,7 @@ pub(crate) fn preempt_point() {
     let Some(m) = current_m() else { return };
     let Some(g) = m.curg() else { return };
     if g.status() == Status::Running && !std::thread::panicking() {
-        switch_to_g0(g, SW_PREEMPT);
+        switch_to_g0(g, SwitchReason::Preempt);
     }
 }
 
@@ -680,7 +751,7 @@ fn execute(m: &'static M, g: &'static G) -> bool {
         // SAFETY: `g` is runnable, so its context was fully saved by the g0 that switched it
         // out (or made by spawn) and no other M can resume it: we took it from a run queue or
         // won its park word. The data word tells a first-time entry which G it is.
-        let t = unsafe { ctx.resume(g as *const G as usize) };
+        let t = unsafe { ctx.resume(Resume::FromG0(g).encode()) };
         // Back on g0, from whichever G runs on this M now: `g` may have parked straight into
         // another one (`park_direct`), which then switched here.
         g = m
@@ -699,8 +770,8 @@ fn execute(m: &'static M, g: &'static G) -> bool {
         // sysmon may have taken the P while the G ran (a hog, or an unmarked blocking call).
         let p = m.p();
         let locked = m.lockedg().is_some_and(|l| ptr::eq(l, g));
-        match t.data {
-            SW_PARK => {
+        match SwitchReason::decode(t.data) {
+            SwitchReason::Park => {
                 g.set_status(Status::Waiting);
                 if !g.park.commit() {
                     // A wakeup raced with the park: resume at once.
@@ -711,14 +782,14 @@ fn execute(m: &'static M, g: &'static G) -> bool {
                     requeue_global(g);
                 }
             }
-            SW_GOSCHED => {
+            SwitchReason::Gosched => {
                 g.set_status(Status::Runnable);
                 match p {
                     Some(p) => crate::proc::gosched_put(p, g),
                     None => requeue_global(g),
                 }
             }
-            SW_PREEMPT => {
+            SwitchReason::Preempt => {
                 g.set_status(Status::Runnable);
                 match p {
                     // Behind this P's queued goroutines (the ones it kept waiting), not
@@ -729,7 +800,7 @@ fn execute(m: &'static M, g: &'static G) -> bool {
                     None => requeue_global(g),
                 }
             }
-            SW_EXIT => {
+            SwitchReason::Exit => {
                 crate::spawn::gdestroy(p, g);
                 m.set_curg(None);
                 if locked {
@@ -744,7 +815,6 @@ fn execute(m: &'static M, g: &'static G) -> bool {
                 }
                 return true;
             }
-            other => unreachable!("execute: unknown switch reason {other}"),
         }
         // Cleared only now that the G sits in a queue or its park word: until then the
         // deadlock check counts this M as running something.
@@ -790,37 +860,31 @@ fn make_current(m: &'static M, g: &'static G) -> context::Context {
 ///
 /// `g` must be the running G. Never inlined, and nothing thread-local may be held across it.
 #[inline(never)]
-pub(crate) fn switch_to_g0(g: &'static G, reason: usize) {
+pub(crate) fn switch_to_g0(g: &'static G, reason: SwitchReason) {
     let g0 =
         g.g0.take()
             .expect("switch_to_g0: no g0 context (not on a goroutine?)");
     // SAFETY: `g0` is the context of the g0 that resumed us, saved when it did; it is
     // suspended in `execute` waiting for exactly this switch.
-    let t = unsafe { g0.resume(reason) };
+    let t = unsafe { g0.resume(reason.encode()) };
     after_resume(g, t);
 }
-
-/// Tag bits of a resume's data word from a goroutine that switched straight to another one
-/// (its G's address is in the other bits; G records are 8-aligned, and a resume from g0
-/// passes a reason or a G's address, so the bits are free). `DIRECT`: the goroutine parked
-/// ([`park_direct`]); the resumed G commits that park.
-pub(crate) const DIRECT: usize = 1;
-/// With [`DIRECT`]: the goroutine was switched to by a direct park whose commit lost a race
-/// with an unpark, and switched back; it goes back to `runnext`.
-const REQUEUE: usize = 2;
 
 /// On a G that was just resumed by `t`: remember the g0 to return to next time (Go's
 /// `gogo` from `schedule`), or, after a direct switch, finish what the goroutine that
 /// switched here started; its M's g0 became ours before the switch.
 pub(crate) fn after_resume(g: &'static G, mut t: context::Transfer) {
     loop {
-        if t.data & DIRECT == 0 {
-            g.g0.set(Some(t.context));
-            return;
-        }
-        // SAFETY: park_direct and the requeue below pass a G's address with the tags; G
-        // records are leaked and never freed.
-        let other: &'static G = unsafe { &*((t.data & !(DIRECT | REQUEUE)) as *const G) };
+        // SAFETY: every switch into a goroutine passes a `Resume` word (execute, park_direct
+        // and the requeue below).
+        let (other, requeue) = match unsafe { Resume::decode(t.data) } {
+            Resume::FromG0(_) => {
+                g.g0.set(Some(t.context));
+                return;
+            }
+            Resume::Direct(other) => (other, false),
+            Resume::Requeue(other) => (other, true),
+        };
         let m = current_m().expect("after_resume: direct switch on a thread without an M");
         // Its stack is quiescent now (we run on ours): save its context first.
         other.ctx.set(Some(t.context));
@@ -828,7 +892,7 @@ pub(crate) fn after_resume(g: &'static G, mut t: context::Transfer) {
         let p = m
             .p()
             .expect("after_resume: the section of park_direct keeps the P");
-        if t.data & REQUEUE != 0 {
+        if requeue {
             // We parked, lost the race, and `other` (still Runnable) made way for us: it goes
             // back where it came from.
             // SAFETY: we hold p, inside the section park_direct entered.
@@ -851,7 +915,7 @@ pub(crate) fn after_resume(g: &'static G, mut t: context::Transfer) {
         let ctx = make_current(m, other);
         // SAFETY: `other`'s context was saved just above and nobody else can resume it (its
         // park word is EMPTY, not PARKED: no unparker readies it). Ours travels to it.
-        t = unsafe { crate::switch::jump(ctx, g as *const G as usize | DIRECT | REQUEUE) };
+        t = unsafe { crate::switch::jump(ctx, Resume::Requeue(g).encode()) };
         // Resumed again later, by g0 or by another direct switch: finish that one.
     }
 }
@@ -890,7 +954,7 @@ pub(crate) fn park_direct(g: &'static G) -> bool {
     // SAFETY: `next` is runnable and we took it from our P's queue, so its context is fully
     // saved and nobody else can resume it. Our own context goes to it through the transfer;
     // `after_resume` on its side saves it and commits our park.
-    let t = unsafe { crate::switch::jump(ctx, g as *const G as usize | DIRECT) };
+    let t = unsafe { crate::switch::jump(ctx, Resume::Direct(g).encode()) };
     after_resume(g, t);
     true
 }

@@ -11,7 +11,7 @@
 
 use crate::clock;
 use crate::g::{G, Status, WaitReason};
-use crate::m::{self, SW_PARK};
+use crate::m::{self, SwitchReason};
 use crate::note::Note;
 use crate::sched;
 use crate::timer::TimerKind;
@@ -195,7 +195,7 @@ fn park_g(g: &'static G, reason: WaitReason) {
     }
     g.set_waiting(reason);
     if !m::park_direct(g) {
-        m::switch_to_g0(g, SW_PARK);
+        m::switch_to_g0(g, SwitchReason::Park);
     }
     g.wait_reason
         .store(WaitReason::None as u8, Ordering::Relaxed);

@@ -14,7 +14,7 @@
 //! [`crate::goroutine_local!`] or goro's `sync` locks instead.
 
 use crate::g::{G, Status, WaitReason};
-use crate::m::{self, SW_EXIT, SW_GOSCHED};
+use crate::m::{self, Resume, SwitchReason};
 use crate::sched::{self, SCHED};
 use context::Context;
 use context::stack::Stack as CtxStack;
@@ -174,12 +174,13 @@ unsafe fn prepare<F: FnOnce() + Send + 'static>(
 
 /// First code a goroutine runs, on its own stack.
 extern "C" fn g_entry<F: FnOnce()>(t: context::Transfer) -> ! {
-    let g: &'static G = if t.data & m::DIRECT == 0 {
-        // SAFETY: execute() passes the G's address as the data word of its first resume.
-        unsafe { &*(t.data as *const G) }
-    } else {
+    // SAFETY: every switch into a goroutine passes a `Resume` word.
+    let g: &'static G = match unsafe { Resume::decode(t.data) } {
+        Resume::FromG0(g) => g,
         // A goroutine parked straight into this one and made it the M's current G.
-        m::current_g().expect("g_entry: direct switch without a current goroutine")
+        Resume::Direct(_) | Resume::Requeue(_) => {
+            m::current_g().expect("g_entry: direct switch without a current goroutine")
+        }
     };
     m::after_resume(g, t);
     {
@@ -201,7 +202,7 @@ extern "C" fn g_entry<F: FnOnce()>(t: context::Transfer) -> ! {
         // Goroutine-locals are dropped on the goroutine, like thread-locals on their thread.
         crate::local::drop_locals(g);
     }
-    m::switch_to_g0(g, SW_EXIT);
+    m::switch_to_g0(g, SwitchReason::Exit);
     unreachable!("g_entry: a dead goroutine was resumed");
 }
 
@@ -240,7 +241,7 @@ pub(crate) fn gdestroy(p: Option<&'static crate::p::P>, g: &'static G) {
 /// (Go's `runtime.Gosched`). On a plain thread, yields the thread.
 pub fn gosched() {
     match m::current_g() {
-        Some(g) => m::switch_to_g0(g, SW_GOSCHED),
+        Some(g) => m::switch_to_g0(g, SwitchReason::Gosched),
         None => std::thread::yield_now(),
     }
 }

@@ -12,7 +12,7 @@
 //! wherever it is woken; the rest of the call is then covered by hog retaking only.
 
 use crate::g::{G, Status};
-use crate::m::{self, SW_GOSCHED};
+use crate::m::{self, SwitchReason};
 use crate::p::{P_RUNNING, P_SYSCALL};
 use crate::sched;
 use std::sync::atomic::Ordering;
@@ -133,5 +133,5 @@ fn exitsyscall(g: &'static G) {
         return;
     }
     // None: queue `g` globally and let this M sleep (the P-less gosched path in `execute`).
-    m::switch_to_g0(g, SW_GOSCHED);
+    m::switch_to_g0(g, SwitchReason::Gosched);
 }
