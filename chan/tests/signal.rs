@@ -109,10 +109,8 @@ fn a_signal_that_arrives_while_ignored_is_never_delivered() {
         // now and then (libtest starting a test thread), and the kernel then queues even an
         // ignored one, to be delivered once `notify` below installs a handler.
         // SAFETY: pthread_kill to our own live thread.
-        assert_eq!(
-            unsafe { libc::pthread_kill(libc::pthread_self(), SIGUSR2.number()) },
-            0
-        );
+        let r = unsafe { libc::pthread_kill(libc::pthread_self(), SIGUSR2.number()) };
+        assert_eq!(r, 0);
         let c = chan::make::<Signal>(1);
         signal::notify(&c, &[SIGUSR2]); // undoes the ignore, for later signals only
         assert!(!signal::ignored(SIGUSR2));
