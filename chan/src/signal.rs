@@ -434,10 +434,13 @@ pub fn ignore(sigs: &[Signal]) {
         *mask &= !m;
     }
     reg.handlers.retain(|(_, mask)| *mask != 0);
+    // Marked ignored first, so that `sync_dispositions` leaves goro's handler in place
+    // (delivering to nobody) instead of restoring the default action for a moment: a
+    // SIGINT in that moment would end the process that asked to ignore it.
+    reg.ignored |= m;
     sync_dispositions(&mut reg);
     for sig in signals_in(m) {
         set_disposition(&mut reg, sig, Some(libc::SIG_IGN));
-        reg.ignored |= sig.bit();
     }
 }
 

@@ -104,7 +104,13 @@ fn a_signal_that_arrives_while_ignored_is_never_delivered() {
     watchdog(30, || {
         signal::ignore(&[SIGUSR2]);
         assert!(signal::ignored(SIGUSR2));
-        SIGUSR2.raise().unwrap(); // discarded by the kernel: the process lives
+        // Discarded by the kernel: the process lives. Sent to this thread, which does not
+        // block it: a process-directed signal finds the main thread blocking every signal
+        // now and then (libtest starting a test thread), and the kernel then queues even an
+        // ignored one, to be delivered once `notify` below installs a handler.
+        // SAFETY: pthread_kill to our own live thread.
+        let r = unsafe { libc::pthread_kill(libc::pthread_self(), SIGUSR2.number()) };
+        assert_eq!(r, 0);
         let c = chan::make::<Signal>(1);
         signal::notify(&c, &[SIGUSR2]); // undoes the ignore, for later signals only
         assert!(!signal::ignored(SIGUSR2));
@@ -124,10 +130,16 @@ fn notify_with_no_signals_relays_every_catchable_one() {
     watchdog(30, || {
         let c = chan::make::<Signal>(8);
         signal::notify(&c, &[]);
+        // Every signal comes here now, others too (a SIGCHLD, say): wait for ours.
+        let wait_for = |want: Signal| loop {
+            if c.recv_timeout(WAIT).unwrap() == Some(want) {
+                break;
+            }
+        };
         SIGWINCH.raise().unwrap();
-        assert_eq!(c.recv_timeout(WAIT).unwrap(), Some(SIGWINCH));
+        wait_for(SIGWINCH);
         SIGUSR1.raise().unwrap();
-        assert_eq!(c.recv_timeout(WAIT).unwrap(), Some(SIGUSR1));
+        wait_for(SIGUSR1);
         signal::stop(&c);
     });
 }
@@ -170,13 +182,27 @@ fn notify_context_is_cancelled_by_the_signal_or_its_parent() {
 
 // ---- child processes -----------------------------------------------------------------------
 
-/// Runs this test binary's `child` test with `scenario`, returning its output.
+/// Runs this test binary's `child` test with `scenario`, returning its output. The child
+/// starts with the signals it tests at their default action, whatever this process inherited
+/// (a test run in the background of a non-interactive shell starts with SIGINT ignored).
 fn run_child(scenario: &str) -> std::process::Output {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["child", "--exact", "--nocapture", "--test-threads=1"])
-        .env("GORO_SIGNAL_CHILD", scenario)
-        .output()
-        .unwrap();
+    use std::os::unix::process::CommandExt as _;
+    // Serial with the in-process tests: one of them subscribes to every signal, SIGCHLD too.
+    let _s = serial();
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["child", "--exact", "--nocapture", "--test-threads=1"])
+        .env("GORO_SIGNAL_CHILD", scenario);
+    // SAFETY: between fork and exec the closure only calls signal(2), which is
+    // async-signal-safe, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGUSR1, libc::SIGUSR2] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
     eprintln!(
         "child {scenario}: {:?}\nstdout:\n{}\nstderr:\n{}",
         out.status,

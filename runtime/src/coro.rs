@@ -5,7 +5,8 @@
 //! directly (`coroswitch`), with no trip through the run queue and no channel. goro does the
 //! same with less: the producer runs on a stack of its own (a guarded goroutine stack from the
 //! runtime's pool), and `next` switches the running thread from the consumer's stack to the
-//! producer's and back ([`crate::switch::jump`], the direct-park switch). Nothing else is
+//! producer's and back ([`crate::switch::jump_light`], the direct-park switch without the
+//! floating-point control state). Nothing else is
 //! involved: no scheduler, no lock, no atomic, no allocation per item. The producer belongs to
 //! whoever calls `next`: inside a goroutine it is part of that goroutine (it may park, and
 //! the goroutine parks with it, resuming later with the producer's frames on top), and on a
@@ -89,6 +90,12 @@ enum State {
 
 /// A pull iterator over the values a producer yields: [`iter::pull`](crate::iter::pull)'s
 /// result (Go's `next, stop := iter.Pull(seq)`).
+///
+/// The producer's frames go wherever the `Pull` goes: to another OS thread when its goroutine
+/// migrates or when the `Pull` itself is sent to another thread. A `yield_` is therefore a
+/// migration point, with the crate docs' migration contract: do not hold a `thread_local!`
+/// borrow (or an `Rc` taken from one), or a std lock guard, across it. Likewise a producer
+/// finished by a `Pull` dropped while its consumer panics must not park in that cleanup.
 ///
 /// [`Iterator::next`] runs the producer until its next `yield` (Go's `next()`), returning
 /// `None` once it has returned; [`Pull::stop`] (or dropping the `Pull`) ends it early. A
@@ -416,10 +423,21 @@ impl<T> Pull<'_, T> {
         match self.state {
             State::Done => {}
             State::Fresh => {
+                // Done first: should dropping the closure panic, nothing may start the
+                // producer (on the closure just dropped) or drop it again later.
+                self.state = State::Done;
+                self.ctx = None;
+                // The stack goes back even if the drop panics (it holds nothing after).
+                struct Back(Stack);
+                impl Drop for Back {
+                    fn drop(&mut self) {
+                        stacks::put(self.0);
+                    }
+                }
+                let _back = Back(self.stack);
                 // SAFETY: the producer never ran, so its closure is still where `start`
-                // wrote it.
+                // wrote it, and the state above makes this the only drop.
                 unsafe { (self.drop_seq)((*self.shared).seq) };
-                self.finish();
             }
             State::Suspended => {
                 let v = self.resume(STOP);
@@ -466,6 +484,10 @@ mod stacks {
 
     /// Stacks kept per thread, taken and returned with no lock.
     const LOCAL_MAX: usize = 4;
+    /// Stacks in the shared list beyond this many have their pages returned to the OS
+    /// (their address space stays reserved for the next producer), so a burst of live
+    /// `Pull`s does not keep its memory.
+    const GLOBAL_WARM_MAX: usize = 64;
 
     static GLOBAL: Mutex<Vec<Stack>> = Mutex::new(Vec::new());
 
@@ -523,6 +545,10 @@ mod stacks {
             // The thread is exiting and its cache is gone.
             Err(_) => stack,
         };
-        GLOBAL.lock().unwrap_or_else(|e| e.into_inner()).push(spill);
+        let mut global = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        if global.len() >= GLOBAL_WARM_MAX {
+            spill.release_all();
+        }
+        global.push(spill);
     }
 }

@@ -95,8 +95,22 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
         let mut buf = Buf { b: [0; 512], n: 0 };
         // SAFETY: owners are 'static G records (never freed) or null.
         let g = unsafe { (owner as *const crate::g::G).as_ref() };
-        let id = g.map_or(0, |g| g.goid.load(Ordering::Relaxed));
-        let _ = write!(buf, "\ngoroutine {id} (spawned at ");
+        match g {
+            Some(g) => {
+                let _ = write!(
+                    buf,
+                    "\ngoroutine {} (spawned at ",
+                    g.goid.load(Ordering::Relaxed)
+                );
+            }
+            // Only an iter::pull producer's stack is handed out with no goroutine.
+            None => {
+                let _ = write!(
+                    buf,
+                    "\nan iter::pull producer on a plain thread (spawned at "
+                );
+            }
+        }
         match g.and_then(|g| g.spawn_location()) {
             Some(l) => {
                 let _ = write!(buf, "{}:{}:{}", l.file(), l.line(), l.column());

@@ -248,16 +248,21 @@ fn a_producer_that_parks_takes_its_goroutine_with_it() {
             // yields the P: the goroutines park inside their producers and resume on
             // whichever M runs them next, producer frames and all.
             let done = Arc::new(AtomicUsize::new(0));
+            let moved = Arc::new(AtomicUsize::new(0));
             let mut hs = Vec::new();
             for g in 0..64usize {
-                let done = done.clone();
+                let (done, moved) = (done.clone(), moved.clone());
                 hs.push(runtime::spawn(move || {
                     let next = iter::pull(move |y: &mut dyn FnMut(usize) -> bool| {
                         for k in 0..20 {
+                            let before = std::thread::current().id();
                             if k % 7 == 0 {
                                 runtime::sleep(Duration::from_millis(1));
                             } else {
                                 runtime::gosched();
+                            }
+                            if std::thread::current().id() != before {
+                                moved.fetch_add(1, Ordering::Relaxed);
                             }
                             if !y(g * 1000 + k) {
                                 return;
@@ -273,6 +278,12 @@ fn a_producer_that_parks_takes_its_goroutine_with_it() {
                 h.join().unwrap();
             }
             assert_eq!(done.load(Ordering::SeqCst), 64);
+            if runtime::gomaxprocs(0) > 1 {
+                assert!(
+                    moved.load(Ordering::Relaxed) > 0,
+                    "no producer ever resumed on another thread: the test tested nothing"
+                );
+            }
         });
     });
 }
@@ -364,5 +375,66 @@ fn goroutines_pull_concurrently_on_every_p() {
                 assert_eq!(h.join().unwrap(), 50 * n * (n - 1) / 2);
             }
         });
+    });
+}
+
+#[test]
+fn a_panic_dropping_a_never_started_producer_leaves_it_dropped_once() {
+    watchdog(30, || {
+        struct Bomb(Arc<AtomicUsize>);
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+                panic!("drop failed");
+            }
+        }
+        let drops = Arc::new(AtomicUsize::new(0));
+        let bomb = Bomb(drops.clone());
+        let mut next = iter::pull(move |y: &mut dyn FnMut(i32) -> bool| {
+            let _b = &bomb;
+            y(3);
+        });
+        assert!(panic::catch_unwind(AssertUnwindSafe(|| next.stop())).is_err());
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        // Done: the dropped closure never runs, and is never dropped again.
+        assert_eq!(next.next(), None);
+        drop(next);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn goexit_in_a_producer_ends_the_consumer_goroutine() {
+    watchdog(30, || {
+        runtime::block_on(|| {
+            let reached = Arc::new(AtomicBool::new(false));
+            let r = reached.clone();
+            let h = runtime::spawn(move || {
+                let mut next = iter::pull(|y: &mut dyn FnMut(i32) -> bool| {
+                    y(1);
+                    runtime::goexit();
+                });
+                assert_eq!(next.next(), Some(1));
+                next.next(); // the producer's Goexit continues here, in the consumer
+                r.store(true, Ordering::SeqCst);
+            });
+            assert!(h.join().unwrap_err().is::<runtime::Goexit>());
+            assert!(!reached.load(Ordering::SeqCst));
+        });
+    });
+}
+
+#[test]
+fn a_large_closure_is_boxed_and_works() {
+    watchdog(30, || {
+        let big = [7u8; 32 * 1024]; // over the inline limit: the closure goes to the heap
+        let next = iter::pull(move |y: &mut dyn FnMut(u8) -> bool| {
+            for &b in big.iter().take(3) {
+                if !y(b) {
+                    return;
+                }
+            }
+        });
+        assert_eq!(next.collect::<Vec<_>>(), [7, 7, 7]);
     });
 }
