@@ -17,7 +17,7 @@ use crate::sched;
 use crate::timer::TimerKind;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{Ordering, fence};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// A handle to a parked (or about to park) goroutine or thread.
@@ -147,11 +147,9 @@ pub(crate) fn ready(g: &'static G) {
             // the closure returns.
             unsafe { sched::runqput(p, g, true) };
         }
-        None => {
-            sched::globrunqput(g);
-            fence(Ordering::SeqCst);
-        }
+        None => sched::globrunqput(g),
     });
+    // Its fence orders the put above before its reads (sched.rs's essay).
     sched::wakep();
 }
 

@@ -193,12 +193,10 @@ pub(crate) fn find_runnable(m: &'static M) -> Option<&'static G> {
         if was_spinning {
             SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst);
         }
-        // StoreLoad: our npidle/nmspinning updates above before the re-checks below. The
-        // heavy side of the barrier (sched.rs's essay): a producer publishes its G and reads
-        // npidle/nmspinning with only a compiler fence between.
-        if !crate::membarrier::heavy_barrier() {
-            fence(Ordering::SeqCst);
-        }
+        // StoreLoad: our npidle/nmspinning updates above before the re-checks below; a
+        // producer does the mirror image (publish G, fence in wakep, read npidle/nmspinning;
+        // sched.rs's essay).
+        fence(Ordering::SeqCst);
         let work = SCHED.runqsize.load(Ordering::SeqCst) > 0 || {
             let mut any = false;
             sched::for_each_p(|p2| any |= !p2.runq.is_empty());
