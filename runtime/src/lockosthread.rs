@@ -1,7 +1,7 @@
 //! `lock_os_thread` / `unlock_os_thread` (Go's LockOSThread): wiring a goroutine to its M.
 //!
 //! A locked G runs only on its M, and that M runs nothing else. When the G stops (parks or
-//! yields), its M hands its P to another M and sleeps ([`crate::m`]'s `execute`); when some M
+//! yields), its M hands its P to another M and sleeps ([`crate::g0`]'s `execute`); when some M
 //! later picks the G from a run queue, it hands *its* P to the G's M and goes idle itself
 //! (`schedule`, Go's startlockedm). If the G exits while locked, its M's thread exits too, as
 //! in Go: the goroutine may have left the thread in a state nobody else should inherit.

@@ -1,42 +1,9 @@
 //! M: an OS thread that runs Gs while holding a P (Go's `m`).
 //!
-//! The M's native stack plays g0: [`schedule`] runs there, switches into a G with
-//! `jump_fcontext`, and gets control back when the G parks, yields or exits. What the G
-//! wants done is passed as the switch's data word and carried out *on g0, after the switch*
-//! ([`execute`]), which is how the park protocol keeps its invariant (see
-//! [`crate::parkstate`]). The exception is [`park_direct`]: a parking G switches straight to
-//! the next G of its P, and that G carries out the park first thing ([`after_resume`]).
-//!
-//! # The direct park
-//! A channel handoff parks one goroutine and runs the one it just readied, on the same P.
-//! Through g0 that is two switches (G1 -> g0 -> G2); [`park_direct`] makes it one. The
-//! protocol keeps every rule the g0 path keeps:
-//!
-//! * **When.** Only where `schedule` would pick the same G anyway ([`crate::proc::next_local`]:
-//!   the P's `runnext` or ring head, no due timer, not the global queue's turn, no locked M or
-//!   goroutine, not in a syscall wrapper). Everything from taking `next` off the queue to the
-//!   commit below runs inside a runtime section (`enter_rt`), so sysmon cannot take the P
-//!   meanwhile: the P that `next` came from is still ours when `next` commits G1's park.
-//! * **The handover.** G1 does what `execute` does before running a G: hands its g0 context to
-//!   `next` (so `next` returns to this M's scheduler when it switches out), bumps `schedtick`,
-//!   makes `next` the M's current G, and jumps to it with [`Resume::Direct`]`(G1)` as the
-//!   data word. Its own context travels in the jump's transfer.
-//! * **The commit, on the other side.** The first thing `next` does when it resumes
-//!   ([`after_resume`], or `g_entry` for a goroutine's first run) is save G1's context into
-//!   G1's record: G1's stack is quiescent now, since we run on ours. Only then does it commit
-//!   G1's park word (EMPTY -> PARKED): the switch invariant holds, exactly as when g0 commits,
-//!   because the commit happens after the save, on a different stack.
-//! * **A lost race.** If an unpark came between G1's decision to park and the commit, the word
-//!   is NOTIFIED and the commit consumes the token instead; G1 must run on at once. `next`
-//!   (still Runnable, never run) then makes G1 current again and jumps back to it with
-//!   [`Resume::Requeue`]`(next)`; G1, resumed in its own `after_resume`, saves `next`'s context and puts
-//!   it back into `runnext`, where it came from. Either way exactly one context is resumed per
-//!   switch, and each saved context has exactly one owner that may resume it: a G in a queue
-//!   (resumed by whoever takes it), a G whose park word is PARKED (by the unparker that moves
-//!   it), or a G whose context rides in a transfer (by the receiver).
-//!
-//! `runtime/tests/park.rs`'s token ring drives this path with racing unparks, timers and a
-//! check that no goroutine is ever resumed twice.
+//! This file holds the M record and its life: thread start and exit, the thread-local
+//! accessors, the M's side of sysmon's retake handshake, `with_p`, `acquirep`/`releasep`
+//! and `stopm`. The M's native stack plays g0, whose scheduler loop is [`crate::g0`]; a
+//! parking goroutine may also switch straight to the next one ([`crate::directpark`]).
 //!
 //! # Thread-locals and migration
 //! A goroutine may resume on another M after any switch. The runtime's own thread-locals are
@@ -65,84 +32,6 @@ const G0_STACK: usize = 256 * 1024;
 /// threads a burst of blocking calls created go away again. (Go keeps its Ms forever; a
 /// thread costs ~30 us to create, so retiring one a second is cheap either way.)
 const IDLE_M_EXIT: Duration = Duration::from_secs(1);
-
-/// Why a goroutine switches to g0: the data word of every G -> g0 switch, decoded only by
-/// g0 (`execute`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(usize)]
-pub(crate) enum SwitchReason {
-    /// The G parks; g0 commits the park.
-    Park = 1,
-    /// The G yields (`gosched`, leaving `runtime::syscall` without a P).
-    Gosched = 2,
-    /// The G has finished.
-    Exit = 3,
-    /// sysmon's preemption of a hog at a safe point (see `preempt_point`).
-    Preempt = 4,
-}
-
-impl SwitchReason {
-    fn encode(self) -> usize {
-        self as usize
-    }
-
-    fn decode(word: usize) -> SwitchReason {
-        match word {
-            1 => SwitchReason::Park,
-            2 => SwitchReason::Gosched,
-            3 => SwitchReason::Exit,
-            4 => SwitchReason::Preempt,
-            _ => unreachable!("g0 resumed with data word {word:#x}, not a switch reason"),
-        }
-    }
-}
-
-/// The data word a goroutine is resumed with, decoded by `after_resume` and `g_entry`. G
-/// records are 8-aligned, so a G's address leaves the two low bits for the tag.
-#[derive(Clone, Copy)]
-pub(crate) enum Resume {
-    /// From g0 (`execute`), carrying the resumed G's own address (a first run reads it).
-    FromG0(&'static G),
-    /// From a goroutine that parked straight into this one ([`park_direct`]), whose context
-    /// travels in the transfer: the resumed G saves it and commits that park.
-    Direct(&'static G),
-    /// From a goroutine whose direct park lost its race with an unpark and that switched
-    /// back to us: we save its context and put it back into `runnext`.
-    Requeue(&'static G),
-}
-
-impl Resume {
-    const DIRECT: usize = 1;
-    const REQUEUE: usize = 2;
-
-    fn addr(g: &'static G) -> usize {
-        let a = g as *const G as usize;
-        debug_assert_eq!(a & 3, 0, "G records are 8-aligned");
-        a
-    }
-
-    pub(crate) fn encode(self) -> usize {
-        match self {
-            Resume::FromG0(g) => Self::addr(g),
-            Resume::Direct(g) => Self::addr(g) | Self::DIRECT,
-            Resume::Requeue(g) => Self::addr(g) | Self::DIRECT | Self::REQUEUE,
-        }
-    }
-
-    /// # Safety
-    /// `word` must be the data word of a switch into a goroutine: made by [`Resume::encode`].
-    pub(crate) unsafe fn decode(word: usize) -> Resume {
-        // SAFETY: per the contract, the untagged bits are a G's address; G records are
-        // leaked and never freed.
-        let g: &'static G = unsafe { &*((word & !3) as *const G) };
-        match word & 3 {
-            0 => Resume::FromG0(g),
-            Self::DIRECT => Resume::Direct(g),
-            3 => Resume::Requeue(g),
-            _ => unreachable!("a goroutine resumed with data word {word:#x}"),
-        }
-    }
-}
 
 /// sysmon's retake handshake states (`M::retake`).
 pub(crate) const RETAKE_IDLE: u32 = 0;
@@ -282,7 +171,7 @@ impl M {
         (!g.is_null()).then(|| unsafe { &*g })
     }
 
-    fn set_curg(&self, g: Option<&'static G>) {
+    pub(crate) fn set_curg(&self, g: Option<&'static G>) {
         // Release: what the M did for the G it leaves (queueing it, readying others) is
         // visible to whoever sees the M idle (the deadlock check).
         self.curg.store(
@@ -409,7 +298,7 @@ impl M {
         }
     }
 
-    fn take_nextp(&self) -> Option<&'static P> {
+    pub(crate) fn take_nextp(&self) -> Option<&'static P> {
         let p = self.nextp.swap(ptr::null_mut(), Ordering::Acquire);
         // SAFETY: Ps are leaked and never freed.
         (!p.is_null()).then(|| unsafe { &*p })
@@ -475,7 +364,7 @@ pub(crate) fn preempt_point() {
     let Some(m) = current_m() else { return };
     let Some(g) = m.curg() else { return };
     if g.status() == Status::Running && !std::thread::panicking() {
-        switch_to_g0(g, SwitchReason::Preempt);
+        crate::g0::switch_to_g0(g, crate::g0::SwitchReason::Preempt);
     }
 }
 
@@ -576,7 +465,7 @@ fn mstart(m: &'static M) {
     let p = m.take_nextp().expect("mstart: M started without a P");
     acquirep(m, p);
     m.spinning.set(m.nextspin.load(Ordering::Relaxed));
-    schedule(m);
+    crate::g0::schedule(m);
     mexit(m);
 }
 
@@ -710,251 +599,4 @@ pub(crate) fn stopm(m: &'static M, mut next_timer: u64) -> bool {
             m.note.park(None);
         }
     }
-}
-
-/// The scheduler loop on g0: find a runnable G, run it until it switches back, repeat.
-/// Returns when this M's thread should end.
-fn schedule(m: &'static M) {
-    loop {
-        let Some(g) = crate::proc::find_runnable(m) else {
-            return;
-        };
-        if let Some(lm) = crate::lockosthread::lockedm(g)
-            && !ptr::eq(lm, m)
-        {
-            // `g` runs only on its own M: give it our P (Go's startlockedm).
-            let p = releasep(m).expect("schedule: found a G without holding a P");
-            lm.handoff(p, false);
-            continue;
-        }
-        if !execute(m, g) {
-            return;
-        }
-    }
-}
-
-/// Runs `g` (and whatever the gosched fast path hands over) until this M must look for work.
-/// Returns false if the M must exit (its locked goroutine ended).
-fn execute(m: &'static M, g: &'static G) -> bool {
-    let mut g = g;
-    loop {
-        let p = m.p().expect("execute: M without P");
-        // Every switch counts, inherited time slice or not (Go bumps schedtick only for a
-        // fresh slice, because its sysmon preempts a slice that runs too long, cheaply; here a
-        // "hog" costs a P handoff, so only a goroutine that never switches is one: a
-        // ping-pong pair trading runnext is not).
-        p.bump_schedtick();
-        let ctx = make_current(m, g);
-        // A request that came while we scheduled is moot: this is a scheduling point
-        // (schedtick moved), so an ASK is cleared without effect.
-        let _ = m.exit_rt_preemptible(false);
-        // SAFETY: `g` is runnable, so its context was fully saved by the g0 that switched it
-        // out (or made by spawn) and no other M can resume it: we took it from a run queue or
-        // won its park word. The data word tells a first-time entry which G it is.
-        let t = unsafe { ctx.resume(Resume::FromG0(g).encode()) };
-        // Back on g0, from whichever G runs on this M now: `g` may have parked straight into
-        // another one (`park_direct`), which then switched here.
-        g = m
-            .curg()
-            .expect("execute: back on g0 without a current goroutine");
-        // The G's stack is now quiescent: save its context before anything can make it
-        // runnable again.
-        m.enter_rt();
-        g.ctx.set(Some(t.context));
-        g.mid.store(0, Ordering::Relaxed);
-        if let Some(op) = m.oldp.take() {
-            // The G parked (or exited) inside `runtime::syscall`: this M is done with the
-            // call, so its old P goes back now rather than when sysmon notices.
-            crate::syscall::release_oldp(op);
-        }
-        // sysmon may have taken the P while the G ran (a hog, or an unmarked blocking call).
-        let p = m.p();
-        let locked = m.lockedg().is_some_and(|l| ptr::eq(l, g));
-        match SwitchReason::decode(t.data) {
-            SwitchReason::Park => {
-                g.set_status(Status::Waiting);
-                if !g.park.commit() {
-                    // A wakeup raced with the park: resume at once.
-                    if p.is_some() {
-                        continue;
-                    }
-                    g.set_status(Status::Runnable);
-                    requeue_global(g);
-                }
-            }
-            SwitchReason::Gosched => {
-                g.set_status(Status::Runnable);
-                match p {
-                    Some(p) => crate::proc::gosched_put(p, g),
-                    None => requeue_global(g),
-                }
-            }
-            SwitchReason::Preempt => {
-                g.set_status(Status::Runnable);
-                match p {
-                    // Behind this P's queued goroutines (the ones it kept waiting), not
-                    // behind the whole global queue: a goroutine spawning in a loop would
-                    // otherwise wait for all its unstarted children to run first.
-                    // SAFETY: we hold p (on g0, inside the section).
-                    Some(p) => unsafe { sched::runqput(p, g, false) },
-                    None => requeue_global(g),
-                }
-            }
-            SwitchReason::Exit => {
-                crate::spawn::gdestroy(p, g);
-                m.set_curg(None);
-                if locked {
-                    // Go terminates a thread whose locked goroutine exits: the goroutine may
-                    // have changed the thread's state.
-                    m.lockedg.store(ptr::null_mut(), Ordering::Relaxed);
-                    m.locked_count.set(0);
-                    if let Some(p) = releasep(m) {
-                        sched::handoffp(p);
-                    }
-                    return false;
-                }
-                return true;
-            }
-        }
-        // Cleared only now that the G sits in a queue or its park word: until then the
-        // deadlock check counts this M as running something.
-        m.set_curg(None);
-        if !locked {
-            return true;
-        }
-        // The locked G stopped: this M runs nothing else. Give the P away and wait until
-        // someone hands us one to run the G again (Go's stoplockedm).
-        if let Some(p) = releasep(m) {
-            sched::handoffp(p);
-        }
-        loop {
-            if let Some(p) = m.take_nextp() {
-                acquirep(m, p);
-                break;
-            }
-            m.note.park(None);
-        }
-    }
-}
-
-/// A G that was switched out after its M lost the P goes to the global queue.
-fn requeue_global(g: &'static G) {
-    sched::globrunqput(g);
-    std::sync::atomic::fence(Ordering::SeqCst);
-    sched::wakep();
-}
-
-/// Makes the runnable `g` the one `m` runs (status, owner, `curg`) and returns its saved
-/// context, to switch to next. Used by g0 (`execute`) and by the direct switches.
-#[inline]
-fn make_current(m: &'static M, g: &'static G) -> context::Context {
-    g.set_status(Status::Running);
-    g.mid.store(m.id.load(Ordering::Relaxed), Ordering::Relaxed);
-    m.set_curg(Some(g));
-    g.ctx
-        .take()
-        .expect("make_current: runnable G without a saved context")
-}
-
-/// On a G: switch to g0 with `reason`, and return when some M resumes this G.
-///
-/// `g` must be the running G. Never inlined, and nothing thread-local may be held across it.
-#[inline(never)]
-pub(crate) fn switch_to_g0(g: &'static G, reason: SwitchReason) {
-    let g0 =
-        g.g0.take()
-            .expect("switch_to_g0: no g0 context (not on a goroutine?)");
-    // SAFETY: `g0` is the context of the g0 that resumed us, saved when it did; it is
-    // suspended in `execute` waiting for exactly this switch.
-    let t = unsafe { g0.resume(reason.encode()) };
-    after_resume(g, t);
-}
-
-/// On a G that was just resumed by `t`: remember the g0 to return to next time (Go's
-/// `gogo` from `schedule`), or, after a direct switch, finish what the goroutine that
-/// switched here started; its M's g0 became ours before the switch.
-pub(crate) fn after_resume(g: &'static G, mut t: context::Transfer) {
-    loop {
-        // SAFETY: every switch into a goroutine passes a `Resume` word (execute, park_direct
-        // and the requeue below).
-        let (other, requeue) = match unsafe { Resume::decode(t.data) } {
-            Resume::FromG0(_) => {
-                g.g0.set(Some(t.context));
-                return;
-            }
-            Resume::Direct(other) => (other, false),
-            Resume::Requeue(other) => (other, true),
-        };
-        let m = current_m().expect("after_resume: direct switch on a thread without an M");
-        // Its stack is quiescent now (we run on ours): save its context first.
-        other.ctx.set(Some(t.context));
-        other.mid.store(0, Ordering::Relaxed);
-        let p = m
-            .p()
-            .expect("after_resume: the section of park_direct keeps the P");
-        if requeue {
-            // We parked, lost the race, and `other` (still Runnable) made way for us: it goes
-            // back where it came from.
-            // SAFETY: we hold p, inside the section park_direct entered.
-            unsafe { sched::runqput(p, other, true) };
-            let _ = m.exit_rt_preemptible(false);
-            return;
-        }
-        // As execute does on g0 after a park: the saved context is published by the commit.
-        other.set_status(Status::Waiting);
-        if other.park.commit() {
-            // The section park_direct entered ends here; as in execute, an ASK that came
-            // meanwhile is moot (schedtick moved).
-            let _ = m.exit_rt_preemptible(false);
-            return;
-        }
-        // A wakeup raced with the park: the parker runs on at once, as execute would resume
-        // it, and we go back to the queue (REQUEUE, on its side). Still inside the section.
-        g.set_status(Status::Runnable);
-        other.g0.set(g.g0.take());
-        let ctx = make_current(m, other);
-        // SAFETY: `other`'s context was saved just above and nobody else can resume it (its
-        // park word is EMPTY, not PARKED: no unparker readies it). Ours travels to it.
-        t = unsafe { crate::switch::jump(ctx, Resume::Requeue(g).encode()) };
-        // Resumed again later, by g0 or by another direct switch: finish that one.
-    }
-}
-
-/// Parks the running goroutine `g` (its park word already says so, see `park_g`) by switching
-/// straight to the next goroutine of this M's P, without the round trip through g0 and the
-/// scheduler: half the context switches of a channel handoff. Does it only where `schedule`
-/// would pick that same goroutine anyway ([`crate::proc::next_local`]: no due timer, not the
-/// global queue's turn, not a locked M or goroutine, not inside a syscall wrapper). Returns
-/// false, having done nothing, where the caller must switch to g0 instead; true once `g` has
-/// been resumed again (by whoever unparked it).
-#[inline(never)]
-pub(crate) fn park_direct(g: &'static G) -> bool {
-    let Some(m) = current_m() else { return false };
-    if m.enter_rt() {
-        // Inside a runtime section already (never expected on a park): leave it to g0.
-        return false;
-    }
-    let next = match m.p() {
-        Some(p) if m.lockedg().is_none() && m.oldp.get().is_none() => {
-            crate::proc::next_local(m, p).map(|next| (p, next))
-        }
-        _ => None,
-    };
-    let Some((p, next)) = next else {
-        // g0 takes over at once, a scheduling point: an ASK that came meanwhile is moot, as in
-        // execute (honouring it would hand the P to another thread for nothing).
-        let _ = m.exit_rt_preemptible(false);
-        return false;
-    };
-    // What execute does before running a G; `next` returns to our M's g0 when it switches.
-    let g0 = g.g0.take().expect("park_direct: no g0 context");
-    next.g0.set(Some(g0));
-    p.bump_schedtick();
-    let ctx = make_current(m, next);
-    // SAFETY: `next` is runnable and we took it from our P's queue, so its context is fully
-    // saved and nobody else can resume it. Our own context goes to it through the transfer;
-    // `after_resume` on its side saves it and commits our park.
-    let t = unsafe { crate::switch::jump(ctx, Resume::Direct(g).encode()) };
-    after_resume(g, t);
-    true
 }

@@ -11,7 +11,8 @@
 
 use crate::clock;
 use crate::g::{G, Status, WaitReason};
-use crate::m::{self, SwitchReason};
+use crate::g0::{SwitchReason, switch_to_g0};
+use crate::m;
 use crate::note::Note;
 use crate::sched;
 use crate::timer::TimerKind;
@@ -192,8 +193,8 @@ fn park_g(g: &'static G, reason: WaitReason) {
         return;
     }
     g.set_waiting(reason);
-    if !m::park_direct(g) {
-        m::switch_to_g0(g, SwitchReason::Park);
+    if !crate::directpark::park_direct(g) {
+        switch_to_g0(g, SwitchReason::Park);
     }
     g.wait_reason
         .store(WaitReason::None as u8, Ordering::Relaxed);

@@ -8,8 +8,8 @@
 //!    ([`ParkState::try_consume`]). Otherwise switch to g0.
 //! 2. Off the G's stack, after its context is saved: publish the G as parked with a CAS
 //!    EMPTY -> PARKED ([`ParkState::commit`]). That is g0 (`execute`), or, after a direct
-//!    park, the goroutine the G switched straight to (`after_resume`; see [`crate::m`]'s
-//!    "The direct park"). If an `unpark` slipped in between the two halves the word is
+//!    park, the goroutine the G switched straight to (`after_resume`, see
+//!    [`crate::directpark`]). If an `unpark` slipped in between the two halves the word is
 //!    NOTIFIED instead; the committer consumes the token and resumes the G at once.
 //!
 //! [`ParkState::unpark`] only makes the G runnable when it moves the word from PARKED, which
@@ -75,7 +75,7 @@ impl ParkState {
     }
 
     /// Second half, after the G's context is saved: on g0, or on the G it switched to
-    /// directly (`m::after_resume`). Returns true if the G is now
+    /// directly (`directpark::after_resume`). Returns true if the G is now
     /// parked (an unparker will ready it), false if a token arrived and was consumed, in which
     /// case the caller resumes the G itself.
     pub(crate) fn commit(&self) -> bool {

@@ -71,7 +71,7 @@ fn global_turn(p: &'static P) -> bool {
 }
 
 /// The G that `find_runnable` would return at once from `p`'s own queue, taken, for a
-/// goroutine that parks straight into it ([`m::park_direct`]); None (taking nothing) where the
+/// goroutine that parks straight into it ([`crate::directpark::park_direct`]); None (taking nothing) where the
 /// scheduler has more to do first: `p` is being retired, a timer on it is due, the global
 /// queue's turn has come, or the M spins. Called by the M holding `p`, inside a section.
 pub(crate) fn next_local(m: &'static M, p: &'static P) -> Option<&'static G> {

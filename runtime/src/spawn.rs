@@ -13,8 +13,10 @@
 //! tied to its thread (e.g. `rand::ThreadRng`), or a `std::sync` guard: use
 //! [`crate::goroutine_local!`] or goro's `sync` locks instead.
 
+use crate::directpark::{Resume, after_resume};
 use crate::g::{G, Status, WaitReason};
-use crate::m::{self, Resume, SwitchReason};
+use crate::g0::{SwitchReason, switch_to_g0};
+use crate::m;
 use crate::sched::{self, SCHED};
 use context::Context;
 use context::stack::Stack as CtxStack;
@@ -182,7 +184,7 @@ extern "C" fn g_entry<F: FnOnce()>(t: context::Transfer) -> ! {
             m::current_g().expect("g_entry: direct switch without a current goroutine")
         }
     };
-    m::after_resume(g, t);
+    after_resume(g, t);
     {
         // SAFETY: prepare() wrote an F here and nobody else reads it; we move it out once.
         let f: F = unsafe { ptr::read(g.entry.get() as *mut F) };
@@ -202,7 +204,7 @@ extern "C" fn g_entry<F: FnOnce()>(t: context::Transfer) -> ! {
         // Goroutine-locals are dropped on the goroutine, like thread-locals on their thread.
         crate::local::drop_locals(g);
     }
-    m::switch_to_g0(g, SwitchReason::Exit);
+    switch_to_g0(g, SwitchReason::Exit);
     unreachable!("g_entry: a dead goroutine was resumed");
 }
 
@@ -241,7 +243,7 @@ pub(crate) fn gdestroy(p: Option<&'static crate::p::P>, g: &'static G) {
 /// (Go's `runtime.Gosched`). On a plain thread, yields the thread.
 pub fn gosched() {
     match m::current_g() {
-        Some(g) => m::switch_to_g0(g, SwitchReason::Gosched),
+        Some(g) => switch_to_g0(g, SwitchReason::Gosched),
         None => std::thread::yield_now(),
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Contexts are made by the `context` crate (`make_fcontext`: the frame a new goroutine
 //! starts from) and switched by its `jump_fcontext`, except where a parking goroutine
-//! switches straight to the next one ([`crate::m::park_direct`]), which uses [`jump`] below.
+//! switches straight to the next one ([`crate::directpark::park_direct`]), which uses [`jump`] below.
 //! The frame layout is the crate's, so the two mix freely; the difference is how the switch
 //! ends. `jump_fcontext` pops the saved return address into a register and jumps to it, which
 //! leaves the return-stack buffer (the CPU's predictor for `ret`) one entry out of step with

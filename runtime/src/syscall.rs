@@ -12,7 +12,8 @@
 //! wherever it is woken; the rest of the call is then covered by hog retaking only.
 
 use crate::g::{G, Status};
-use crate::m::{self, SwitchReason};
+use crate::g0::{SwitchReason, switch_to_g0};
+use crate::m;
 use crate::p::{P_RUNNING, P_SYSCALL};
 use crate::sched;
 use std::sync::atomic::Ordering;
@@ -133,5 +134,5 @@ fn exitsyscall(g: &'static G) {
         return;
     }
     // None: queue `g` globally and let this M sleep (the P-less gosched path in `execute`).
-    m::switch_to_g0(g, SwitchReason::Gosched);
+    switch_to_g0(g, SwitchReason::Gosched);
 }
