@@ -46,6 +46,44 @@ fn exits_deadlocked(code: Option<i32>, err: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The frame lines of the dump in `err` name `first`, then `then`, each followed by its
+/// `tests/deadlock.rs:LINE` (a debug build names functions by path, a release build with line
+/// tables only by their bare name).
+fn stack_shows(err: &str, first: &str, then: &str) -> Result<(), String> {
+    let lines: Vec<&str> = err.lines().collect();
+    let is_frame = |l: &str, f: &str| {
+        l.strip_prefix("    ")
+            .is_some_and(|n| n == f || n.ends_with(&format!("::{f}")))
+    };
+    let at_file = |i: usize| {
+        lines
+            .get(i + 1)
+            .is_some_and(|l| l.starts_with("        ") && l.contains("tests/deadlock.rs:"))
+    };
+    let a = (0..lines.len())
+        .find(|&i| is_frame(lines[i], first) && at_file(i))
+        .ok_or(format!(
+            "no frame of `{first}` with its file and line in the dump"
+        ))?;
+    (a..lines.len())
+        .find(|&i| is_frame(lines[i], then) && at_file(i))
+        .ok_or(format!("no frame of `{then}` after `{first}` in the dump"))?;
+    Ok(())
+}
+
+#[inline(never)]
+fn receive_in_f(ch: &chan::Chan<i32>) -> i32 {
+    let v = ch.recv().unwrap_or(0);
+    // Not a tail call: this frame stays on the stack.
+    std::hint::black_box(v) + 1
+}
+
+#[inline(never)]
+fn receive_in_g(ch: &chan::Chan<i32>) -> i32 {
+    let v = receive_in_f(ch);
+    std::hint::black_box(v) + 1
+}
+
 fn finished(code: Option<i32>, err: &str) -> Result<(), String> {
     match code {
         Some(0) if !err.contains(runtime::DEADLOCK_MESSAGE) => Ok(()),
@@ -96,6 +134,33 @@ const CASES: &[Case] = &[
         },
         env: &[],
         check: |code, err| deadlocked(code, err, "chan send"),
+    },
+    Case {
+        name: "the_report_shows_each_goroutines_stack",
+        // Like Go's: each goroutine of the report with its call stack, innermost first.
+        run: || {
+            runtime::block_on(|| {
+                let ch = chan::make::<i32>(0);
+                let c2 = ch.clone();
+                let h = runtime::spawn(move || receive_in_g(&c2));
+                h.join().unwrap();
+                drop(ch);
+            });
+        },
+        env: &[],
+        check: |code, err| {
+            deadlocked(code, err, "chan receive")?;
+            stack_shows(err, "receive_in_f", "receive_in_g")?;
+            // The main goroutine's too, parked in `join` (the runtime's outermost frame).
+            let join = err
+                .split("\ngoroutine ")
+                .find(|g| g.contains("[join"))
+                .ok_or("no goroutine in [join")?;
+            if !join.contains("runtime/src/spawn.rs:") || !join.contains("tests/deadlock.rs:") {
+                return Err(format!("the joining goroutine's stack is missing:\n{join}"));
+            }
+            Ok(())
+        },
     },
     Case {
         name: "mutex_locked_twice",
@@ -408,6 +473,13 @@ const CASES: &[Case] = &[
             finished(code, err)?;
             if !err.contains("[chan receive") || !err.contains("spawned at tests/deadlock.rs") {
                 return Err("no dump of the parked goroutine at exit".into());
+            }
+            // With its stack: the goroutine's closure, in this file.
+            if !err
+                .lines()
+                .any(|l| l.starts_with("        ") && l.contains("tests/deadlock.rs:"))
+            {
+                return Err("the dump at exit shows no stack".into());
             }
             Ok(())
         },

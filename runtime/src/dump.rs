@@ -2,9 +2,11 @@
 //! dump printed on a fatal error).
 
 use crate::clock;
-use crate::g::{self, Status};
+use crate::g::{self, G, Status};
 use crate::sched::{self, SCHED};
+use crate::unwind::{self, Symbolizer, Unwinder, Walk};
 use std::fmt::Write;
+use std::ptr;
 use std::sync::atomic::Ordering;
 
 /// The number of goroutines that exist now (Go's `runtime.NumGoroutine`): started and not
@@ -35,9 +37,18 @@ fn fmt_duration(ns: u64) -> String {
     }
 }
 
-/// A dump of every live goroutine: id, status or wait reason, how long it has waited, and
-/// where it was spawned, in the shape of Go's goroutine dump. (Call stacks of parked
-/// goroutines are not unwound.)
+/// A dump of every live goroutine in the shape of Go's goroutine dump: id, status or wait
+/// reason, how long it has waited, where it was spawned, then the call stack (function, then
+/// `file:line`, innermost first) of every parked goroutine and of the goroutine taking the
+/// dump. A goroutine running on another thread, or runnable, shows no stack (Go stops the
+/// world for its dump; goro does not).
+///
+/// Of the runtime's frames above the goroutine's own code only the call that parked it shows
+/// (`runtime::park::sleep`, where Go shows `runtime.gopark`), and the frames below the
+/// goroutine's closure (its entry, `catch_unwind`) do not; see `runtime/src/unwind.rs`.
+/// Stacks are named from the binary's debug info (`debug = "line-tables-only"` is enough;
+/// without it, names only). A stack of more than 64 frames ends with
+/// `...additional frames elided...`.
 ///
 /// ```
 /// let d = runtime::block_on(runtime::stack_dump);
@@ -61,6 +72,9 @@ pub fn stack_dump() -> String {
         }
     });
     gs.sort_by_key(|(id, _)| *id);
+    let me = crate::m::current_g();
+    let mut unwinder = Unwinder::new();
+    let mut names = Symbolizer::default();
     for (id, g) in gs {
         let state = match g.status() {
             Status::Running => format!("running on M{}", g.mid.load(Ordering::Relaxed)),
@@ -91,6 +105,70 @@ pub fn stack_dump() -> String {
                 let _ = writeln!(out, "\tspawned at <unknown>");
             }
         }
+        let walk = if me.is_some_and(|me| ptr::eq(me, g)) {
+            Ok(unwind::walk_current())
+        } else {
+            match g.status() {
+                Status::Waiting => parked_stack(g, &mut unwinder),
+                Status::Runnable => Err("runnable"),
+                Status::Syscall => Err("in a syscall"),
+                _ => Err("running"),
+            }
+        };
+        match walk {
+            Ok(walk) => out.push_str(names.render(&walk)),
+            Err(why) => {
+                let _ = writeln!(out, "    ({why})");
+            }
+        }
     }
     out
+}
+
+/// The frames of the parked `g`, walked while we own it. Err: why there are none.
+fn parked_stack(g: &'static G, unwinder: &mut Unwinder) -> Result<Walk, &'static str> {
+    // Own the parked G as sysmon's stack trim does (PARKED -> TRIMMING): until we give it
+    // back nobody can make it runnable, so nothing runs on its stack while we read it. The
+    // park word may be held for a moment by a trim or another dump, or the G may be between
+    // its switch and the park's commit: retry briefly.
+    let mut tries = 0;
+    while !g.park.begin_trim() {
+        tries += 1;
+        if g.status() != Status::Waiting {
+            return Err("no longer parked");
+        }
+        if tries > 64 {
+            return Err("stack busy");
+        }
+        if tries > 16 {
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+    // Given back however we leave (a G left owned could never be woken).
+    struct Owned(&'static G);
+    impl Drop for Owned {
+        fn drop(&mut self) {
+            self.0.park.end_trim();
+        }
+    }
+    let _owned = Owned(g);
+    // SAFETY: the G is parked and ours (TRIMMING), so its `ctx` cell holds the context saved
+    // by its park (made visible by begin_trim's acquire) and nobody else touches the cell
+    // until we give it back. We only copy the saved stack pointer out of it.
+    let sp = match unsafe { &*g.ctx.as_ptr() } {
+        Some(ctx) => crate::switch::saved_sp(ctx),
+        None => return Err("no saved context"),
+    };
+    let (bottom, top) = (g.stack.bottom as usize, g.stack.top as usize);
+    if sp < bottom || sp >= top {
+        // Parked from an `iter::pull` producer, whose frames are on the producer's stack.
+        return Err("stack not on the goroutine's stack");
+    }
+    // SAFETY: [sp, top) is the live part of the parked goroutine's stack, mapped for the G
+    // record's life (stacks are never unmapped, and a trim releases only pages below the
+    // saved stack pointer); `sp` is the context its switch saved, and the G cannot resume
+    // until `_owned` gives it back.
+    Ok(unsafe { unwinder.walk_saved(sp, top) })
 }

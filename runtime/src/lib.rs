@@ -53,9 +53,10 @@
 //! P to another thread (sysmon, see [`syscall`]) and runs on alone until it parks.
 //!
 //! # Seeing inside
-//! [`stack_dump`], [`num_goroutine`], [`sched_stats`], [`watchdog`], `GORO_DEBUG=schedtrace=N` (Go's
+//! [`stack_dump`] (every goroutine's state and spawn site, and the call stack of each parked
+//! one), [`num_goroutine`], [`sched_stats`], [`watchdog`], `GORO_DEBUG=schedtrace=N` (Go's
 //! `SCHED` line every N ms) and `GORO_DEBUG=dumponexit=1`; a program whose goroutines are all
-//! asleep for good panics in [`block_on`] with Go's [`DEADLOCK_MESSAGE`].
+//! asleep for good panics in [`block_on`] with Go's [`DEADLOCK_MESSAGE`] and the dump.
 
 #![warn(missing_docs)]
 
@@ -116,6 +117,7 @@ mod sysmon;
 mod threadstate;
 mod timer;
 mod units;
+mod unwind;
 mod watchdog;
 
 /// What `#[goro::main]` and `#[goro::test]` expand to call; not a public API.

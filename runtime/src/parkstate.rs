@@ -19,11 +19,13 @@
 //! The word also carries a generation, bumped each time a G record is reused for a new
 //! goroutine, so a stale `Waiter` for an earlier goroutine cannot wake its successor.
 //!
-//! A fourth state, TRIMMING, lets sysmon own a parked G's stack for a moment
-//! ([`crate::stacktrim`]): PARKED -> TRIMMING -> PARKED, by sysmon alone. An unpark that finds
-//! TRIMMING waits for PARKED (one `madvise` call), so no G is made runnable while its stack
-//! is being trimmed. Nothing else ever sees TRIMMING: the G is parked, so nobody commits,
-//! consumes a token or reuses the record meanwhile (asserted in debug builds).
+//! A fourth state, TRIMMING, lets one thread own a parked G's stack for a moment: sysmon
+//! trimming it ([`crate::stacktrim`]), or a goroutine dump walking its frames
+//! ([`crate::dump`]). PARKED -> TRIMMING -> PARKED, by that owner alone (the CAS from PARKED
+//! admits one owner at a time). An unpark that finds TRIMMING waits for PARKED (one `madvise`
+//! call, or one stack walk of a few microseconds), so no G is made runnable while its stack
+//! is being trimmed or read. Nothing else ever sees TRIMMING: the G is parked, so nobody
+//! commits, consumes a token or reuses the record meanwhile (asserted in debug builds).
 
 use crate::shim::{AtomicU64, Ordering};
 
@@ -114,7 +116,8 @@ impl ParkState {
             let new = match w & STATE_MASK {
                 PARKED => w & !STATE_MASK,
                 TRIMMING => {
-                    // sysmon is trimming the parked G's stack: wait until it is PARKED again.
+                    // sysmon is trimming the parked G's stack, or a dump reading it: wait until
+                    // it is PARKED again.
                     crate::shim::spin_wait();
                     w = self.0.load(Ordering::Relaxed);
                     continue;
@@ -135,8 +138,9 @@ impl ParkState {
 }
 
 impl ParkState {
-    /// sysmon: takes a parked G for trimming (PARKED -> TRIMMING). False if it is not parked.
-    /// Until [`end_trim`](ParkState::end_trim) nobody can make the G runnable.
+    /// sysmon's trim or a dump: takes a parked G (PARKED -> TRIMMING). False if it is not
+    /// parked, or already taken. Until [`end_trim`](ParkState::end_trim) nobody can make the
+    /// G runnable.
     pub(crate) fn begin_trim(&self) -> bool {
         let w = self.0.load(Ordering::Relaxed);
         // Acquire: pairs with `commit`'s release, so the saved context is visible.
@@ -152,13 +156,15 @@ impl ParkState {
                 .is_ok()
     }
 
-    /// sysmon: TRIMMING -> PARKED. Release: what trimming wrote (the saved stack's record)
-    /// is visible to the unparker that then wins PARKED, and so to the M that resumes the G.
+    /// The owner that took the G: TRIMMING -> PARKED. Release: what trimming wrote (the saved
+    /// stack's record) is visible to the unparker that then wins PARKED, and so to the M that
+    /// resumes the G.
     pub(crate) fn end_trim(&self) {
         let w = self.0.load(Ordering::Relaxed);
         debug_assert_eq!(w & STATE_MASK, TRIMMING, "end_trim: not trimming");
-        // Only sysmon changes a TRIMMING word (unparkers wait; commit, try_consume and
-        // next_generation never meet it), so the word is still `w`: a CAS makes sure.
+        // Only the owner changes a TRIMMING word (unparkers wait; commit, try_consume and
+        // next_generation never meet it, a second would-be owner's CAS from PARKED fails),
+        // so the word is still `w`: a CAS makes sure.
         let r = self.0.compare_exchange(
             w,
             (w & !STATE_MASK) | PARKED,

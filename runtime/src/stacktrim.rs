@@ -24,7 +24,9 @@
 //! [`crate::parkstate`]): from then until it stores PARKED again nobody can make the G
 //! runnable (an unpark waits for one `madvise` call), so the goroutine cannot run and write
 //! below its stack pointer while the pages go; and the context saved by the park, made
-//! visible by the park word's acquire, says where the live part starts. Bit 0 of the G's
+//! visible by the park word's acquire, says where the live part starts. A goroutine dump takes
+//! the G the same way to walk its frames ([`crate::dump`]); the CAS from PARKED admits one
+//! of them at a time, and the other passes the G by. Bit 0 of the G's
 //! `wait_since` marks a wait already trimmed, so each wait is trimmed once.
 //!
 //! Pacing: at most one pass per [`PASS_EVERY_NS`], looking at [`WINDOW`] G records per pass

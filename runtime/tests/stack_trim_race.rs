@@ -3,7 +3,9 @@
 //! netpoller) for 0.5-3 ms are trimmed, and woken, over and over, sometimes while sysmon is
 //! at it. Each checks, after every wait, that the data in its frame is what it wrote, and
 //! goes deep again (the released pages fault back in). Scoped goroutines meanwhile write
-//! into their sleeping parent's frame, which a trim must leave alone.
+//! into their sleeping parent's frame, which a trim must leave alone. A plain thread takes
+//! goroutine dumps all along: a dump owns each parked goroutine as a trim does (the park
+//! word's TRIMMING), so the two contend for the same goroutines.
 //!
 //! `harness = false`: the variable is set in `main`, before any thread exists.
 
@@ -12,7 +14,7 @@ use common::watchdog;
 use std::hint::black_box;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 fn pattern(id: u64, round: u64, i: usize) -> u64 {
@@ -42,9 +44,21 @@ fn run() {
     const READERS: u64 = 24;
     const ROUNDS: u64 = 150;
     let bad = Arc::new(AtomicUsize::new(0));
-    let stats = runtime::block_on({
-        let bad = bad.clone();
+    let done = Arc::new(AtomicBool::new(false));
+    let (stats, dumper) = runtime::block_on({
+        let (bad, done) = (bad.clone(), done.clone());
         move || {
+            let dumper = std::thread::spawn(move || {
+                let (mut dumps, mut stacks) = (0, 0);
+                while !done.load(Ordering::SeqCst) {
+                    stacks += runtime::stack_dump()
+                        .matches("runtime/src/park.rs:")
+                        .count();
+                    dumps += 1;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                (dumps, stacks)
+            });
             let mut hs = Vec::new();
             for id in 0..SLEEPERS {
                 let bad = bad.clone();
@@ -147,10 +161,16 @@ fn run() {
             for h in hs {
                 h.join().unwrap();
             }
-            runtime::sched_stats()
+            (runtime::sched_stats(), dumper)
         }
     });
-    eprintln!("stack_trim_race: {} trims", stats.stacks_trimmed);
+    done.store(true, Ordering::SeqCst);
+    let (dumps, stacks) = dumper.join().unwrap();
+    eprintln!(
+        "stack_trim_race: {} trims; {dumps} dumps showed {stacks} parked stacks",
+        stats.stacks_trimmed
+    );
+    assert!(stacks > 0, "the dumps showed no parked goroutine's stack");
     assert_eq!(
         bad.load(Ordering::SeqCst),
         0,
