@@ -6,25 +6,44 @@ use crate::spawn::Packet;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
+
+/// Set in [`ScopeData::running`] once `scope` waits: the decrement that brings the count to
+/// zero then wakes it.
+const WAITING: usize = 1 << (usize::BITS - 1);
 
 struct ScopeData {
+    /// Goroutines (and unjoined handles) still alive, plus [`WAITING`].
     running: AtomicUsize,
     a_goroutine_panicked: AtomicBool,
-    waiter: Mutex<Option<crate::Waiter>>,
+    /// The goroutine or thread `scope` waits on: set once, before [`WAITING`].
+    waiter: OnceLock<crate::Waiter>,
 }
 
 impl ScopeData {
+    /// One goroutine or handle is gone. No lock: only the decrement that takes the count
+    /// from 1 to 0 while `scope` waits (it sees `WAITING | 1`) wakes it, and the waiter was
+    /// published before the flag (release/acquire through `running`).
     fn decrement(&self) {
-        let w = {
-            let mut w = self.waiter.lock().unwrap_or_else(|e| e.into_inner());
-            if self.running.fetch_sub(1, Ordering::Release) != 1 {
-                return;
-            }
-            w.take()
-        };
-        if let Some(w) = w {
+        if self.running.fetch_sub(1, Ordering::AcqRel) == WAITING | 1
+            && let Some(w) = self.waiter.get()
+        {
             w.unpark();
+        }
+    }
+
+    /// In `scope`, after its closure: waits until every goroutine and handle is gone.
+    fn wait_all(&self) {
+        if self.running.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let _ = self.waiter.set(crate::Waiter::current());
+        if self.running.fetch_or(WAITING, Ordering::AcqRel) == 0 {
+            return;
+        }
+        // Parks may end spuriously: the count says when all are gone.
+        while self.running.load(Ordering::Acquire) & !WAITING != 0 {
+            crate::park(WaitReason::Scope);
         }
     }
 }
@@ -82,23 +101,14 @@ where
         data: Arc::new(ScopeData {
             running: AtomicUsize::new(0),
             a_goroutine_panicked: AtomicBool::new(false),
-            waiter: Mutex::new(None),
+            waiter: OnceLock::new(),
         }),
         scope: PhantomData,
         env: PhantomData,
     };
     let result = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
     // Wait for every goroutine (and every unjoined handle's packet) to be gone.
-    while scope.data.running.load(Ordering::Acquire) != 0 {
-        {
-            let mut w = scope.data.waiter.lock().unwrap_or_else(|e| e.into_inner());
-            if scope.data.running.load(Ordering::Acquire) == 0 {
-                break;
-            }
-            *w = Some(crate::Waiter::current());
-        }
-        crate::park(WaitReason::Scope);
-    }
+    scope.data.wait_all();
     match result {
         Err(e) => panic::resume_unwind(e),
         Ok(_) if scope.data.a_goroutine_panicked.load(Ordering::Relaxed) => {
@@ -109,13 +119,25 @@ where
 }
 
 impl<'scope> Scope<'scope, '_> {
-    /// Starts a goroutine in the scope, with no handle (Go's `go` inside the scope).
+    /// Starts a goroutine in the scope, with no handle (Go's `go` inside the scope). It costs
+    /// what `go` plus a `WaitGroup` would: no handle, no allocation.
     #[track_caller]
     pub fn go<F>(&'scope self, f: F)
     where
         F: FnOnce() + Send + 'scope,
     {
-        drop(self.spawn(f));
+        self.data.running.fetch_add(1, Ordering::Relaxed);
+        let data = self.data.clone();
+        let main = move || {
+            if panic::catch_unwind(AssertUnwindSafe(f)).is_err() {
+                // Nobody can join it: the scope reports it (the hook printed the message).
+                data.a_goroutine_panicked.store(true, Ordering::Relaxed);
+            }
+            data.decrement();
+        };
+        // SAFETY: the goroutine borrows only data that outlives 'scope, and `scope()` does
+        // not return before `running` drops to zero, after this closure's last use of it.
+        unsafe { crate::spawn::newproc_unchecked(main, Location::caller()) };
     }
 
     /// Starts a goroutine in the scope and returns a handle to join it.
@@ -131,15 +153,14 @@ impl<'scope> Scope<'scope, '_> {
             scope: self.data.clone(),
         });
         let p2 = packet.clone();
-        let main: Box<dyn FnOnce() + Send + 'scope> = Box::new(move || {
+        let main = move || {
             let r = panic::catch_unwind(AssertUnwindSafe(f));
             p2.packet.complete(r);
-        });
+        };
         // SAFETY: the goroutine only borrows data that outlives 'scope, and `scope()` does not
         // return before `running` drops to zero, which happens only after this closure has
         // finished and every ScopedPacket (the goroutine's and the handle's) is dropped.
-        let main: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(main) };
-        crate::spawn::newproc(main, Location::caller());
+        unsafe { crate::spawn::newproc_unchecked(main, Location::caller()) };
         ScopedJoinHandle {
             packet,
             _scope: PhantomData,

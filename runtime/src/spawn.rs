@@ -77,6 +77,17 @@ where
 
 /// Go's `newproc`: get a G, put the closure on its stack, queue it.
 pub(crate) fn newproc<F: FnOnce() + Send + 'static>(f: F, loc: &'static Location<'static>) {
+    // SAFETY: `F: 'static` outlives any goroutine.
+    unsafe { newproc_unchecked(f, loc) }
+}
+
+/// [`newproc`] for a closure that may borrow (scoped goroutines), with no allocation: the
+/// closure is written onto the new goroutine's stack as any other.
+///
+/// # Safety
+/// Everything `f` borrows must outlive the goroutine: the caller waits for it to finish
+/// (`scope` does) before any of it can go away.
+pub(crate) unsafe fn newproc_unchecked<F: FnOnce() + Send>(f: F, loc: &'static Location<'static>) {
     if mem::size_of::<F>() > INLINE_CLOSURE_MAX {
         let b: Box<F> = Box::new(f);
         newproc_inline(move || (*b)(), loc);
@@ -85,7 +96,7 @@ pub(crate) fn newproc<F: FnOnce() + Send + 'static>(f: F, loc: &'static Location
     }
 }
 
-fn newproc_inline<F: FnOnce() + Send + 'static>(f: F, loc: &'static Location<'static>) {
+fn newproc_inline<F: FnOnce() + Send>(f: F, loc: &'static Location<'static>) {
     sched::ensure_init();
     let (p_less, asked) = m::with_p_preemptible(move |p| {
         newproc_on(p, f, loc);
@@ -98,7 +109,7 @@ fn newproc_inline<F: FnOnce() + Send + 'static>(f: F, loc: &'static Location<'st
 }
 
 /// Queues a new G for `f` on `p` (held by the caller through `with_p`), or globally.
-fn newproc_on<F: FnOnce() + Send + 'static>(
+fn newproc_on<F: FnOnce() + Send>(
     p: Option<&'static crate::p::P>,
     f: F,
     loc: &'static Location<'static>,
@@ -150,11 +161,7 @@ pub(crate) fn malg() -> &'static G {
 ///
 /// # Safety
 /// `g` must be dead (not in any queue, its stack unused) and exclusively ours.
-unsafe fn prepare<F: FnOnce() + Send + 'static>(
-    g: &'static G,
-    f: F,
-    loc: &'static Location<'static>,
-) {
+unsafe fn prepare<F: FnOnce() + Send>(g: &'static G, f: F, loc: &'static Location<'static>) {
     let top = g.stack.top as usize;
     let at = (top - mem::size_of::<F>()) & !(mem::align_of::<F>().max(16) - 1);
     // SAFETY: `at` lies within the top INLINE_CLOSURE_MAX+align bytes of the unused stack

@@ -288,3 +288,56 @@ fn go_macro_clones_the_named_handles_and_keeps_the_other_forms() {
         }
     });
 }
+
+/// `scope` waits without a lock (a counter with a waiting flag): it must never return while a
+/// goroutine or an unjoined handle is alive, whether they end before it waits, while it
+/// parks, or all at once; from a goroutine and from a plain thread.
+#[test]
+fn scope_never_returns_before_its_last_goroutine_however_they_race() {
+    fn round(i: usize) {
+        let done = AtomicUsize::new(0);
+        let handles_dropped = AtomicUsize::new(0);
+        runtime::scope(|s| {
+            let done = &done;
+            for k in 0..(i % 17) {
+                s.go(move || {
+                    if k % 3 == 0 {
+                        runtime::gosched();
+                    }
+                    done.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+            let hs: Vec<_> = (0..(i % 5))
+                .map(|k| {
+                    s.spawn(move || {
+                        if k % 2 == 0 {
+                            runtime::sleep(Duration::from_micros(50));
+                        }
+                        done.fetch_add(1, Ordering::SeqCst);
+                        k
+                    })
+                })
+                .collect();
+            // Join some, leave the others to the scope.
+            for (k, h) in hs.into_iter().enumerate() {
+                if k % 2 == 0 {
+                    assert_eq!(h.join().unwrap(), k);
+                } else {
+                    handles_dropped.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        assert_eq!(done.load(Ordering::SeqCst), i % 17 + i % 5, "round {i}");
+        let _ = handles_dropped;
+    }
+    watchdog(120, || {
+        runtime::block_on(|| {
+            for i in 0..400 {
+                round(i);
+            }
+        });
+        for i in 0..400 {
+            round(i);
+        }
+    });
+}
