@@ -10,8 +10,9 @@ mod common;
 #[path = "../chan/tests/support/mod.rs"]
 mod support;
 
-use common::{wait_until, watchdog};
+use common::{spawn_watched, wait_until, watchdog};
 use goro::chan::{self, Chan, Receiver, Sender, TryRecvError, TrySendError};
+use goro::runtime::WaitReason;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -21,7 +22,7 @@ use support::{panic_message, quiet_expected_panics};
 /// The capacities every case runs with: unbuffered, one slot, a few slots.
 const CAPS: [usize; 4] = [0, 1, 2, 16];
 
-/// How long a blocked operation is given to (wrongly) complete before we conclude it blocks.
+/// How long the timed operations on a nil channel wait.
 const BLOCKED_FOR: Duration = Duration::from_millis(30);
 
 /// Runs `f` on this thread, expecting a panic with exactly `msg`.
@@ -41,12 +42,12 @@ fn receive_from_an_empty_channel_blocks_until_a_send() {
             let ch = chan::make::<u32>(cap);
             let got = Arc::new(AtomicBool::new(false));
             let (rx, g) = (ch.clone(), got.clone());
-            let h = goro::spawn(move || {
+            let (h, blocked) = spawn_watched(move || {
                 let v = rx.recv();
                 g.store(true, Ordering::SeqCst);
                 v
             });
-            std::thread::sleep(BLOCKED_FOR);
+            blocked.wait_parked(WaitReason::ChanReceive);
             assert!(
                 !got.load(Ordering::SeqCst),
                 "cap {cap}: recv returned on an empty channel"
@@ -86,11 +87,11 @@ fn send_to_a_full_channel_blocks_until_a_receive() {
             assert!(ch.try_send(99).is_err_and(|e| e.is_full()), "cap {cap}");
             let sent = Arc::new(AtomicBool::new(false));
             let (tx, s) = (ch.clone(), sent.clone());
-            let h = goro::spawn(move || {
+            let (h, blocked) = spawn_watched(move || {
                 tx.send(cap);
                 s.store(true, Ordering::SeqCst);
             });
-            std::thread::sleep(BLOCKED_FOR);
+            blocked.wait_parked(WaitReason::ChanSend);
             assert!(
                 !sent.load(Ordering::SeqCst),
                 "cap {cap}: send completed on a full channel"
@@ -316,11 +317,11 @@ fn unbuffered_send_is_a_rendezvous() {
         let ch = chan::make::<u32>(0);
         let sent = Arc::new(AtomicBool::new(false));
         let (tx, s) = (ch.clone(), sent.clone());
-        let h = goro::spawn(move || {
+        let (h, blocked) = spawn_watched(move || {
             tx.send(1);
             s.store(true, Ordering::SeqCst);
         });
-        std::thread::sleep(BLOCKED_FOR);
+        blocked.wait_parked(WaitReason::ChanSend);
         assert!(
             !sent.load(Ordering::SeqCst),
             "unbuffered send completed with no receiver"
@@ -400,10 +401,10 @@ fn a_blocked_sender_panics_when_the_channel_is_closed() {
             }
             let tx = ch.clone();
             quiet_expected_panics();
-            let h = goro::spawn(move || {
+            let (h, blocked) = spawn_watched(move || {
                 panic::catch_unwind(AssertUnwindSafe(|| tx.send(9))).map_err(|p| panic_message(&*p))
             });
-            std::thread::sleep(BLOCKED_FOR);
+            blocked.wait_parked(WaitReason::ChanSend);
             ch.close();
             assert_eq!(
                 h.join().unwrap(),
@@ -443,11 +444,11 @@ fn nil_channel_is_never_ready() {
         // A goroutine blocked on a nil channel stays blocked.
         let done = Arc::new(AtomicBool::new(false));
         let d = done.clone();
-        goro::go!(move || {
+        let (_h, blocked) = spawn_watched(move || {
             Chan::<u32>::nil().recv();
             d.store(true, Ordering::SeqCst);
         });
-        std::thread::sleep(BLOCKED_FOR);
+        blocked.wait_parked(WaitReason::ChanReceiveNil);
         assert!(!done.load(Ordering::SeqCst));
     });
 }

@@ -11,7 +11,8 @@ mod common;
 mod support;
 
 use chan::{Chan, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
-use common::{wait_until, watchdog};
+use common::{Watched, spawn_watched, thread_watched, wait_until, watchdog};
+use runtime::WaitReason;
 use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -28,24 +29,42 @@ enum On {
     Thread,
 }
 
-/// A running participant: a goroutine or an OS thread, joined the same way.
-enum Handle<T> {
+/// A running participant: a goroutine or an OS thread, joined the same way, and watched so a
+/// test can wait for it to block.
+struct Handle<T> {
+    inner: Inner<T>,
+    watched: Watched,
+}
+
+enum Inner<T> {
     G(runtime::JoinHandle<T>),
     T(std::thread::JoinHandle<T>),
 }
 
 impl<T: Send + 'static> Handle<T> {
     fn start(on: On, f: impl FnOnce() -> T + Send + 'static) -> Handle<T> {
-        match on {
-            On::Goroutine => Handle::G(runtime::spawn(f)),
-            On::Thread => Handle::T(std::thread::spawn(f)),
-        }
+        let (inner, watched) = match on {
+            On::Goroutine => {
+                let (h, w) = spawn_watched(f);
+                (Inner::G(h), w)
+            }
+            On::Thread => {
+                let (h, w) = thread_watched(f);
+                (Inner::T(h), w)
+            }
+        };
+        Handle { inner, watched }
+    }
+
+    /// Waits until it has blocked (a goroutine with `reason`; a thread in any goro wait).
+    fn wait_parked(&self, reason: WaitReason) {
+        self.watched.wait_parked(reason);
     }
 
     fn join(self) -> T {
-        match self {
-            Handle::G(h) => h.join().unwrap_or_else(|p| panic::resume_unwind(p)),
-            Handle::T(h) => h.join().unwrap_or_else(|p| panic::resume_unwind(p)),
+        match self.inner {
+            Inner::G(h) => h.join().unwrap_or_else(|p| panic::resume_unwind(p)),
+            Inner::T(h) => h.join().unwrap_or_else(|p| panic::resume_unwind(p)),
         }
     }
 }
@@ -316,7 +335,9 @@ fn close_wakes_blocked_receivers_with_none() {
                 }));
             }
             wait_until(|| parked.load(Ordering::SeqCst) == 4);
-            std::thread::sleep(TICK); // let them block
+            for h in &hs {
+                h.wait_parked(WaitReason::ChanReceive);
+            }
             ch.close();
             for h in hs {
                 assert_eq!(h.join(), None, "cap {cap}: woken receiver must see None");
@@ -348,7 +369,9 @@ fn close_wakes_blocked_senders_which_panic() {
                         .map_err(|p| panic_message(&*p))
                 }));
             }
-            std::thread::sleep(TICK);
+            for h in &hs {
+                h.wait_parked(WaitReason::ChanSend);
+            }
             ch.close();
             for h in hs {
                 assert_eq!(
@@ -787,7 +810,7 @@ fn unbuffered_send_does_not_complete_before_a_receiver_takes_it() {
                 tx.send(1);
                 s2.store(true, Ordering::SeqCst);
             });
-            std::thread::sleep(3 * TICK);
+            h.wait_parked(WaitReason::ChanSend);
             assert!(
                 !sent.load(Ordering::SeqCst),
                 "{on:?}: unbuffered send completed with no receiver"

@@ -6,7 +6,7 @@
 mod common;
 use chan::signal::{self, SIGINT, SIGUSR1, SIGUSR2, SIGWINCH, Signal};
 use chan::{RecvTimeoutError, TryRecvError, context};
-use common::{wait_until, watchdog};
+use common::{spawn_watched, wait_until, watchdog};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
@@ -43,9 +43,9 @@ fn a_goroutine_blocked_on_the_channel_is_woken() {
             let c = chan::make::<Signal>(1);
             signal::notify(c.sender(), &[SIGUSR2]);
             let rx = c.receiver();
-            let h = runtime::spawn(move || rx.recv());
-            // Let the goroutine block first, then signal.
-            std::thread::sleep(Duration::from_millis(20));
+            let (h, blocked) = spawn_watched(move || rx.recv());
+            // The goroutine blocks first, then the signal comes.
+            blocked.wait_parked(runtime::WaitReason::ChanReceive);
             SIGUSR2.raise().unwrap();
             assert_eq!(h.join().unwrap(), Some(SIGUSR2));
             signal::stop(&c);

@@ -7,15 +7,13 @@
 #[path = "../../runtime/tests/common/mod.rs"]
 mod common;
 
-use common::watchdog;
+use common::{spawn_watched, watchdog};
 use net::{Pipe, pipe};
+use runtime::WaitReason;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-/// Long enough for a spawned operation to have started and blocked.
-const SETTLE: Duration = Duration::from_millis(50);
 
 fn pair() -> (Arc<Pipe>, Arc<Pipe>) {
     let (a, b) = pipe();
@@ -168,9 +166,10 @@ fn close_wakes_blocked_read_and_write_on_the_same_end() {
     watchdog(10, || {
         let (a, _b) = pair();
         let (a1, a2) = (a.clone(), a.clone());
-        let reader = runtime::spawn(move || read_one(&a1));
-        let writer = runtime::spawn(move || (&*a2).write(b"never read"));
-        std::thread::sleep(SETTLE);
+        let (reader, r_blocked) = spawn_watched(move || read_one(&a1));
+        let (writer, w_blocked) = spawn_watched(move || (&*a2).write(b"never read"));
+        r_blocked.wait_parked(WaitReason::IoWait);
+        w_blocked.wait_parked(WaitReason::IoWait);
         a.close().unwrap();
         let r = reader.join().unwrap().unwrap_err();
         assert!(runtime::is_closed_error(&r), "{r:?}");
@@ -189,9 +188,10 @@ fn close_wakes_the_peers_blocked_read_with_eof_and_write_with_broken_pipe() {
     watchdog(10, || {
         let (a, b) = pair();
         let (b1, b2) = (b.clone(), b.clone());
-        let reader = runtime::spawn(move || read_one(&b1));
-        let writer = runtime::spawn(move || (&*b2).write(b"never read"));
-        std::thread::sleep(SETTLE);
+        let (reader, r_blocked) = spawn_watched(move || read_one(&b1));
+        let (writer, w_blocked) = spawn_watched(move || (&*b2).write(b"never read"));
+        r_blocked.wait_parked(WaitReason::IoWait);
+        w_blocked.wait_parked(WaitReason::IoWait);
         a.close().unwrap();
         assert_eq!(reader.join().unwrap().unwrap(), 0, "EOF");
         let w = writer.join().unwrap().unwrap_err();
@@ -216,8 +216,8 @@ fn dropping_an_end_closes_it() {
         let (a, b) = pipe();
         let b = Arc::new(b);
         let b1 = b.clone();
-        let reader = runtime::spawn(move || read_one(&b1));
-        std::thread::sleep(SETTLE);
+        let (reader, blocked) = spawn_watched(move || read_one(&b1));
+        blocked.wait_parked(WaitReason::IoWait);
         drop(a);
         assert_eq!(reader.join().unwrap().unwrap(), 0);
         assert_eq!(
@@ -309,9 +309,10 @@ fn deadline_set_in_the_past_wakes_blocked_operations() {
     watchdog(10, || {
         let (a, _b) = pair();
         let (a1, a2) = (a.clone(), a.clone());
-        let reader = runtime::spawn(move || read_one(&a1));
-        let writer = runtime::spawn(move || (&*a2).write(b"never read"));
-        std::thread::sleep(SETTLE);
+        let (reader, r_blocked) = spawn_watched(move || read_one(&a1));
+        let (writer, w_blocked) = spawn_watched(move || (&*a2).write(b"never read"));
+        r_blocked.wait_parked(WaitReason::IoWait);
+        w_blocked.wait_parked(WaitReason::IoWait);
         let t = Instant::now();
         a.set_deadline(Some(Instant::now() - Duration::from_secs(1)))
             .unwrap();

@@ -59,6 +59,11 @@ fn asleep() -> MutexGuard<'static, Vec<Entry>> {
     ASLEEP.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Whether the thread whose note is `note` is registered as parked (for tests).
+pub(crate) fn is_asleep(note: &Arc<Note>) -> bool {
+    asleep().iter().any(|e| Arc::ptr_eq(&e.note, note))
+}
+
 /// A plain thread's registration while it parks (removed on drop).
 pub(crate) struct Asleep {
     id: u64,

@@ -138,6 +138,19 @@ pub use config::{Builder, InitError, stack_size};
 pub use deadlock::DEADLOCK_MESSAGE;
 pub use debug::{SchedStats, sched_stats};
 pub use dump::{num_goroutine, stack_dump};
+
+/// Test support, not stable API: what tests poll to know that what they set up has blocked,
+/// instead of sleeping and hoping (on a slow machine a sleep silently tests something else).
+/// `goro-test-support`'s `wait_parked` is built on it.
+#[doc(hidden)]
+pub mod __test {
+    /// Whether `w`'s goroutine is parked now with `reason` (and is still the goroutine `w`
+    /// was made for), or `w`'s plain thread is blocked in goro with no deadline (any reason:
+    /// threads record none).
+    pub fn is_parked(w: &crate::Waiter, reason: crate::WaitReason) -> bool {
+        w.is_parked(reason)
+    }
+}
 pub use g::{Status, WaitReason};
 pub use local::LocalKey;
 pub use lockosthread::{is_os_thread_locked, lock_os_thread, unlock_os_thread};

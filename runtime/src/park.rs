@@ -122,6 +122,20 @@ impl Waiter {
     }
 }
 
+impl Waiter {
+    /// Test support ([`crate::__test::is_parked`]).
+    pub(crate) fn is_parked(&self, reason: WaitReason) -> bool {
+        match &self.0 {
+            Kind::G { g, generation } => {
+                g.park.generation() == *generation
+                    && g.status() == Status::Waiting
+                    && g.wait_reason() == reason
+            }
+            Kind::Thread(note) => crate::deadlock::is_asleep(note),
+        }
+    }
+}
+
 impl fmt::Debug for Waiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {

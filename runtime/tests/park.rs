@@ -162,7 +162,8 @@ fn the_dump_shows_wait_reasons_and_spawn_locations() {
             runtime::park(WaitReason::ChanReceive);
         });
         wait_until(|| parked.load(Ordering::SeqCst));
-        std::thread::sleep(Duration::from_millis(20));
+        let w = slot.lock().unwrap().clone().unwrap();
+        wait_until(|| runtime::__test::is_parked(&w, WaitReason::ChanReceive));
         let dump = runtime::stack_dump();
         assert!(dump.contains("[chan receive"), "dump:\n{dump}");
         assert!(dump.contains("park.rs:"), "spawn location shown:\n{dump}");
