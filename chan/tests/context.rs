@@ -982,34 +982,6 @@ fn without_cancel_of_a_live_parent_is_not_registered_with_it() {
     assert_eq!(ctx.err(), None);
 }
 
-/// Go's ExampleAfterFunc_merge: a context cancelled when either of two is, with the cause of
-/// the one that was.
-#[test]
-fn after_func_merges_two_cancellations_go_example() {
-    watchdog(30, || {
-        let merge_cancel = |ctx: &Context, cancel_ctx: &Context| {
-            let (ctx, cancel) = context::with_cancel_cause(ctx);
-            let (c, other) = (cancel.clone(), cancel_ctx.clone());
-            let stop = context::after_func(cancel_ctx, move || c.cancel(context::cause(&other)));
-            (ctx, move || {
-                stop.stop();
-                cancel.cancel(Some(ContextError::Canceled.into()));
-            })
-        };
-        let (ctx1, cancel1) = context::with_cancel_cause(&context::background());
-        let (ctx2, cancel2) = context::with_cancel_cause(&context::background());
-        let (merged, merged_cancel) = merge_cancel(&ctx1, &ctx2);
-        cancel2.cancel(Some(new_cause("ctx2 canceled")));
-        assert_eq!(merged.done().recv(), None);
-        assert_eq!(
-            context::cause(&merged).unwrap().to_string(),
-            "ctx2 canceled"
-        );
-        merged_cancel();
-        cancel1.cancel(Some(new_cause("ctx1 canceled")));
-    });
-}
-
 #[test]
 fn cause_values_compare_like_go_errors() {
     #[derive(Debug, PartialEq)]
