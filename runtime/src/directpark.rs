@@ -32,7 +32,7 @@
 
 use crate::g::{G, Status};
 use crate::g0::make_current;
-use crate::m::current_m;
+use crate::m::{Rt, current_m};
 use crate::sched;
 use std::sync::atomic::Ordering;
 
@@ -101,14 +101,16 @@ pub(crate) fn after_resume(g: &'static G, mut t: context::Transfer) {
         // Its stack is quiescent now (we run on ours): save its context first.
         other.ctx.set(Some(t.context));
         other.mid.store(0, Ordering::Relaxed);
-        let p = m
-            .p()
+        // SAFETY: a direct switch happens inside the section park_direct entered on this M
+        // (`other`'s, or ours before a requeue), which this side leaves below; `rt` ends here.
+        let rt = unsafe { Rt::new(m) };
+        let p = rt
+            .owner()
             .expect("after_resume: the section of park_direct keeps the P");
         if requeue {
             // We parked, lost the race, and `other` (still Runnable) made way for us: it goes
             // back where it came from.
-            // SAFETY: we hold p, inside the section park_direct entered.
-            unsafe { sched::runqput(p, other, true) };
+            sched::runqput(p, other, true);
             let _ = m.exit_rt_preemptible(false);
             return;
         }
@@ -146,22 +148,30 @@ pub(crate) fn park_direct(g: &'static G) -> bool {
         // Inside a runtime section already (never expected on a park): leave it to g0.
         return false;
     }
-    let next = match m.p() {
-        Some(p) if m.lockedg().is_none() && m.oldp.get().is_none() => {
-            crate::proc::next_local(m, p).map(|next| (p, next))
+    let next = {
+        // SAFETY: inside the section just entered, which the resumed side of the switch
+        // below (`after_resume`) leaves, or we leave on the way out; `rt` (and the token)
+        // end with this block, before either.
+        let rt = unsafe { Rt::new(m) };
+        match rt.owner() {
+            Some(p) if m.lockedg().is_none() && m.oldp.get().is_none() => {
+                crate::proc::next_local(m, p).inspect(|_| {
+                    // What execute does before running a G.
+                    p.bump_schedtick();
+                })
+            }
+            _ => None,
         }
-        _ => None,
     };
-    let Some((p, next)) = next else {
+    let Some(next) = next else {
         // g0 takes over at once, a scheduling point: an ASK that came meanwhile is moot, as in
         // execute (honouring it would hand the P to another thread for nothing).
         let _ = m.exit_rt_preemptible(false);
         return false;
     };
-    // What execute does before running a G; `next` returns to our M's g0 when it switches.
+    // `next` returns to our M's g0 when it switches.
     let g0 = g.g0.take().expect("park_direct: no g0 context");
     next.g0.set(Some(g0));
-    p.bump_schedtick();
     let ctx = make_current(m, next);
     // SAFETY: `next` is runnable and we took it from our P's queue, so its context is fully
     // saved and nobody else can resume it. Our own context goes to it through the transfer;

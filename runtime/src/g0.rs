@@ -5,7 +5,7 @@
 
 use crate::directpark::{Resume, after_resume};
 use crate::g::{G, Status};
-use crate::m::{M, acquirep, releasep};
+use crate::m::{M, Rt, acquirep, releasep};
 use crate::sched;
 use std::ptr;
 use std::sync::atomic::Ordering;
@@ -42,20 +42,21 @@ impl SwitchReason {
 }
 /// The scheduler loop on g0: find a runnable G, run it until it switches back, repeat.
 /// Returns when this M's thread should end.
-pub(crate) fn schedule(m: &'static M) {
+pub(crate) fn schedule(rt: &mut Rt) {
+    let m = rt.m();
     loop {
-        let Some(g) = crate::proc::find_runnable(m) else {
+        let Some(g) = crate::proc::find_runnable(rt) else {
             return;
         };
         if let Some(lm) = crate::lockosthread::lockedm(g)
             && !ptr::eq(lm, m)
         {
             // `g` runs only on its own M: give it our P (Go's startlockedm).
-            let p = releasep(m).expect("schedule: found a G without holding a P");
+            let p = releasep(rt).expect("schedule: found a G without holding a P");
             lm.handoff(p, false);
             continue;
         }
-        if !execute(m, g) {
+        if !execute(rt, g) {
             return;
         }
     }
@@ -63,31 +64,29 @@ pub(crate) fn schedule(m: &'static M) {
 
 /// Runs `g` (and whatever the gosched fast path hands over) until this M must look for work.
 /// Returns false if the M must exit (its locked goroutine ended).
-fn execute(m: &'static M, g: &'static G) -> bool {
+fn execute(rt: &mut Rt, g: &'static G) -> bool {
+    let m = rt.m();
     let mut g = g;
     loop {
-        let p = m.p().expect("execute: M without P");
+        let p = rt.owner().expect("execute: M without P");
         // Every switch counts, inherited time slice or not (Go bumps schedtick only for a
         // fresh slice, because its sysmon preempts a slice that runs too long, cheaply; here a
         // "hog" costs a P handoff, so only a goroutine that never switches is one: a
         // ping-pong pair trading runnext is not).
         p.bump_schedtick();
         let ctx = make_current(m, g);
-        // A request that came while we scheduled is moot: this is a scheduling point
-        // (schedtick moved), so an ASK is cleared without effect.
-        let _ = m.exit_rt_preemptible(false);
+        // Out of the section while the goroutine runs (sysmon may take the P meanwhile).
         // SAFETY: `g` is runnable, so its context was fully saved by the g0 that switched it
         // out (or made by spawn) and no other M can resume it: we took it from a run queue or
         // won its park word. The data word tells a first-time entry which G it is.
-        let t = unsafe { ctx.resume(Resume::FromG0(g).encode()) };
+        let t = rt.outside(|| unsafe { ctx.resume(Resume::FromG0(g).encode()) });
         // Back on g0, from whichever G runs on this M now: `g` may have parked straight into
         // another one (`park_direct`), which then switched here.
         g = m
             .curg()
             .expect("execute: back on g0 without a current goroutine");
-        // The G's stack is now quiescent: save its context before anything can make it
-        // runnable again.
-        m.enter_rt();
+        // The G's stack is now quiescent (and we are back inside the section): save its
+        // context before anything can make it runnable again.
         g.ctx.set(Some(t.context));
         g.mid.store(0, Ordering::Relaxed);
         if let Some(op) = m.oldp.take() {
@@ -96,7 +95,7 @@ fn execute(m: &'static M, g: &'static G) -> bool {
             crate::syscall::release_oldp(op);
         }
         // sysmon may have taken the P while the G ran (a hog, or an unmarked blocking call).
-        let p = m.p();
+        let p = rt.owner();
         let locked = m.lockedg().is_some_and(|l| ptr::eq(l, g));
         match SwitchReason::decode(t.data) {
             SwitchReason::Park => {
@@ -123,8 +122,7 @@ fn execute(m: &'static M, g: &'static G) -> bool {
                     // Behind this P's queued goroutines (the ones it kept waiting), not
                     // behind the whole global queue: a goroutine spawning in a loop would
                     // otherwise wait for all its unstarted children to run first.
-                    // SAFETY: we hold p (on g0, inside the section).
-                    Some(p) => unsafe { sched::runqput(p, g, false) },
+                    Some(p) => sched::runqput(p, g, false),
                     None => requeue_global(g),
                 }
             }
@@ -136,7 +134,7 @@ fn execute(m: &'static M, g: &'static G) -> bool {
                     // have changed the thread's state.
                     m.lockedg.store(ptr::null_mut(), Ordering::Relaxed);
                     m.locked_count.set(0);
-                    if let Some(p) = releasep(m) {
+                    if let Some(p) = releasep(rt) {
                         sched::handoffp(p);
                     }
                     return false;
@@ -152,12 +150,12 @@ fn execute(m: &'static M, g: &'static G) -> bool {
         }
         // The locked G stopped: this M runs nothing else. Give the P away and wait until
         // someone hands us one to run the G again (Go's stoplockedm).
-        if let Some(p) = releasep(m) {
+        if let Some(p) = releasep(rt) {
             sched::handoffp(p);
         }
         loop {
             if let Some(p) = m.take_nextp() {
-                acquirep(m, p);
+                acquirep(rt, p);
                 break;
             }
             m.note.park(None);

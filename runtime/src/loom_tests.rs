@@ -22,7 +22,7 @@
 //! a data race.
 
 use crate::parkstate::ParkState;
-use crate::runq::{RUNQ_SIZE, RunQueue};
+use crate::runq::{Local, RUNQ_SIZE, RunQueue};
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -134,30 +134,26 @@ enum Op {
     Get(bool),
 }
 
-/// The owner (the M holding the victim P): runs `script` against `q`, consuming what it gets
-/// and what overflows. Returns the identities it delivered.
-fn owner(q: &RunQueue<Item>, items: &[*mut Item], script: &[Op], cov: &Coverage) -> Vec<usize> {
+/// The owner (the M holding the victim P): runs `script` against `q` through its owner's
+/// handle, consuming what it gets and what overflows. Returns the identities it delivered.
+fn owner(q: Local<'_, Item>, items: &[*mut Item], script: &[Op], cov: &Coverage) -> Vec<usize> {
     let mut got = Vec::new();
     for &op in script {
         match op {
             Op::Put(i, next) => {
                 let mut spilled: Option<Vec<usize>> = None;
-                // SAFETY: this thread is `q`'s only owner for the whole execution (thieves
-                // only `grab`), and the element is non-null and in no other queue.
-                unsafe {
-                    q.put(items[i], next, |batch| {
-                        assert_eq!(batch.len(), RUNQ_SIZE / 2 + 1, "overflow batch size");
-                        spilled = Some(batch.iter().map(|&p| consume(p)).collect());
-                    });
-                }
+                // The element is non-null and in no other queue.
+                q.put(items[i], next, |batch| {
+                    assert_eq!(batch.len(), RUNQ_SIZE / 2 + 1, "overflow batch size");
+                    spilled = Some(batch.iter().map(|&p| consume(p)).collect());
+                });
                 if let Some(s) = spilled {
                     Coverage::bump(&cov.overflowed);
                     got.extend(s);
                 }
             }
             Op::Get(take_next) => {
-                // SAFETY: as above, we are `q`'s owner.
-                if let Some((p, from_next)) = unsafe { q.get(take_next) } {
+                if let Some((p, from_next)) = q.get(take_next) {
                     if from_next {
                         Coverage::bump(&cov.runnext_by_owner);
                     }
@@ -178,16 +174,17 @@ fn thief(
     cov: &Coverage,
 ) -> Vec<usize> {
     let mine = RunQueue::<Item>::new();
+    // SAFETY: `mine` is owned by this thread alone (the test's stand-in for a P token).
+    let mine = unsafe { mine.local() };
     let mut got = Vec::new();
     for _ in 0..attempts {
-        // SAFETY: `mine` is owned by this thread alone; `victim` may be any queue.
-        if let Some(p) = unsafe { mine.steal_from(victim, steal_runnext) } {
+        // `victim` may be any queue.
+        if let Some(p) = mine.steal_from(victim, steal_runnext) {
             Coverage::bump(&cov.stolen);
             got.push(consume(p));
         }
         let mut rest = Vec::new();
-        // SAFETY: we own `mine`.
-        unsafe { mine.drain(&mut rest) };
+        mine.drain(&mut rest);
         got.extend(rest.into_iter().map(consume));
     }
     assert!(mine.is_empty(), "the thief's own queue is drained");
@@ -216,13 +213,15 @@ fn run_queue_model(
                 thread::spawn(move || thief(&q, steal_runnext, attempts, &c))
             })
             .collect();
-        let mut delivered = owner(&q, &items, script, &c);
+        // SAFETY: this thread is `q`'s only owner for the whole execution (the thieves only
+        // `grab`): the test's stand-in for the P token.
+        let ql = unsafe { q.local() };
+        let mut delivered = owner(ql, &items, script, &c);
         for h in handles {
             delivered.extend(h.join().expect("thief panicked"));
         }
         let mut rest = Vec::new();
-        // SAFETY: the thieves are joined; this thread is the owner.
-        unsafe { q.drain(&mut rest) };
+        ql.drain(&mut rest);
         delivered.extend(rest.into_iter().map(consume));
         assert!(q.is_empty(), "drained queue is empty");
         check_and_free(items, delivered);
@@ -327,11 +326,12 @@ fn loom_runq_steal_runnext_races_owner_get() {
                 got
             })
         };
-        let mut delivered = owner(&q, &items, RUNNEXT_SCRIPT, &c);
+        // SAFETY: as in `run_queue_model`: this thread is `q`'s only owner.
+        let ql = unsafe { q.local() };
+        let mut delivered = owner(ql, &items, RUNNEXT_SCRIPT, &c);
         delivered.extend(t.join().expect("thief panicked"));
         let mut rest = Vec::new();
-        // SAFETY: the thief is joined; this thread is the owner.
-        unsafe { q.drain(&mut rest) };
+        ql.drain(&mut rest);
         delivered.extend(rest.into_iter().map(consume));
         check_and_free(items, delivered);
     });

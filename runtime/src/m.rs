@@ -14,9 +14,10 @@
 use crate::g::{G, Status};
 use crate::membarrier;
 use crate::note::Note;
-use crate::p::P;
+use crate::p::{P, POwner};
 use crate::sched::{self, SCHED};
 use std::cell::Cell;
+use std::marker::PhantomData;
 use std::ptr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
@@ -322,8 +323,8 @@ pub(crate) fn current_g() -> Option<&'static G> {
 }
 
 /// The P of this thread's M, if any, as a hint (the timer heap to use, a pool slot): sysmon
-/// may take it at any moment while a goroutine runs. Code that changes the P's owner-only
-/// state goes through [`with_p`]. Never inlined.
+/// may take it at any moment while a goroutine runs. A plain `&P` gives no access to the P's
+/// owner-only state: that takes the [`POwner`] that [`with_p`] hands out. Never inlined.
 #[inline(never)]
 pub(crate) fn current_p() -> Option<&'static P> {
     current_m().and_then(|m| m.p())
@@ -338,17 +339,75 @@ pub(crate) fn current_p_id() -> Option<usize> {
         .map(|p| p.id)
 }
 
+/// Proof that this thread is the M `m` and is inside a runtime section (`in_rt` set: on g0,
+/// or between [`M::enter_rt`] and [`M::exit_rt`]), where sysmon cannot take its P. The P's
+/// ownership token ([`POwner`]) is borrowed from it ([`Rt::owner`], [`acquirep`]); whatever
+/// may drop the P or leave the section ([`releasep`], [`Rt::outside`]) takes it by `&mut`,
+/// which ends every token borrowed before. `!Send`; at run time just the `&M`.
+pub(crate) struct Rt {
+    m: &'static M,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Rt {
+    /// # Safety
+    /// `m` is this thread's M and stays inside a runtime section, without leaving it other
+    /// than through [`Rt::outside`], until the value's last use (and that of every token
+    /// borrowed from it). Made by `with_p`, by an M's g0 as its thread
+    /// starts, and by the few sections that are entered in one function and left in another
+    /// (`runtime::syscall`'s, a direct park's).
+    #[inline(always)]
+    pub(crate) unsafe fn new(m: &'static M) -> Rt {
+        Rt {
+            m,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// The M.
+    #[inline(always)]
+    pub(crate) fn m(&self) -> &'static M {
+        self.m
+    }
+
+    /// The token for the P this M holds, if it holds one.
+    #[inline(always)]
+    pub(crate) fn owner(&self) -> Option<POwner<'_>> {
+        // SAFETY: we are inside the section (our own proof) with `m.p` held: sysmon cannot
+        // take it while the section lasts, and `releasep`/`outside` take `&mut self`, so the
+        // token (borrowing `self`) ends before the P can go.
+        self.m.p().map(|p| unsafe { POwner::new(p) })
+    }
+
+    /// g0 runs a goroutine: leaves the section for `f` (the switch into the goroutine, back
+    /// when it switches to g0) and enters it again afterwards. A request from sysmon that
+    /// came while g0 scheduled is moot: this is a scheduling point (schedtick moved), so an
+    /// ASK is cleared without effect. `&mut self`: no token lives across the goroutine's run,
+    /// during which sysmon may take the P.
+    #[inline(always)]
+    pub(crate) fn outside<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let _ = self.m.exit_rt_preemptible(false);
+        let r = f();
+        self.m.enter_rt();
+        r
+    }
+}
+
 /// Runs `f` with the P this M holds, such that sysmon cannot take it meanwhile (`None` on a
 /// plain thread, in a syscall, or after sysmon took the P from a long-running goroutine).
 /// Everything that changes a P's owner-only state from a goroutine (readying a G, spawning)
-/// goes through here. Never inlined (thread-locals, see the module docs).
+/// goes through here: the token `f` gets cannot outlive it. Never inlined (thread-locals,
+/// see the module docs).
 #[inline(never)]
-pub(crate) fn with_p<R>(f: impl FnOnce(Option<&'static P>) -> R) -> R {
+pub(crate) fn with_p<R>(f: impl FnOnce(Option<POwner<'_>>) -> R) -> R {
     match current_m() {
         None => f(None),
         Some(m) => {
             let was = m.enter_rt();
-            let r = f(m.p());
+            // SAFETY: inside the section just entered, which ends after `f`; `rt` does not
+            // leave this frame.
+            let rt = unsafe { Rt::new(m) };
+            let r = f(rt.owner());
             m.exit_rt(was);
             r
         }
@@ -371,12 +430,14 @@ pub(crate) fn preempt_point() {
 /// [`with_p`] for `go`/`spawn`: also returns whether the goroutine should yield now (sysmon
 /// asked for this P while it spawned in a loop, see [`M::exit_rt_preemptible`]).
 #[inline(never)]
-pub(crate) fn with_p_preemptible<R>(f: impl FnOnce(Option<&'static P>) -> R) -> (R, bool) {
+pub(crate) fn with_p_preemptible<R>(f: impl FnOnce(Option<POwner<'_>>) -> R) -> (R, bool) {
     match current_m() {
         None => (f(None), false),
         Some(m) => {
             let was = m.enter_rt();
-            let r = f(m.p());
+            // SAFETY: as in `with_p`.
+            let rt = unsafe { Rt::new(m) };
+            let r = f(rt.owner());
             let y = m.exit_rt_preemptible(was);
             (r, y)
         }
@@ -462,10 +523,13 @@ fn mstart(m: &'static M) {
     m.tid.store(crate::threadstate::gettid(), Ordering::Relaxed);
     CURRENT_M.with(|c| c.set(Some(m)));
     crate::signal::on_new_thread();
+    // SAFETY: an M starts on g0, inside its section (`in_rt` starts true, see `reset`), and
+    // stays there except while it runs goroutines (`Rt::outside`); `rt` lives on g0's frame.
+    let mut rt = unsafe { Rt::new(m) };
     let p = m.take_nextp().expect("mstart: M started without a P");
-    acquirep(m, p);
+    acquirep(&rt, p);
     m.spinning.set(m.nextspin.load(Ordering::Relaxed));
-    crate::g0::schedule(m);
+    crate::g0::schedule(&mut rt);
     mexit(m);
 }
 
@@ -480,14 +544,21 @@ fn mexit(m: &'static M) {
     lock(&MFREE).push(m);
 }
 
-pub(crate) fn acquirep(m: &'static M, p: &'static P) {
+/// This M (inside its section, `rt`) takes `p`, and gets its ownership token.
+pub(crate) fn acquirep<'s>(rt: &'s Rt, p: &'static P) -> POwner<'s> {
+    let m = rt.m;
     p.status.store(crate::p::P_RUNNING, Ordering::Relaxed);
     p.m.store(m as *const M as *mut M, Ordering::Release);
     m.set_p(Some(p));
+    // SAFETY: we hold p now, inside the section `rt` proves; the token borrows `rt`, which
+    // `releasep` takes by `&mut`.
+    unsafe { POwner::new(p) }
 }
 
-/// Detaches this M's P (if any) from it and returns it; the caller passes it on.
-pub(crate) fn releasep(m: &'static M) -> Option<&'static P> {
+/// Detaches this M's P (if any) from it and returns it; the caller passes it on. Takes `rt`
+/// by `&mut`: no ownership token of the P outlives this.
+pub(crate) fn releasep(rt: &mut Rt) -> Option<&'static P> {
+    let m = rt.m;
     let p = m.p()?;
     m.detach(p);
     Some(p)
@@ -501,7 +572,8 @@ fn keep_idle_ms() -> usize {
 /// Parks this M until it is handed a P, or until `next_timer` (if it becomes the timer
 /// sleeper) and an idle P is free. Returns true with `m.p` set, or false if this M is surplus
 /// and has been idle for [`IDLE_M_EXIT`]: its thread should end.
-pub(crate) fn stopm(m: &'static M, mut next_timer: u64) -> bool {
+pub(crate) fn stopm(rt: &Rt, mut next_timer: u64) -> bool {
+    let m = rt.m;
     // Nothing to run: a good moment to return surplus free stacks to the OS.
     sched::scavenge_stacks();
     loop {
@@ -575,7 +647,7 @@ pub(crate) fn stopm(m: &'static M, mut next_timer: u64) -> bool {
             let p = sched::pidleget(&mut idle);
             drop(idle);
             if let Some(p) = p {
-                acquirep(m, p);
+                acquirep(rt, p);
                 // Spin, so the steal loop runs the other Ps' timers too.
                 m.spinning.set(true);
                 SCHED.nmspinning.fetch_add(1, Ordering::SeqCst);
@@ -589,7 +661,7 @@ pub(crate) fn stopm(m: &'static M, mut next_timer: u64) -> bool {
         // Taken by startm: the P arrives through nextp (maybe just after its wake).
         loop {
             if let Some(p) = m.take_nextp() {
-                acquirep(m, p);
+                acquirep(rt, p);
                 let spin = m.nextspin.load(Ordering::Relaxed);
                 m.spinning.set(spin);
                 m.woken_to_spin

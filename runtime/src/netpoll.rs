@@ -33,7 +33,7 @@
 //! nobody (see [`crate::polldesc`]).
 
 use crate::g::G;
-use crate::p::P;
+use crate::p::POwner;
 use crate::polldesc;
 use crate::sched::{self, Line, SCHED};
 use std::io;
@@ -273,8 +273,8 @@ fn wait(epfd: RawFd, events: &mut [libc::epoll_event; EVENTS], until: Option<u64
 
 /// Makes the goroutines of a poll runnable (Go's `injectglist`): as many as there are idle Ps
 /// go to the global queue and an M is woken to share them out; the rest go to `p`'s local
-/// queue (the caller holds `p`), or all to the global queue without a P.
-pub(crate) fn inject(list: &[&'static G], p: Option<&'static P>) {
+/// queue, or all to the global queue without a P.
+pub(crate) fn inject(list: &[&'static G], p: Option<POwner<'_>>) {
     if list.is_empty() {
         return;
     }
@@ -291,8 +291,7 @@ pub(crate) fn inject(list: &[&'static G], p: Option<&'static P>) {
     }
     if let Some(p) = p {
         for &g in &list[to_global..] {
-            // SAFETY: the caller holds p.
-            unsafe { sched::runqput(p, g, false) };
+            sched::runqput(p, g, false);
         }
     }
     // StoreLoad with an M going idle (it re-checks the queues after publishing that).

@@ -4,12 +4,29 @@
 //! heap. Exactly one M holds a P at a time; the owner-only fields live in `Cell`s and are
 //! touched only by that M. P handovers go through the scheduler lock or an M's `nextp`
 //! (release/acquire), which orders one owner's accesses before the next's.
+//!
+//! # Ownership in the types: [`POwner`]
+//! The owner-only state (the run queue's producer side, `runnext`'s streak, the previous and
+//! current G, the goid cache, the free-G list) is private to this file and reached only
+//! through a [`POwner`]: a `Copy`, pointer-sized, `!Send`/`!Sync` proof that the current
+//! thread's M holds the P *and* is inside a runtime section (so sysmon cannot take the P
+//! meanwhile, see [`crate::sysmon`]). Its lifetime is that of the section: only
+//! [`crate::m::Rt`] (the section's own proof, which `with_p` makes for the length of its
+//! closure and g0 holds between switches) hands one out, through [`crate::m::Rt::owner`] or
+//! [`crate::m::acquirep`]; and everything that can end the section or drop the P
+//! (`releasep`, running a goroutine on g0) takes the `Rt` by `&mut`, so no token survives
+//! it. At run time a `POwner` is the `&'static P` it wraps: the proof compiles away.
+//!
+//! The owner-only operations are methods of the token that do the whole operation (no
+//! `&mut` to a P's field ever leaves this file), so two tokens for one P on one thread (a
+//! nested `with_p`) cannot alias anything.
 
 use crate::g::G;
 use crate::m::M;
-use crate::runq::RunQueue;
+use crate::runq::{Local, RunQueue};
 use crate::timer::TimerHeap;
 use std::cell::{Cell, UnsafeCell};
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// P status.
@@ -51,24 +68,25 @@ pub(crate) struct P {
     /// than inherited through `runnext` (Go's schedtick, which skips inherited slices). Read
     /// by sysmon, which ends a slice after [`crate::sysmon::SLICE_NS`].
     pub(crate) slicetick: AtomicU32,
-    /// Consecutive runnext picks (see `proc::runqget`).
-    pub(crate) runnext_streak: Cell<u32>,
+    /// Consecutive runnext picks (see `proc::runqget`). Owner only ([`POwner`]).
+    runnext_streak: Cell<u32>,
     /// The G picked before the current one (owner only): a ping-pong pair shows as `runnext`
     /// holding the G that ran just before the running one.
-    pub(crate) prev_g: Cell<*const G>,
-    pub(crate) cur_g: Cell<*const G>,
+    prev_g: Cell<*const G>,
+    cur_g: Cell<*const G>,
     /// Set by sysmon when the current slice has run for its 10 ms: the next pick takes the
     /// ring's head before `runnext` (so two Gs waking each other cannot own the P), and a new
     /// slice starts. Cleared by the owner.
     pub(crate) slice_expired: AtomicBool,
     goid_next: Cell<u64>,
     goid_end: Cell<u64>,
-    /// Dead Gs for reuse, most recently freed last (LIFO: hot stacks first).
-    pub(crate) gfree: UnsafeCell<Vec<&'static G>>,
+    /// Dead Gs for reuse, most recently freed last (LIFO: hot stacks first). Owner only.
+    gfree: UnsafeCell<Vec<&'static G>>,
 }
 
-// SAFETY: the Cell/UnsafeCell fields are touched only by the M holding this P (see the
-// module docs); all other fields are atomics or internally synchronized.
+// SAFETY: the Cell/UnsafeCell fields are private to this file and touched only through a
+// `POwner`, which exists only on the thread of the M holding this P (see the module docs);
+// all other fields are atomics or internally synchronized.
 unsafe impl Sync for P {}
 // SAFETY: as above.
 unsafe impl Send for P {}
@@ -95,47 +113,150 @@ impl P {
             gfree: UnsafeCell::new(Vec::with_capacity(GFREE_LOCAL_MAX)),
         }
     }
+}
 
-    /// Owner only: the next goroutine id.
-    pub(crate) fn next_goid(&self) -> u64 {
-        if self.goid_next.get() == self.goid_end.get() {
+/// Proof that the current thread's M holds `p` inside a runtime section, for the section's
+/// lifetime `'a` (see the module docs). The owner-only operations of a P are its methods;
+/// it derefs to the P for everything else.
+#[derive(Clone, Copy)]
+pub(crate) struct POwner<'a> {
+    p: &'static P,
+    /// Never leaves the thread whose M holds the P.
+    _not_send: PhantomData<*const ()>,
+    /// Never outlives the section it was made in.
+    _section: PhantomData<&'a ()>,
+}
+
+impl std::ops::Deref for POwner<'_> {
+    type Target = P;
+    #[inline(always)]
+    fn deref(&self) -> &P {
+        self.p
+    }
+}
+
+impl<'a> POwner<'a> {
+    /// The token for `p`.
+    ///
+    /// # Safety
+    /// The current thread's M holds `p` and stays inside a runtime section, holding `p`,
+    /// for all of `'a`. Called only by `m.rs` (`Rt::owner`, `acquirep`), where an
+    /// [`crate::m::Rt`] proves the section.
+    #[inline(always)]
+    pub(crate) unsafe fn new(p: &'static P) -> POwner<'a> {
+        POwner {
+            p,
+            _not_send: PhantomData,
+            _section: PhantomData,
+        }
+    }
+
+    /// The P itself, as a plain reference (no ownership implied), e.g. to hand it on.
+    #[inline(always)]
+    pub(crate) fn p(self) -> &'static P {
+        self.p
+    }
+
+    /// The owner's side of this P's run queue.
+    #[inline(always)]
+    pub(crate) fn runq(self) -> Local<'a, G> {
+        // SAFETY: the token proves this thread's M holds the P (and so owns its queue's
+        // producer side) for 'a, and the handle cannot leave the thread.
+        unsafe { self.p.runq.local() }
+    }
+
+    /// The next goroutine id.
+    pub(crate) fn next_goid(self) -> u64 {
+        let p = self.p;
+        if p.goid_next.get() == p.goid_end.get() {
             let start = crate::sched::SCHED
                 .goid_gen
                 .fetch_add(GOID_BATCH, Ordering::Relaxed);
-            self.goid_next.set(start);
-            self.goid_end.set(start + GOID_BATCH);
+            p.goid_next.set(start);
+            p.goid_end.set(start + GOID_BATCH);
         }
-        let id = self.goid_next.get();
-        self.goid_next.set(id + 1);
+        let id = p.goid_next.get();
+        p.goid_next.set(id + 1);
         id
     }
 
-    /// Owner only: the local free list.
-    ///
-    /// # Safety
-    /// The caller must hold this P, and must not keep another reference from `gfree` alive.
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn gfree(&self) -> &mut Vec<&'static G> {
-        // SAFETY: per the contract, the caller is the only one touching it right now.
-        unsafe { &mut *self.gfree.get() }
+    /// Consecutive runnext picks.
+    #[inline(always)]
+    pub(crate) fn runnext_streak(self) -> u32 {
+        self.p.runnext_streak.get()
     }
 
-    pub(crate) fn bump_started(&self) {
-        // Only the owner writes; a plain load+store keeps it a non-contended counter.
-        let v = self.ngo_started.load(Ordering::Relaxed);
-        self.ngo_started.store(v + 1, Ordering::Relaxed);
+    #[inline(always)]
+    pub(crate) fn set_runnext_streak(self, n: u32) {
+        self.p.runnext_streak.set(n);
+    }
+
+    /// The G picked before the current one.
+    #[inline(always)]
+    pub(crate) fn prev_g(self) -> *const G {
+        self.p.prev_g.get()
+    }
+
+    /// Records `g` as the G picked now (the current one becomes the previous one).
+    #[inline(always)]
+    pub(crate) fn set_picked(self, g: *const G) {
+        self.p.prev_g.set(self.p.cur_g.replace(g));
+    }
+
+    /// The local free list: pops the most recently freed G.
+    #[inline]
+    pub(crate) fn gfree_pop(self) -> Option<&'static G> {
+        // SAFETY: the token proves we are the P's owner; the reference ends in this
+        // method, which calls nothing that could reach the list again.
+        unsafe { &mut *self.p.gfree.get() }.pop()
+    }
+
+    /// Pushes `g` on the local free list; returns its new length.
+    #[inline]
+    pub(crate) fn gfree_push(self, g: &'static G) -> usize {
+        // SAFETY: as in `gfree_pop`.
+        let local = unsafe { &mut *self.p.gfree.get() };
+        local.push(g);
+        local.len()
+    }
+
+    #[inline]
+    pub(crate) fn gfree_len(self) -> usize {
+        // SAFETY: as in `gfree_pop`.
+        unsafe { &*self.p.gfree.get() }.len()
+    }
+
+    /// Moves the `n` oldest free Gs (all if `n` is larger) to the end of `into`.
+    pub(crate) fn gfree_move_oldest(self, n: usize, into: &mut Vec<&'static G>) {
+        // SAFETY: as in `gfree_pop` (`into` is another list: extending it runs no code of
+        // ours).
+        let local = unsafe { &mut *self.p.gfree.get() };
+        let n = n.min(local.len());
+        into.extend(local.drain(..n));
     }
 
     /// Owner only: counts a scheduling event (schedtick++).
-    pub(crate) fn bump_schedtick(&self) {
-        self.schedtick.store(
-            self.schedtick.load(Ordering::Relaxed).wrapping_add(1),
+    #[inline(always)]
+    pub(crate) fn bump_schedtick(self) {
+        let p = self.p;
+        p.schedtick.store(
+            p.schedtick.load(Ordering::Relaxed).wrapping_add(1),
             Ordering::Relaxed,
         );
     }
 
-    pub(crate) fn bump_exited(&self) {
-        let v = self.ngo_exited.load(Ordering::Relaxed);
-        self.ngo_exited.store(v + 1, Ordering::Relaxed);
+    /// Counts a goroutine started on this P.
+    #[inline(always)]
+    pub(crate) fn bump_started(self) {
+        // Only the owner writes; a plain load+store keeps it a non-contended counter.
+        let v = self.p.ngo_started.load(Ordering::Relaxed);
+        self.p.ngo_started.store(v + 1, Ordering::Relaxed);
+    }
+
+    /// Counts a goroutine finished on this P.
+    #[inline(always)]
+    pub(crate) fn bump_exited(self) {
+        let v = self.p.ngo_exited.load(Ordering::Relaxed);
+        self.p.ngo_exited.store(v + 1, Ordering::Relaxed);
     }
 }

@@ -157,11 +157,7 @@ pub(crate) fn unpark_g(g: &'static G, generation: u64) {
 pub(crate) fn ready(g: &'static G) {
     g.set_status(Status::Runnable);
     m::with_p(|p| match p {
-        Some(p) => {
-            // SAFETY: `with_p` gives us the P this M holds, and sysmon cannot take it until
-            // the closure returns.
-            unsafe { sched::runqput(p, g, true) };
-        }
+        Some(p) => sched::runqput(p, g, true),
         None => sched::globrunqput(g),
     });
     // Its fence orders the put above before its reads (sched.rs's essay).

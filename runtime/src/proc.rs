@@ -13,8 +13,8 @@
 //!    spinning state, see [`crate::sched`]).
 
 use crate::g::G;
-use crate::m::{self, M};
-use crate::p::{P, P_DEAD, P_RUNNING};
+use crate::m::{self, M, Rt};
+use crate::p::{P, P_DEAD, P_RUNNING, POwner};
 use crate::sched::{self, SCHED};
 use crate::timer;
 use std::sync::atomic::{Ordering, fence};
@@ -37,17 +37,15 @@ const RUNNEXT_STREAK: u32 = 3;
 /// keeps a pipeline flowing: without it W7 ran 1.2-1.5x slower on 2 Ps). The slice rule
 /// alone applies when `runnext` holds the G that ran just before the current one: a
 /// ping-pong pair. (A cycle of three or more goroutines is capped like a chain.)
-fn runqget(p: &'static P) -> Option<(&'static G, bool)> {
+fn runqget(p: POwner<'_>) -> Option<(&'static G, bool)> {
     let expired = p.slice_expired.load(Ordering::Relaxed);
     let take_next = !expired
-        && (p.runnext_streak.get() < RUNNEXT_STREAK
-            || std::ptr::eq(p.runq.peek_next(), p.prev_g.get()));
-    // SAFETY: the caller's M holds p.
-    let (g, from_next) = unsafe { p.runq.get(take_next) }?;
+        && (p.runnext_streak() < RUNNEXT_STREAK || std::ptr::eq(p.runq().peek_next(), p.prev_g()));
+    let (g, from_next) = p.runq().get(take_next)?;
     if from_next {
-        p.runnext_streak.set(p.runnext_streak.get() + 1);
+        p.set_runnext_streak(p.runnext_streak() + 1);
     } else {
-        p.runnext_streak.set(0);
+        p.set_runnext_streak(0);
         // A new slice. Only the owner writes these; sysmon reads slicetick.
         p.slicetick.store(
             p.slicetick.load(Ordering::Relaxed).wrapping_add(1),
@@ -57,7 +55,7 @@ fn runqget(p: &'static P) -> Option<(&'static G, bool)> {
             p.slice_expired.store(false, Ordering::Relaxed);
         }
     }
-    p.prev_g.set(p.cur_g.replace(g as *const G));
+    p.set_picked(g as *const G);
     // SAFETY: run queues hold pointers to 'static Gs.
     Some((unsafe { &*g }, from_next))
 }
@@ -65,7 +63,7 @@ fn runqget(p: &'static P) -> Option<(&'static G, bool)> {
 /// Whether `p` must take a G from the global queue before its own: every 61st scheduling tick,
 /// if the global queue has any (rule 1 of the module docs).
 #[inline]
-fn global_turn(p: &'static P) -> bool {
+fn global_turn(p: &P) -> bool {
     p.schedtick.load(Ordering::Relaxed).is_multiple_of(61)
         && SCHED.runqsize.load(Ordering::Relaxed) > 0
 }
@@ -73,12 +71,12 @@ fn global_turn(p: &'static P) -> bool {
 /// The G that `find_runnable` would return at once from `p`'s own queue, taken, for a
 /// goroutine that parks straight into it ([`crate::directpark::park_direct`]); None (taking nothing) where the
 /// scheduler has more to do first: `p` is being retired, a timer on it is due, the global
-/// queue's turn has come, or the M spins. Called by the M holding `p`, inside a section.
-pub(crate) fn next_local(m: &'static M, p: &'static P) -> Option<&'static G> {
+/// queue's turn has come, or the M spins.
+pub(crate) fn next_local(m: &'static M, p: POwner<'_>) -> Option<&'static G> {
     if m.spinning.get()
         || p.id >= sched::gomaxprocs_now()
         || timer::due(&p.timers)
-        || global_turn(p)
+        || global_turn(&p)
     {
         return None;
     }
@@ -87,8 +85,7 @@ pub(crate) fn next_local(m: &'static M, p: &'static P) -> Option<&'static G> {
         // It runs only on its own M: schedule hands the P over. Back into runnext (if it
         // came from the ring it now runs before the ring's head: a rare reordering, for
         // locked goroutines only).
-        // SAFETY: we hold p.
-        unsafe { sched::runqput(p, g, true) };
+        sched::runqput(p, g, true);
         return None;
     }
     Some(g)
@@ -114,18 +111,19 @@ fn found(m: &'static M, g: &'static G) -> &'static G {
 
 /// Blocks until there is a G to run and returns it.
 /// The M holds a P on return. `None`: this M is surplus and idle, its thread should end.
-pub(crate) fn find_runnable(m: &'static M) -> Option<&'static G> {
+pub(crate) fn find_runnable(rt: &mut Rt) -> Option<&'static G> {
+    let m = rt.m();
     'top: loop {
-        let p = match m.p() {
+        let p = match rt.owner() {
             Some(p) => p,
             None => {
                 // Lost our P (sysmon took it, or we gave it to a locked M): take an idle
                 // one if there is one, else sleep until handed one.
                 if let Some(p) = sched::pidleget(&mut sched::lock_idle()) {
-                    m::acquirep(m, p);
+                    m::acquirep(rt, p);
                     continue 'top;
                 }
-                if !m::stopm(m, timer::earliest()) {
+                if !m::stopm(rt, timer::earliest()) {
                     return None;
                 }
                 m.woken_to_spin.set(None);
@@ -133,11 +131,12 @@ pub(crate) fn find_runnable(m: &'static M) -> Option<&'static G> {
             }
         };
         if p.id >= sched::gomaxprocs_now() {
-            retire(m, p);
+            let pp = p.p();
+            retire(rt, pp);
             continue 'top;
         }
         timer::check(&p.timers);
-        if global_turn(p)
+        if global_turn(&p)
             && let Some(g) = sched::globrunqget(p, 1)
         {
             return Some(found(m, g));
@@ -169,8 +168,7 @@ pub(crate) fn find_runnable(m: &'static M) -> Option<&'static G> {
             match spin_for_work(m, p) {
                 Spin::Retry => continue 'top,
                 Spin::Steal(p2) => {
-                    // SAFETY: we hold p (our M's P); p2 is another P.
-                    if let Some(g) = unsafe { p.runq.steal_from(&p2.runq, false) } {
+                    if let Some(g) = p.runq().steal_from(&p2.runq, false) {
                         // SAFETY: run queues hold pointers to 'static Gs.
                         return Some(found(m, unsafe { &*g }));
                     }
@@ -186,7 +184,8 @@ pub(crate) fn find_runnable(m: &'static M) -> Option<&'static G> {
             drop(idle);
             continue 'top;
         }
-        m::releasep(m);
+        let p = p.p();
+        m::releasep(rt);
         sched::pidleput(&mut idle, p);
         drop(idle);
         let was_spinning = m.spinning.replace(false);
@@ -205,13 +204,13 @@ pub(crate) fn find_runnable(m: &'static M) -> Option<&'static G> {
         if work {
             let p2 = sched::pidleget(&mut sched::lock_idle());
             if let Some(p2) = p2 {
-                m::acquirep(m, p2);
+                m::acquirep(rt, p2);
                 m.spinning.set(true);
                 SCHED.nmspinning.fetch_add(1, Ordering::SeqCst);
                 continue 'top;
             }
         }
-        if !m::stopm(m, timer::earliest()) {
+        if !m::stopm(rt, timer::earliest()) {
             return None;
         }
         if was_spinning && let Some(slept) = m.woken_to_spin.take() {
@@ -221,8 +220,8 @@ pub(crate) fn find_runnable(m: &'static M) -> Option<&'static G> {
 }
 
 /// A poll of the network that does not block: the first goroutine it readied, to run now;
-/// the others are queued ([`crate::netpoll::inject`]). The caller's M holds `p`.
-fn poll_network(p: &'static P) -> Option<&'static G> {
+/// the others are queued ([`crate::netpoll::inject`]) on `p`.
+fn poll_network(p: POwner<'_>) -> Option<&'static G> {
     let mut list = Vec::new();
     crate::netpoll::netpoll(None, &mut list);
     let (&g, rest) = list.split_first()?;
@@ -233,7 +232,7 @@ fn poll_network(p: &'static P) -> Option<&'static G> {
 /// Tries to take work from the other Ps without waiting: runs their due timers, and takes a
 /// `runnext` its P has left unrun for [`RUNNEXT_GRACE`] (Go's runqgrab pause). Rings are
 /// stolen from only on evidence gathered while spinning (see [`spin_for_work`]).
-fn steal_work(m: &'static M, p: &'static P) -> Option<&'static G> {
+fn steal_work(m: &'static M, p: POwner<'_>) -> Option<&'static G> {
     let n = SCHED.nallp.load(Ordering::Acquire);
     if n <= 1 {
         // Only our own P: its timers were checked already.
@@ -245,7 +244,7 @@ fn steal_work(m: &'static M, p: &'static P) -> Option<&'static G> {
         let Some(p2) = sched::p_at((start + i * stride) % n) else {
             continue;
         };
-        if std::ptr::eq(p2, p) {
+        if std::ptr::eq(p2, p.p()) {
             continue;
         }
         if timer::check(&p2.timers) {
@@ -347,7 +346,7 @@ const RUNNEXT_WINDOW_NS: u64 = 10 * STEAL_WINDOW_NS;
 /// Polls for work for up to the M's spin time: the global queue, our own queue, a due timer
 /// (ours or another P's), a `runnext` another P has left unrun through a whole window, or
 /// another P's backlogged ring.
-fn spin_for_work(m: &'static M, p: &'static P) -> Spin {
+fn spin_for_work(m: &'static M, p: POwner<'_>) -> Spin {
     let start = crate::clock::nanotime();
     let until = start + m.spin_ns.get();
     let mut next_poll = start + crate::netpoll::SPIN_POLL_NS;
@@ -377,7 +376,7 @@ fn spin_for_work(m: &'static M, p: &'static P) -> Spin {
         }
         for (i, w) in watch.iter_mut().enumerate() {
             let Some(p2) = sched::p_at(i) else { continue };
-            if std::ptr::eq(p2, p) {
+            if std::ptr::eq(p2, p.p()) {
                 continue;
             }
             if p2.timers.next_when.load(Ordering::Relaxed) <= now {
@@ -443,10 +442,9 @@ fn coprime_stride(m: &'static M, n: usize) -> usize {
 /// ring gives the same order on this P (after every local G, and nothing global is waiting)
 /// without taking the global lock, which halves the cost of a yield; otherwise it goes to
 /// the global queue as in Go.
-pub(crate) fn gosched_put(p: &'static P, g: &'static G) {
+pub(crate) fn gosched_put(p: POwner<'_>, g: &'static G) {
     if SCHED.runqsize.load(Ordering::Relaxed) == 0 {
-        // SAFETY: the calling M holds p.
-        unsafe { sched::runqput(p, g, false) };
+        sched::runqput(p, g, false);
     } else {
         sched::globrunqput(g);
     }
@@ -455,12 +453,14 @@ pub(crate) fn gosched_put(p: &'static P, g: &'static G) {
 /// Retires `p` after a `gomaxprocs` decrease: its queued Gs go to the global queue, its
 /// timers to P0, its free Gs to the global free list. The decision is re-made under the idle
 /// lock, which `gomaxprocs` also holds, so a concurrent increase cannot strand the P.
-fn retire(m: &'static M, p: &'static P) {
+fn retire(rt: &mut Rt, p: &'static P) {
+    let m = rt.m();
     let mut gs = Vec::new();
-    // SAFETY: we hold p.
-    unsafe {
-        p.runq.drain(&mut gs);
-        sched::gfpurge(p);
+    {
+        let o = rt.owner().expect("retire: M without P");
+        debug_assert!(std::ptr::eq(o.p(), p));
+        o.runq().drain(&mut gs);
+        sched::gfpurge(o);
     }
     if !gs.is_empty() {
         sched::globrunqputbatch(&gs);
@@ -476,7 +476,7 @@ fn retire(m: &'static M, p: &'static P) {
         sched::wakep();
         return;
     }
-    m::releasep(m);
+    m::releasep(rt);
     p.status.store(P_DEAD, Ordering::Relaxed);
     let p2 = sched::pidleget(&mut idle);
     drop(idle);
@@ -484,7 +484,7 @@ fn retire(m: &'static M, p: &'static P) {
         SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst);
     }
     if let Some(p2) = p2 {
-        m::acquirep(m, p2);
+        m::acquirep(rt, p2);
     }
     // Work we moved out may need another M.
     fence(Ordering::SeqCst);

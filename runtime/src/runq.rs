@@ -17,8 +17,20 @@
 //!
 //! The queue stores raw pointers: it does not own what they point to. Callers (the scheduler)
 //! guarantee each pointer is in at most one queue at a time.
+//!
+//! # Owner and thieves in the types
+//! As in tokio's `Local`/`Steal` split, the operations split by who may call them:
+//! * [`RunQueue`] itself (shared by every thread) has what anyone may do: `grab`,
+//!   `steal_runnext_after`, and the approximate `len`/`is_empty`/`ring_len`.
+//! * [`Local`] is the owner's handle: `put`, `get`, `drain`, `peek_next`, and `steal_from`
+//!   (which writes the stolen elements into *this* queue, the victim being any `&RunQueue`).
+//!   It is `!Send`, and made only by [`RunQueue::local`], whose contract is the owner rule;
+//!   the scheduler makes it only through [`crate::p::POwner::runq`], where the token proves
+//!   that rule, so none of its methods is `unsafe`. The handle is a `&RunQueue`: it costs
+//!   nothing at run time.
 
 use crate::shim::{AtomicPtr, AtomicU32, Ordering};
+use std::marker::PhantomData;
 use std::ptr;
 
 /// Ring capacity. Go uses 256; under loom it is shrunk so models exercise overflow.
@@ -56,6 +68,28 @@ unsafe impl<T> Send for RunQueue<T> {}
 // SAFETY: as above: every access goes through atomics.
 unsafe impl<T> Sync for RunQueue<T> {}
 
+/// The owner's handle on a [`RunQueue`]: the producer side and the owner's consumer side
+/// (see the module docs). `!Send`/`!Sync`: it stays on the owner's thread.
+pub struct Local<'a, T> {
+    q: &'a RunQueue<T>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<T> Clone for Local<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Local<'_, T> {}
+
+impl<T> std::ops::Deref for Local<'_, T> {
+    type Target = RunQueue<T>;
+    #[inline(always)]
+    fn deref(&self) -> &RunQueue<T> {
+        self.q
+    }
+}
+
 impl<T> Default for RunQueue<T> {
     fn default() -> Self {
         Self::new()
@@ -78,137 +112,24 @@ impl<T> RunQueue<T> {
         }
     }
 
+    /// The owner's handle.
+    ///
+    /// # Safety
+    /// While the handle (or a copy) lives, only the current thread uses the owner's side of
+    /// this queue: every `Local` of it alive at once is on this thread. The scheduler gets
+    /// its handles from [`crate::p::POwner::runq`], which proves it; tests and loom models
+    /// call this directly for a queue one thread plays the owner of.
+    #[inline(always)]
+    pub unsafe fn local(&self) -> Local<'_, T> {
+        Local {
+            q: self,
+            _not_send: PhantomData,
+        }
+    }
+
     #[inline]
     fn slot(&self, i: u32) -> &AtomicPtr<T> {
         &self.buf[i as usize % RUNQ_SIZE]
-    }
-
-    /// Owner only. Queues `item`. With `next`, `item` goes into `runnext` and the element it
-    /// displaces (if any) goes to the tail of the ring. If the ring is full, half of it plus the
-    /// element are handed to `overflow` (in FIFO order) and removed from the ring.
-    ///
-    /// # Safety
-    /// Must be called only by the queue's owner (one thread at a time), and `item` must not
-    /// be null.
-    pub unsafe fn put(&self, mut item: *mut T, next: bool, overflow: impl FnOnce(&[*mut T])) {
-        debug_assert!(!item.is_null(), "runqput: null element");
-        if next {
-            // Owner-only counter: a plain increment; thieves only compare it.
-            self.next.seq.store(
-                self.next.seq.load(Ordering::Relaxed).wrapping_add(1),
-                Ordering::Relaxed,
-            );
-            // Fast path: an empty runnext cannot change under us (thieves only CAS a
-            // non-null runnext to null), so a release store publishes `item` without a
-            // locked instruction. The common case in a channel ping-pong.
-            if self.next.ptr.load(Ordering::Relaxed).is_null() {
-                self.next.ptr.store(item, Ordering::Release);
-                return;
-            }
-            let old = self.next.ptr.swap(item, Ordering::SeqCst);
-            if old.is_null() {
-                return;
-            }
-            item = old; // Kick the old runnext out to the regular queue.
-        }
-        let mut overflow = Some(overflow);
-        loop {
-            // Acquire: synchronise with consumers' CAS so we do not overwrite a slot they are
-            // still reading from.
-            let h = self.head.load(Ordering::Acquire);
-            let t = self.tail.load(Ordering::Relaxed); // Only we write tail.
-            if (t.wrapping_sub(h) as usize) < RUNQ_SIZE {
-                self.slot(t).store(item, Ordering::Relaxed);
-                // Store-release: makes the element available for consumption.
-                self.tail.store(t.wrapping_add(1), Ordering::Release);
-                return;
-            }
-            // SAFETY: we are the owner (our contract) and the ring looked full.
-            if unsafe { self.put_slow(item, h, t, &mut overflow) } {
-                return;
-            }
-            // The queue is not full any more (a thief took some); retry the fast path.
-        }
-    }
-
-    /// Moves half the ring plus `item` to `overflow`. Returns false if a consumer raced us.
-    ///
-    /// # Safety
-    /// Owner only; `h`/`t` are the head and tail the caller just read.
-    unsafe fn put_slow(
-        &self,
-        item: *mut T,
-        h: u32,
-        t: u32,
-        overflow: &mut Option<impl FnOnce(&[*mut T])>,
-    ) -> bool {
-        let n = (t.wrapping_sub(h) / 2) as usize;
-        debug_assert_eq!(n, RUNQ_SIZE / 2, "runqputslow: queue is not full");
-        let mut batch = [ptr::null_mut::<T>(); RUNQ_SIZE / 2 + 1];
-        for (i, b) in batch.iter_mut().take(n).enumerate() {
-            *b = self.slot(h.wrapping_add(i as u32)).load(Ordering::Relaxed);
-        }
-        // Release: our reads of the slots happen before the slots can be refilled.
-        if self
-            .head
-            .compare_exchange(
-                h,
-                h.wrapping_add(n as u32),
-                Ordering::Release,
-                Ordering::Relaxed,
-            )
-            .is_err()
-        {
-            return false;
-        }
-        batch[n] = item;
-        (overflow.take().expect("put_slow: overflow used twice"))(&batch[..=n]);
-        true
-    }
-
-    /// Owner only. Takes the next element: `runnext` first when `take_next` is true, then the
-    /// head of the ring. Returns the element and whether it came from `runnext` (in which case
-    /// Go lets it inherit the current time slice).
-    ///
-    /// # Safety
-    /// Must be called only by the queue's owner.
-    pub unsafe fn get(&self, take_next: bool) -> Option<(*mut T, bool)> {
-        if take_next {
-            let next = self.next.ptr.load(Ordering::Relaxed);
-            // Acquire: pairs with the release store (or SeqCst swap) in `put` that published
-            // the element.
-            if !next.is_null()
-                && self
-                    .next
-                    .ptr
-                    .compare_exchange(next, ptr::null_mut(), Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-            {
-                return Some((next, true));
-            }
-        }
-        loop {
-            // load-acquire, synchronize with other consumers
-            let h = self.head.load(Ordering::Acquire);
-            let t = self.tail.load(Ordering::Relaxed); // Only we write tail.
-            if t == h {
-                if !take_next {
-                    // The ring is empty: fall back to runnext after all.
-                    // SAFETY: owner, as our caller promised.
-                    return unsafe { self.get(true) };
-                }
-                return None;
-            }
-            let item = self.slot(h).load(Ordering::Relaxed);
-            // cas-release, commits consume
-            if self
-                .head
-                .compare_exchange(h, h.wrapping_add(1), Ordering::Release, Ordering::Relaxed)
-                .is_ok()
-            {
-                return Some((item, false));
-            }
-        }
     }
 
     /// Any thread. Copies up to half of this queue's elements into `batch` and removes them
@@ -278,12 +199,150 @@ impl<T> RunQueue<T> {
             .ok()
     }
 
-    /// Owner of `self` only. Steals half of `victim`'s elements into this (empty-ish) queue and
+    /// Any thread, approximate: is the queue (ring and runnext) empty?
+    pub fn is_empty(&self) -> bool {
+        self.ring_len() == 0 && self.next.ptr.load(Ordering::Acquire).is_null()
+    }
+
+    /// Any thread, approximate: elements in the ring plus `runnext`.
+    pub fn len(&self) -> usize {
+        self.ring_len() + (!self.next.ptr.load(Ordering::Acquire).is_null()) as usize
+    }
+
+    /// Any thread, approximate: elements in the ring (not counting runnext).
+    pub fn ring_len(&self) -> usize {
+        loop {
+            let h = self.head.load(Ordering::Acquire);
+            let t = self.tail.load(Ordering::Acquire);
+            // Re-read head: a consistent snapshot has not moved under us.
+            if h == self.head.load(Ordering::Acquire) {
+                return t.wrapping_sub(h) as usize;
+            }
+        }
+    }
+}
+
+impl<T> Local<'_, T> {
+    /// Queues `item` (not null). With `next`, `item` goes into `runnext` and the element it
+    /// displaces (if any) goes to the tail of the ring. If the ring is full, half of it plus the
+    /// element are handed to `overflow` (in FIFO order) and removed from the ring.
+    pub fn put(self, mut item: *mut T, next: bool, overflow: impl FnOnce(&[*mut T])) {
+        debug_assert!(!item.is_null(), "runqput: null element");
+        if next {
+            // Owner-only counter: a plain increment; thieves only compare it.
+            self.next.seq.store(
+                self.next.seq.load(Ordering::Relaxed).wrapping_add(1),
+                Ordering::Relaxed,
+            );
+            // Fast path: an empty runnext cannot change under us (thieves only CAS a
+            // non-null runnext to null), so a release store publishes `item` without a
+            // locked instruction. The common case in a channel ping-pong.
+            if self.next.ptr.load(Ordering::Relaxed).is_null() {
+                self.next.ptr.store(item, Ordering::Release);
+                return;
+            }
+            let old = self.next.ptr.swap(item, Ordering::SeqCst);
+            if old.is_null() {
+                return;
+            }
+            item = old; // Kick the old runnext out to the regular queue.
+        }
+        let mut overflow = Some(overflow);
+        loop {
+            // Acquire: synchronise with consumers' CAS so we do not overwrite a slot they are
+            // still reading from.
+            let h = self.head.load(Ordering::Acquire);
+            let t = self.tail.load(Ordering::Relaxed); // Only we write tail.
+            if (t.wrapping_sub(h) as usize) < RUNQ_SIZE {
+                self.slot(t).store(item, Ordering::Relaxed);
+                // Store-release: makes the element available for consumption.
+                self.tail.store(t.wrapping_add(1), Ordering::Release);
+                return;
+            }
+            if self.put_slow(item, h, t, &mut overflow) {
+                return;
+            }
+            // The queue is not full any more (a thief took some); retry the fast path.
+        }
+    }
+
+    /// Moves half the ring plus `item` to `overflow`. Returns false if a consumer raced us.
+    /// `h`/`t` are the head and tail the caller just read, with the ring full.
+    fn put_slow(
+        self,
+        item: *mut T,
+        h: u32,
+        t: u32,
+        overflow: &mut Option<impl FnOnce(&[*mut T])>,
+    ) -> bool {
+        let n = (t.wrapping_sub(h) / 2) as usize;
+        debug_assert_eq!(n, RUNQ_SIZE / 2, "runqputslow: queue is not full");
+        let mut batch = [ptr::null_mut::<T>(); RUNQ_SIZE / 2 + 1];
+        for (i, b) in batch.iter_mut().take(n).enumerate() {
+            *b = self.slot(h.wrapping_add(i as u32)).load(Ordering::Relaxed);
+        }
+        // Release: our reads of the slots happen before the slots can be refilled.
+        if self
+            .head
+            .compare_exchange(
+                h,
+                h.wrapping_add(n as u32),
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            return false;
+        }
+        batch[n] = item;
+        (overflow.take().expect("put_slow: overflow used twice"))(&batch[..=n]);
+        true
+    }
+
+    /// Takes the next element: `runnext` first when `take_next` is true, then the head of
+    /// the ring. Returns the element and whether it came from `runnext` (in which case Go
+    /// lets it inherit the current time slice).
+    pub fn get(self, take_next: bool) -> Option<(*mut T, bool)> {
+        if take_next {
+            let next = self.next.ptr.load(Ordering::Relaxed);
+            // Acquire: pairs with the release store (or SeqCst swap) in `put` that published
+            // the element.
+            if !next.is_null()
+                && self
+                    .next
+                    .ptr
+                    .compare_exchange(next, ptr::null_mut(), Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return Some((next, true));
+            }
+        }
+        loop {
+            // load-acquire, synchronize with other consumers
+            let h = self.head.load(Ordering::Acquire);
+            let t = self.tail.load(Ordering::Relaxed); // Only we write tail.
+            if t == h {
+                if !take_next {
+                    // The ring is empty: fall back to runnext after all.
+                    return self.get(true);
+                }
+                return None;
+            }
+            let item = self.slot(h).load(Ordering::Relaxed);
+            // cas-release, commits consume
+            if self
+                .head
+                .compare_exchange(h, h.wrapping_add(1), Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Some((item, false));
+            }
+        }
+    }
+
+    /// Steals half of `victim`'s elements (any other queue) into this (empty-ish) queue and
     /// returns one of them to run (Go's `runqsteal`).
-    ///
-    /// # Safety
-    /// Must be called only by the owner of `self`; `victim` may be any other queue.
-    pub unsafe fn steal_from(&self, victim: &RunQueue<T>, steal_runnext: bool) -> Option<*mut T> {
+    pub fn steal_from(self, victim: &RunQueue<T>, steal_runnext: bool) -> Option<*mut T> {
         let mut batch = [ptr::null_mut::<T>(); RUNQ_SIZE / 2];
         let n = victim.grab(&mut batch, steal_runnext);
         if n == 0 {
@@ -311,39 +370,13 @@ impl<T> RunQueue<T> {
 
     /// What `runnext` holds (null if nothing), without taking it: the owner's look at
     /// whether the next pick would continue a ping-pong.
-    pub fn peek_next(&self) -> *mut T {
+    pub fn peek_next(self) -> *mut T {
         self.next.ptr.load(Ordering::Relaxed)
     }
 
-    /// Any thread, approximate: is the queue (ring and runnext) empty?
-    pub fn is_empty(&self) -> bool {
-        self.ring_len() == 0 && self.next.ptr.load(Ordering::Acquire).is_null()
-    }
-
-    /// Any thread, approximate: elements in the ring plus `runnext`.
-    pub fn len(&self) -> usize {
-        self.ring_len() + (!self.next.ptr.load(Ordering::Acquire).is_null()) as usize
-    }
-
-    /// Any thread, approximate: elements in the ring (not counting runnext).
-    pub fn ring_len(&self) -> usize {
-        loop {
-            let h = self.head.load(Ordering::Acquire);
-            let t = self.tail.load(Ordering::Acquire);
-            // Re-read head: a consistent snapshot has not moved under us.
-            if h == self.head.load(Ordering::Acquire) {
-                return t.wrapping_sub(h) as usize;
-            }
-        }
-    }
-
-    /// Owner only: removes everything (runnext first, then the ring in order) into `out`.
-    ///
-    /// # Safety
-    /// Must be called only by the queue's owner.
-    pub unsafe fn drain(&self, out: &mut Vec<*mut T>) {
-        // SAFETY: owner, per our contract.
-        while let Some((item, _)) = unsafe { self.get(true) } {
+    /// Removes everything (runnext first, then the ring in order) into `out`.
+    pub fn drain(self, out: &mut Vec<*mut T>) {
+        while let Some((item, _)) = self.get(true) {
             out.push(item);
         }
     }
@@ -366,7 +399,8 @@ mod tests {
         let q = RunQueue::new();
         let v = items(4);
         // SAFETY: single-threaded test, we are the owner.
-        unsafe {
+        let q = unsafe { q.local() };
+        {
             q.put(v[0], false, |_| unreachable!());
             q.put(v[1], false, |_| unreachable!());
             q.put(v[2], true, |_| unreachable!());
@@ -382,7 +416,8 @@ mod tests {
         let q = RunQueue::new();
         let v = items(2);
         // SAFETY: single-threaded test, we are the owner.
-        unsafe {
+        let q = unsafe { q.local() };
+        {
             q.put(v[0], true, |_| unreachable!());
             q.put(v[1], true, |_| unreachable!());
             assert_eq!(q.ring_len(), 1);
@@ -396,7 +431,8 @@ mod tests {
         let q = RunQueue::new();
         let v = items(2);
         // SAFETY: single-threaded test, we are the owner.
-        unsafe {
+        let q = unsafe { q.local() };
+        {
             q.put(v[0], true, |_| unreachable!());
             q.put(v[1], false, |_| unreachable!());
             assert_eq!(val(q.get(false).unwrap().0), 1);
@@ -410,7 +446,8 @@ mod tests {
         let v = items(RUNQ_SIZE + 1);
         let mut spilled = Vec::new();
         // SAFETY: single-threaded test, we are the owner.
-        unsafe {
+        let q = unsafe { q.local() };
+        {
             for &p in &v {
                 q.put(p, false, |b| spilled.extend(b.iter().map(|&p| val(p))));
             }
@@ -428,7 +465,8 @@ mod tests {
         let thief = RunQueue::new();
         let v = items(5);
         // SAFETY: single-threaded test: we own both queues.
-        unsafe {
+        let (victim, thief) = unsafe { (victim.local(), thief.local()) };
+        {
             for &p in &v {
                 victim.put(p, false, |_| unreachable!());
             }
@@ -445,7 +483,8 @@ mod tests {
         let thief = RunQueue::new();
         let v = items(1);
         // SAFETY: single-threaded test: we own both queues.
-        unsafe {
+        let (victim, thief) = unsafe { (victim.local(), thief.local()) };
+        {
             victim.put(v[0], true, |_| unreachable!());
             assert!(thief.steal_from(&victim, false).is_none());
             assert_eq!(val(thief.steal_from(&victim, true).unwrap()), 0);
@@ -465,10 +504,11 @@ mod tests {
             let (q, done) = (q.clone(), done.clone());
             thieves.push(std::thread::spawn(move || {
                 let mine = RunQueue::<u32>::new();
+                // SAFETY: `mine` is owned by this thread alone.
+                let mine = unsafe { mine.local() };
                 let mut got = Vec::new();
                 loop {
-                    // SAFETY: `mine` is owned by this thread alone.
-                    unsafe {
+                    {
                         if let Some(p) = mine.steal_from(&q, true) {
                             got.push(p as usize);
                         }
@@ -484,14 +524,16 @@ mod tests {
         }
         let mut spilled = Vec::new();
         let mut own = Vec::new();
+        // SAFETY: this thread owns `q`'s producer side (the thieves only grab). Pointers are
+        // just distinct integers.
+        let ql = unsafe { q.local() };
         for i in 1..=N {
-            // SAFETY: this thread owns `q`'s producer side. Pointers are just distinct integers.
-            unsafe {
-                q.put(i as *mut u32, i % 3 == 0, |b| {
+            {
+                ql.put(i as *mut u32, i % 3 == 0, |b| {
                     spilled.extend(b.iter().map(|&p| p as usize))
                 });
                 if i % 7 == 0
-                    && let Some((p, _)) = q.get(true)
+                    && let Some((p, _)) = ql.get(true)
                 {
                     own.push(p as usize);
                 }
@@ -503,11 +545,8 @@ mod tests {
         for t in thieves {
             all.extend(t.join().unwrap());
         }
-        // SAFETY: thieves are gone; we are the owner.
-        unsafe {
-            while let Some((p, _)) = q.get(true) {
-                all.push(p as usize);
-            }
+        while let Some((p, _)) = ql.get(true) {
+            all.push(p as usize);
         }
         all.sort_unstable();
         assert_eq!(all.len(), N, "every element delivered exactly once");

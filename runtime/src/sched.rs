@@ -34,7 +34,7 @@
 
 use crate::g::G;
 use crate::m::{self, M};
-use crate::p::{GFREE_LOCAL_MAX, P, P_DEAD, P_IDLE, P_RUNNING};
+use crate::p::{GFREE_LOCAL_MAX, P, P_DEAD, P_IDLE, P_RUNNING, POwner};
 use crate::stack::StackPool;
 use std::collections::VecDeque;
 use std::ptr;
@@ -238,7 +238,7 @@ pub(crate) fn globrunqputbatch(batch: &[*mut G]) {
 
 /// Takes a batch from the global queue into `p`'s local queue and returns one G to run.
 /// `max` bounds the batch (0: no bound beyond Go's `min(len/gomaxprocs + 1, RUNQ_SIZE/2)`).
-pub(crate) fn globrunqget(p: &'static P, max: usize) -> Option<&'static G> {
+pub(crate) fn globrunqget(p: POwner<'_>, max: usize) -> Option<&'static G> {
     if SCHED.runqsize.load(Ordering::Relaxed) == 0 {
         return None;
     }
@@ -259,25 +259,18 @@ pub(crate) fn globrunqget(p: &'static P, max: usize) -> Option<&'static G> {
     SCHED.runqsize.store(q.len(), Ordering::Relaxed);
     drop(q);
     for &g in &batch[1..n] {
-        // SAFETY: we hold `p` (the caller is its M); the batch fits in half the ring, and
-        // run queues hold pointers to 'static Gs.
-        unsafe { runqput(p, &*g, false) };
+        // SAFETY: run queues hold pointers to 'static Gs. (The batch fits in half the ring.)
+        runqput(p, unsafe { &*g }, false);
     }
     // SAFETY: as above.
     Some(unsafe { &*batch[0] })
 }
 
 /// Pushes `g` on `p`'s local queue, spilling to the global queue when full.
-///
-/// # Safety
-/// The caller must be the M holding `p`.
-pub(crate) unsafe fn runqput(p: &'static P, g: &'static G, next: bool) {
-    // SAFETY: we hold p, per the contract.
-    unsafe {
-        p.runq.put(g as *const G as *mut G, next, |batch| {
-            globrunqputbatch(batch)
-        })
-    };
+pub(crate) fn runqput(p: POwner<'_>, g: &'static G, next: bool) {
+    p.runq().put(g as *const G as *mut G, next, |batch| {
+        globrunqputbatch(batch)
+    });
 }
 
 // ---- free Gs -------------------------------------------------------------------------
@@ -319,23 +312,23 @@ fn gfree_pop(f: &mut GFree) -> Option<&'static G> {
 }
 
 /// A dead G for reuse, from `p`'s free list or the global one; `None` if both are empty.
-///
-/// # Safety
-/// The caller must be the M holding `p`.
-pub(crate) unsafe fn gfget(p: &'static P) -> Option<&'static G> {
-    // SAFETY: we hold p.
-    let local = unsafe { p.gfree() };
-    if local.is_empty() && SCHED.ngfree.load(Ordering::Relaxed) > 0 {
+pub(crate) fn gfget(p: POwner<'_>) -> Option<&'static G> {
+    if let Some(g) = p.gfree_pop() {
+        return Some(g);
+    }
+    if SCHED.ngfree.load(Ordering::Relaxed) > 0 {
         let mut global = lock(&SCHED.gfree);
-        while local.len() < GFREE_LOCAL_MAX / 2 {
+        while p.gfree_len() < GFREE_LOCAL_MAX / 2 {
             match gfree_pop(&mut global) {
-                Some(g) => local.push(g),
+                Some(g) => {
+                    p.gfree_push(g);
+                }
                 None => break,
             }
         }
         SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
     }
-    local.pop()
+    p.gfree_pop()
 }
 
 /// A dead G for a spawn from outside the runtime.
@@ -350,23 +343,17 @@ pub(crate) fn gfget_global() -> Option<&'static G> {
 }
 
 /// Returns a dead G to `p`'s free list (LIFO), spilling the older half to the global list
-/// when full.
-///
-/// # Safety
-/// The caller must be the M holding `p`; `g` is dead and owned by the caller.
-pub(crate) unsafe fn gfput(p: &'static P, g: &'static G) {
+/// when full. `g` is dead and owned by the caller.
+pub(crate) fn gfput(p: POwner<'_>, g: &'static G) {
     g.stack.release_deep();
     g.freed_at
         .store(crate::clock::coarse_nanos(), Ordering::Relaxed);
-    // SAFETY: we hold p.
-    let local = unsafe { p.gfree() };
-    local.push(g);
-    if local.len() < GFREE_LOCAL_MAX {
+    if p.gfree_push(g) < GFREE_LOCAL_MAX {
         return;
     }
     // Keep the hottest half (the end) locally, hand the older half over.
     let mut global = lock(&SCHED.gfree);
-    global.warm.extend(local.drain(..GFREE_LOCAL_MAX / 2));
+    p.gfree_move_oldest(GFREE_LOCAL_MAX / 2, &mut global.warm);
     SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
 }
 
@@ -381,14 +368,9 @@ pub(crate) fn gfput_global(g: &'static G) {
 }
 
 /// Moves `p`'s free Gs to the global list (a retiring P).
-///
-/// # Safety
-/// The caller must be the M holding `p`.
-pub(crate) unsafe fn gfpurge(p: &'static P) {
-    // SAFETY: we hold p.
-    let local = unsafe { p.gfree() };
+pub(crate) fn gfpurge(p: POwner<'_>) {
     let mut global = lock(&SCHED.gfree);
-    global.warm.append(local);
+    p.gfree_move_oldest(usize::MAX, &mut global.warm);
     SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
 }
 

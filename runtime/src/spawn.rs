@@ -110,22 +110,21 @@ fn newproc_inline<F: FnOnce() + Send>(f: F, loc: &'static Location<'static>) {
 
 /// Queues a new G for `f` on `p` (held by the caller through `with_p`), or globally.
 fn newproc_on<F: FnOnce() + Send>(
-    p: Option<&'static crate::p::P>,
+    p: Option<crate::p::POwner<'_>>,
     f: F,
     loc: &'static Location<'static>,
 ) {
     match p {
         Some(p) => {
-            // SAFETY: `with_p` gives us the P this M holds, unstealable until we return.
-            let g = unsafe { sched::gfget(p) }.unwrap_or_else(malg);
+            let g = sched::gfget(p).unwrap_or_else(malg);
             // SAFETY: g is dead and ours.
             unsafe { prepare(g, f, loc) };
             g.goid.store(p.next_goid(), Ordering::Relaxed);
             p.bump_started();
             g.set_status(Status::Runnable);
-            // SAFETY: we hold p. The new G runs next on this P (Go's newproc), its spawner
-            // keeps running until it blocks.
-            unsafe { sched::runqput(p, g, true) };
+            // The new G runs next on this P (Go's newproc), its spawner keeps running until
+            // it blocks.
+            sched::runqput(p, g, true);
         }
         None => {
             let g = sched::gfget_global().unwrap_or_else(malg);
@@ -225,7 +224,7 @@ fn drop_payload(payload: Box<dyn Any + Send>) {
 
 /// On g0: a G has exited; recycle it (Go's goexit0). `p` is the calling M's P, if it still
 /// has one.
-pub(crate) fn gdestroy(p: Option<&'static crate::p::P>, g: &'static G) {
+pub(crate) fn gdestroy(p: Option<crate::p::POwner<'_>>, g: &'static G) {
     g.set_status(Status::Idle);
     g.goid.store(0, Ordering::Relaxed);
     g.wait_reason
@@ -235,9 +234,8 @@ pub(crate) fn gdestroy(p: Option<&'static crate::p::P>, g: &'static G) {
     match p {
         Some(p) => {
             p.bump_exited();
-            // SAFETY: the M calling us holds p; g is dead and no longer referenced by any
-            // queue.
-            unsafe { sched::gfput(p, g) };
+            // g is dead and no longer referenced by any queue.
+            sched::gfput(p, g);
         }
         None => {
             SCHED.ngo_exited_outside.fetch_add(1, Ordering::Relaxed);

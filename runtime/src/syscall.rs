@@ -75,8 +75,10 @@ pub(crate) fn release_oldp(op: &'static crate::p::P) {
 fn entersyscall(g: &'static G) {
     let mm = m::current_m().expect("entersyscall: not on an M");
     let was = mm.enter_rt();
+    // SAFETY: inside the section just entered, left below; `rt` ends before that.
+    let mut rt = unsafe { m::Rt::new(mm) };
     g.set_status(Status::Syscall);
-    if let Some(p) = m::releasep(mm) {
+    if let Some(p) = m::releasep(&mut rt) {
         p.syscalltick.store(
             p.syscalltick.load(Ordering::Relaxed).wrapping_add(1),
             Ordering::Relaxed,
@@ -95,6 +97,9 @@ fn exitsyscall(g: &'static G) {
     // Read afresh: if `g` parked inside the call, it may be on another M now.
     let mm = m::current_m().expect("exitsyscall: not on an M");
     let was = mm.enter_rt();
+    // SAFETY: inside the section just entered, left on every path below; `rt` is not used
+    // after that.
+    let rt = unsafe { m::Rt::new(mm) };
     // None if `g` parked inside the call: the M it parked on gave the P back then.
     let oldp = mm.oldp.take();
     if mm.p().is_some() {
@@ -110,17 +115,15 @@ fn exitsyscall(g: &'static G) {
             .compare_exchange(P_SYSCALL, P_RUNNING, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
     {
-        m::acquirep(mm, op);
         // A scheduling event for sysmon: the time in the call is not a hog's.
-        op.bump_schedtick();
+        m::acquirep(&rt, op).bump_schedtick();
         g.set_status(Status::Running);
         mm.exit_rt(was);
         return;
     }
     // Any idle P.
     if let Some(p) = sched::pidleget(&mut sched::lock_idle()) {
-        m::acquirep(mm, p);
-        p.bump_schedtick();
+        m::acquirep(&rt, p).bump_schedtick();
         g.set_status(Status::Running);
         mm.exit_rt(was);
         return;

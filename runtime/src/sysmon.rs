@@ -29,7 +29,9 @@
 //! and the M must notice before its next one. The handshake (M side in [`crate::m::M`]):
 //! sysmon sets the M's `retake` word to REQ, runs a process-wide barrier
 //! ([`crate::membarrier::heavy_barrier`]) and reads the M's `in_rt` flag. An M sets `in_rt` before
-//! touching its P (on g0, or in a goroutine's `with_p` section) and then reads `retake`, with
+//! touching its P (on g0, or in a goroutine's `with_p` section; the owner-only state is
+//! reachable only through a [`crate::p::POwner`], which only such a section hands out) and
+//! then reads `retake`, with
 //! only a compiler barrier between (the heavy barrier supplies the rest). So either sysmon
 //! sees `in_rt` (and backs off: the M is at a scheduling point anyway) or the M sees REQ and
 //! waits for sysmon's verdict. If sysmon finds the M in user code and still on the same P with
