@@ -99,6 +99,63 @@ impl<T> Array<T> {
         self.receivers.register(cx, case);
         !self.is_empty() || self.is_closed()
     }
+
+    /// A send that found the ring full: registers, re-checks and parks; a woken sender
+    /// tries again.
+    #[inline(never)]
+    fn send_blocking(&self, mut msg: T, deadline: Option<Instant>) -> Result<(), Blocked<T>> {
+        loop {
+            let cx = Cx::new();
+            let timed_out = if self.register_sender(&cx, 0) {
+                cx.try_abort();
+                false
+            } else {
+                wait_selected(&cx, deadline, WaitReason::ChanSend)
+            };
+            self.senders.unregister(&cx);
+            if timed_out {
+                // One last try: the deadline passed, but room may have appeared.
+                return match self.try_send(msg) {
+                    Ok(()) => Ok(()),
+                    Err(TrySend::Closed(v)) => Err(Blocked::Closed(v)),
+                    Err(TrySend::Full(v)) => Err(Blocked::Timeout(v)),
+                };
+            }
+            match self.try_send(msg) {
+                Ok(()) => return Ok(()),
+                Err(TrySend::Closed(v)) => return Err(Blocked::Closed(v)),
+                Err(TrySend::Full(v)) => msg = v,
+            }
+        }
+    }
+
+    /// A receive that found the ring empty: registers, re-checks and parks; a woken receiver
+    /// tries again.
+    #[inline(never)]
+    fn recv_blocking(&self, deadline: Option<Instant>) -> Result<Option<T>, RecvTimeoutError> {
+        loop {
+            let cx = Cx::new();
+            let timed_out = if self.register_receiver(&cx, 0) {
+                cx.try_abort();
+                false
+            } else {
+                wait_selected(&cx, deadline, WaitReason::ChanReceive)
+            };
+            self.receivers.unregister(&cx);
+            if timed_out {
+                return match self.try_recv() {
+                    Ok(v) => Ok(Some(v)),
+                    Err(TryRecv::Closed) => Ok(None),
+                    Err(TryRecv::Empty) => Err(RecvTimeoutError),
+                };
+            }
+            match self.try_recv() {
+                Ok(v) => return Ok(Some(v)),
+                Err(TryRecv::Closed) => return Ok(None),
+                Err(TryRecv::Empty) => {}
+            }
+        }
+    }
 }
 
 impl<T> Flavour<T> for Array<T> {
@@ -273,57 +330,24 @@ impl<T> Flavour<T> for Array<T> {
         self.register_receiver(cx, case)
     }
 
-    /// Tries; when full, registers, re-checks and parks; a woken sender tries again.
+    /// The fast path inline (a free slot: no call beyond `try_send`); when full,
+    /// [`Array::send_blocking`].
+    #[inline]
     fn send(&self, msg: T, deadline: Option<Instant>) -> Result<(), Blocked<T>> {
-        let mut msg = msg;
-        loop {
-            match self.try_send(msg) {
-                Ok(()) => return Ok(()),
-                Err(TrySend::Closed(v)) => return Err(Blocked::Closed(v)),
-                Err(TrySend::Full(v)) => msg = v,
-            }
-            let cx = Cx::new();
-            let timed_out = if self.register_sender(&cx, 0) {
-                cx.try_abort();
-                false
-            } else {
-                wait_selected(&cx, deadline, WaitReason::ChanSend)
-            };
-            self.senders.unregister(&cx);
-            if timed_out {
-                // One last try: the deadline passed, but room may have appeared.
-                return match self.try_send(msg) {
-                    Ok(()) => Ok(()),
-                    Err(TrySend::Closed(v)) => Err(Blocked::Closed(v)),
-                    Err(TrySend::Full(v)) => Err(Blocked::Timeout(v)),
-                };
-            }
+        match self.try_send(msg) {
+            Ok(()) => Ok(()),
+            Err(TrySend::Closed(v)) => Err(Blocked::Closed(v)),
+            Err(TrySend::Full(v)) => self.send_blocking(v, deadline),
         }
     }
 
-    /// Tries; when empty, registers, re-checks and parks; a woken receiver tries again.
+    /// The fast path inline; when empty, [`Array::recv_blocking`].
+    #[inline]
     fn recv(&self, deadline: Option<Instant>) -> Result<Option<T>, RecvTimeoutError> {
-        loop {
-            match self.try_recv() {
-                Ok(v) => return Ok(Some(v)),
-                Err(TryRecv::Closed) => return Ok(None),
-                Err(TryRecv::Empty) => {}
-            }
-            let cx = Cx::new();
-            let timed_out = if self.register_receiver(&cx, 0) {
-                cx.try_abort();
-                false
-            } else {
-                wait_selected(&cx, deadline, WaitReason::ChanReceive)
-            };
-            self.receivers.unregister(&cx);
-            if timed_out {
-                return match self.try_recv() {
-                    Ok(v) => Ok(Some(v)),
-                    Err(TryRecv::Closed) => Ok(None),
-                    Err(TryRecv::Empty) => Err(RecvTimeoutError),
-                };
-            }
+        match self.try_recv() {
+            Ok(v) => Ok(Some(v)),
+            Err(TryRecv::Closed) => Ok(None),
+            Err(TryRecv::Empty) => self.recv_blocking(deadline),
         }
     }
 
