@@ -160,7 +160,7 @@ fn select4_fed_macro(iters: u64) -> Duration {
 
 /// The same, calling the engine by hand the way the macro does (cases on the stack).
 fn select4_fed_engine(iters: u64) -> Duration {
-    use chan::select::{Case, RecvCase, run};
+    use chan::__private::{Case, RecvCase, run};
     runtime::block_on(move || {
         let chs: Vec<Chan<u64>> = (0..4).map(|_| chan::make::<u64>(128)).collect();
         let t0 = Instant::now();

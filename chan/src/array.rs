@@ -11,10 +11,16 @@
 //! and parks; the opposite operation, after it succeeds, notifies one waiter (a single atomic
 //! load when nobody waits). The woken waiter retries.
 
+use crate::engine::Outcome;
+use crate::err::RecvTimeoutError;
+use crate::flavour::{Blocked, Flavour};
 use crate::waitq::{Cx, SyncWaitQueue};
+use crate::zero::Packet;
+use runtime::WaitReason;
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 struct Slot<T> {
     stamp: AtomicUsize,
@@ -32,8 +38,8 @@ pub(crate) struct Array<T> {
     cap: usize,
     one_lap: usize,
     mark_bit: usize,
-    pub(crate) senders: SyncWaitQueue,
-    pub(crate) receivers: SyncWaitQueue,
+    senders: SyncWaitQueue,
+    receivers: SyncWaitQueue,
 }
 
 // SAFETY: values move between threads through the slots; access to each slot's value is
@@ -67,12 +73,98 @@ impl<T> Array<T> {
         }
     }
 
-    pub(crate) fn cap(&self) -> usize {
+    /// Whether a send would find no room now (ignoring close).
+    pub(crate) fn is_full(&self) -> bool {
+        let tail = self.tail.0.load(Ordering::SeqCst);
+        let head = self.head.0.load(Ordering::SeqCst);
+        head.wrapping_add(self.one_lap) == tail & !self.mark_bit
+    }
+
+    /// Whether a receive would find nothing now.
+    pub(crate) fn is_empty(&self) -> bool {
+        let head = self.head.0.load(Ordering::SeqCst);
+        let tail = self.tail.0.load(Ordering::SeqCst);
+        (tail & !self.mark_bit) == head
+    }
+
+    /// Registers `cx` as a sender for `case`; returns true if a send could proceed now
+    /// (so the caller should not park).
+    fn register_sender(&self, cx: &Cx, case: usize) -> bool {
+        self.senders.register(cx, case);
+        !self.is_full() || self.is_closed()
+    }
+
+    /// Registers `cx` as a receiver for `case`; returns true if a receive could proceed now.
+    fn register_receiver(&self, cx: &Cx, case: usize) -> bool {
+        self.receivers.register(cx, case);
+        !self.is_empty() || self.is_closed()
+    }
+
+    /// A send that found the ring full: registers, re-checks and parks; a woken sender
+    /// tries again.
+    #[inline(never)]
+    fn send_blocking(&self, mut msg: T, deadline: Option<Instant>) -> Result<(), Blocked<T>> {
+        loop {
+            let cx = Cx::new();
+            let timed_out = if self.register_sender(&cx, 0) {
+                cx.try_abort();
+                false
+            } else {
+                wait_selected(&cx, deadline, WaitReason::ChanSend)
+            };
+            self.senders.unregister(&cx);
+            if timed_out {
+                // One last try: the deadline passed, but room may have appeared.
+                return match self.try_send(msg) {
+                    Ok(()) => Ok(()),
+                    Err(TrySend::Closed(v)) => Err(Blocked::Closed(v)),
+                    Err(TrySend::Full(v)) => Err(Blocked::Timeout(v)),
+                };
+            }
+            match self.try_send(msg) {
+                Ok(()) => return Ok(()),
+                Err(TrySend::Closed(v)) => return Err(Blocked::Closed(v)),
+                Err(TrySend::Full(v)) => msg = v,
+            }
+        }
+    }
+
+    /// A receive that found the ring empty: registers, re-checks and parks; a woken receiver
+    /// tries again.
+    #[inline(never)]
+    fn recv_blocking(&self, deadline: Option<Instant>) -> Result<Option<T>, RecvTimeoutError> {
+        loop {
+            let cx = Cx::new();
+            let timed_out = if self.register_receiver(&cx, 0) {
+                cx.try_abort();
+                false
+            } else {
+                wait_selected(&cx, deadline, WaitReason::ChanReceive)
+            };
+            self.receivers.unregister(&cx);
+            if timed_out {
+                return match self.try_recv() {
+                    Ok(v) => Ok(Some(v)),
+                    Err(TryRecv::Closed) => Ok(None),
+                    Err(TryRecv::Empty) => Err(RecvTimeoutError),
+                };
+            }
+            match self.try_recv() {
+                Ok(v) => return Ok(Some(v)),
+                Err(TryRecv::Closed) => return Ok(None),
+                Err(TryRecv::Empty) => {}
+            }
+        }
+    }
+}
+
+impl<T> Flavour<T> for Array<T> {
+    fn cap(&self) -> usize {
         self.cap
     }
 
     /// Non-blocking send; on success wakes one receiver.
-    pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySend<T>> {
+    fn try_send(&self, msg: T) -> Result<(), TrySend<T>> {
         let mut backoff = 0u32;
         let mut tail = self.tail.0.load(Ordering::Relaxed);
         loop {
@@ -125,7 +217,7 @@ impl<T> Array<T> {
     }
 
     /// Non-blocking receive; on success wakes one sender.
-    pub(crate) fn try_recv(&self) -> Result<T, TryRecv> {
+    fn try_recv(&self) -> Result<T, TryRecv> {
         let mut backoff = 0u32;
         let mut head = self.head.0.load(Ordering::Relaxed);
         loop {
@@ -178,34 +270,20 @@ impl<T> Array<T> {
         }
     }
 
-    /// Whether a send would find no room now (ignoring close).
-    pub(crate) fn is_full(&self) -> bool {
-        let tail = self.tail.0.load(Ordering::SeqCst);
-        let head = self.head.0.load(Ordering::SeqCst);
-        head.wrapping_add(self.one_lap) == tail & !self.mark_bit
-    }
-
-    /// Whether a receive would find nothing now.
-    pub(crate) fn is_empty(&self) -> bool {
-        let head = self.head.0.load(Ordering::SeqCst);
-        let tail = self.tail.0.load(Ordering::SeqCst);
-        (tail & !self.mark_bit) == head
-    }
-
     /// Head and tail together: every send, receive and close changes one of them, so equal
     /// versions bracket an interval in which the ring's readiness did not change.
-    pub(crate) fn version(&self) -> u128 {
+    fn version(&self) -> u128 {
         let head = self.head.0.load(Ordering::SeqCst);
         let tail = self.tail.0.load(Ordering::SeqCst);
         (head as u128) << 64 | tail as u128
     }
 
-    pub(crate) fn is_closed(&self) -> bool {
+    fn is_closed(&self) -> bool {
         self.tail.0.load(Ordering::SeqCst) & self.mark_bit != 0
     }
 
     /// Values buffered now.
-    pub(crate) fn len(&self) -> usize {
+    fn len(&self) -> usize {
         loop {
             let tail = self.tail.0.load(Ordering::SeqCst);
             let head = self.head.0.load(Ordering::SeqCst);
@@ -225,8 +303,8 @@ impl<T> Array<T> {
         }
     }
 
-    /// Marks the channel closed and wakes everyone. Returns false if it already was.
-    pub(crate) fn close(&self) -> bool {
+    /// Marks the channel closed and wakes everyone.
+    fn close(&self) -> bool {
         let tail = self.tail.0.fetch_or(self.mark_bit, Ordering::SeqCst);
         if tail & self.mark_bit != 0 {
             return false;
@@ -236,16 +314,76 @@ impl<T> Array<T> {
         true
     }
 
-    /// Registers `cx` as a sender for `case`; returns true if a send could proceed now
-    /// (so the caller should not park).
-    pub(crate) fn register_send(&self, cx: &Cx, case: usize) -> bool {
-        self.senders.register(cx, case);
-        !self.is_full() || self.is_closed()
+    /// True if a send could proceed now (so the caller should not park). The value stays
+    /// with the case: a woken sender retries.
+    fn register_send(
+        &self,
+        cx: &Cx,
+        case: usize,
+        _packet: &mut Packet<T>,
+        _value: &mut Option<T>,
+    ) -> bool {
+        self.register_sender(cx, case)
     }
 
-    pub(crate) fn register_recv(&self, cx: &Cx, case: usize) -> bool {
-        self.receivers.register(cx, case);
-        !self.is_empty() || self.is_closed()
+    fn register_recv(&self, cx: &Cx, case: usize, _packet: &mut Packet<T>) -> bool {
+        self.register_receiver(cx, case)
+    }
+
+    /// The fast path inline (a free slot: no call beyond `try_send`); when full,
+    /// [`Array::send_blocking`].
+    #[inline]
+    fn send(&self, msg: T, deadline: Option<Instant>) -> Result<(), Blocked<T>> {
+        match self.try_send(msg) {
+            Ok(()) => Ok(()),
+            Err(TrySend::Closed(v)) => Err(Blocked::Closed(v)),
+            Err(TrySend::Full(v)) => self.send_blocking(v, deadline),
+        }
+    }
+
+    /// The fast path inline; when empty, [`Array::recv_blocking`].
+    #[inline]
+    fn recv(&self, deadline: Option<Instant>) -> Result<Option<T>, RecvTimeoutError> {
+        match self.try_recv() {
+            Ok(v) => Ok(Some(v)),
+            Err(TryRecv::Closed) => Ok(None),
+            Err(TryRecv::Empty) => self.recv_blocking(deadline),
+        }
+    }
+
+    fn unregister_recv(&self, cx: &Cx) {
+        self.receivers.unregister(cx);
+    }
+
+    /// A claim only says "try again": another receiver may have taken the value since.
+    fn complete_recv(&self, _packet: &Packet<T>) -> Option<Option<T>> {
+        self.recv_now()
+    }
+
+    fn unregister_send(&self, cx: &Cx, _packet: &Packet<T>, _value: &mut Option<T>) {
+        self.senders.unregister(cx);
+    }
+
+    fn complete_send(&self, _packet: &Packet<T>, value: &mut Option<T>) -> Outcome {
+        self.send_now(value)
+    }
+}
+
+/// Parks until `cx` is claimed, or the deadline passes and withdrawing wins.
+/// Returns true if it timed out (withdrawn).
+fn wait_selected(cx: &Cx, deadline: Option<Instant>, reason: WaitReason) -> bool {
+    loop {
+        if cx.is_decided() {
+            return false;
+        }
+        match deadline {
+            None => runtime::park(reason),
+            Some(d) => {
+                if runtime::park_until(reason, d) && !cx.is_decided() {
+                    return cx.try_abort().is_none();
+                }
+            }
+        }
     }
 }
 

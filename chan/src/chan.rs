@@ -2,10 +2,10 @@
 //! flavours: [`crate::zero`] for `make(0)` (rendezvous, direct handoff) and [`crate::array`]
 //! for `make(n)` (a lock-free ring).
 
-use crate::array::{self, Array};
+use crate::array::Array;
 use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
-use crate::waitq::Cx;
-use crate::zero::{self, Zero};
+use crate::flavour::{Blocked, Flavour};
+use crate::zero::Zero;
 use runtime::WaitReason;
 use std::fmt;
 use std::sync::Arc;
@@ -27,11 +27,29 @@ impl<T> Clone for Shared<T> {
     }
 }
 
-/// A borrowed view of the flavour, for matching.
-pub(crate) enum Flavor<'a, T> {
-    Array(&'a Array<T>),
-    Zero(&'a Zero<T>),
+/// Runs `$body` with `$f` bound to the channel's flavour (a `&Array<T>` or a `&Zero<T>`,
+/// both [`Flavour`]s), or evaluates `$nil` for the nil channel. `$ch` is a `&Chan<T>` (or a
+/// `Chan<T>` place).
+///
+/// The one place that matches on the flavour (besides `Shared`'s own `Clone`). Each arm is
+/// `$body` monomorphised for one flavour, so its trait calls are direct calls the compiler
+/// inlines: the code is what a hand-written `match` at each call site gave, with no vtable.
+macro_rules! with_flavour {
+    ($ch:expr, nil => $nil:expr, $f:ident => $body:expr $(,)?) => {
+        match &$ch.inner {
+            ::core::option::Option::None => $nil,
+            ::core::option::Option::Some($crate::chan::Shared::Array($f)) => {
+                let $f: &$crate::array::Array<_> = $f;
+                $body
+            }
+            ::core::option::Option::Some($crate::chan::Shared::Zero($f)) => {
+                let $f: &$crate::zero::Zero<_> = $f;
+                $body
+            }
+        }
+    };
 }
+pub(crate) use with_flavour;
 
 /// A channel of `T` (Go's `chan T`). Clone it to share it: every clone is the same channel.
 ///
@@ -100,30 +118,20 @@ impl<T> PartialEq for Chan<T> {
 }
 impl<T> Eq for Chan<T> {}
 
-fn block_forever(reason: WaitReason) -> ! {
-    loop {
-        runtime::park(reason);
+/// An operation on the nil channel: blocks forever, or until `deadline`.
+fn park_nil(reason: WaitReason, deadline: Option<Instant>) {
+    match deadline {
+        None => loop {
+            runtime::park(reason);
+        },
+        Some(d) => while !runtime::park_until(reason, d) {},
     }
 }
 
 impl<T> Chan<T> {
-    /// The flavour, borrowed; `None` for the nil channel.
-    #[inline]
-    pub(crate) fn flavor(&self) -> Option<Flavor<'_, T>> {
-        match &self.inner {
-            None => None,
-            Some(Shared::Array(a)) => Some(Flavor::Array(a)),
-            Some(Shared::Zero(z)) => Some(Flavor::Zero(z)),
-        }
-    }
-
-    /// Identity of the channel (null for nil).
+    /// Identity of the channel (null for nil): the address of its shared state.
     fn addr(&self) -> *const () {
-        match &self.inner {
-            None => std::ptr::null(),
-            Some(Shared::Array(a)) => Arc::as_ptr(a) as *const (),
-            Some(Shared::Zero(z)) => Arc::as_ptr(z) as *const (),
-        }
+        with_flavour!(self, nil => std::ptr::null(), f => std::ptr::from_ref(f).cast())
     }
 
     /// The nil channel (Go's `var ch chan T`): sends and receives block forever, `close`
@@ -144,7 +152,8 @@ impl<T> Chan<T> {
     /// does. The value is dropped by the unwinding.
     #[track_caller]
     pub fn send(&self, v: T) {
-        if let Err(SendFailure::Closed) = self.send_until(v, None) {
+        if let Err(Blocked::Closed(v)) = self.send_until(v, None) {
+            drop(v);
             panic!("send on closed channel");
         }
     }
@@ -166,54 +175,19 @@ impl<T> Chan<T> {
     pub fn send_deadline(&self, v: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
         match self.send_until(v, Some(deadline)) {
             Ok(()) => Ok(()),
-            Err(SendFailure::Timeout(v)) => Err(SendTimeoutError(v)),
-            Err(SendFailure::Closed) => panic!("send on closed channel"),
+            Err(Blocked::Timeout(v)) => Err(SendTimeoutError(v)),
+            Err(Blocked::Closed(v)) => {
+                drop(v);
+                panic!("send on closed channel")
+            }
         }
     }
 
-    fn send_until(&self, v: T, deadline: Option<Instant>) -> Result<(), SendFailure<T>> {
-        let Some(f) = self.flavor() else {
-            match deadline {
-                None => block_forever(WaitReason::ChanSendNil),
-                Some(d) => {
-                    while !runtime::park_until(WaitReason::ChanSendNil, d) {}
-                    return Err(SendFailure::Timeout(v));
-                }
-            }
-        };
-        match f {
-            Flavor::Zero(z) => match z.send(v, deadline) {
-                Ok(()) => Ok(()),
-                Err(zero::Blocked::Timeout(v)) => Err(SendFailure::Timeout(v)),
-                Err(zero::Blocked::Closed(_)) => Err(SendFailure::Closed),
-            },
-            Flavor::Array(a) => {
-                let mut v = v;
-                loop {
-                    match a.try_send(v) {
-                        Ok(()) => return Ok(()),
-                        Err(array::TrySend::Closed(_)) => return Err(SendFailure::Closed),
-                        Err(array::TrySend::Full(back)) => v = back,
-                    }
-                    let cx = Cx::new();
-                    let timed_out = if a.register_send(&cx, 0) {
-                        cx.try_abort();
-                        false
-                    } else {
-                        wait_selected(&cx, deadline, WaitReason::ChanSend)
-                    };
-                    a.senders.unregister(&cx);
-                    if timed_out {
-                        // One last try: the deadline passed, but room may have appeared.
-                        return match a.try_send(v) {
-                            Ok(()) => Ok(()),
-                            Err(array::TrySend::Closed(_)) => Err(SendFailure::Closed),
-                            Err(array::TrySend::Full(v)) => Err(SendFailure::Timeout(v)),
-                        };
-                    }
-                }
-            }
-        }
+    fn send_until(&self, v: T, deadline: Option<Instant>) -> Result<(), Blocked<T>> {
+        with_flavour!(self, nil => {
+            park_nil(WaitReason::ChanSendNil, deadline);
+            Err(Blocked::Timeout(v))
+        }, f => f.send(v, deadline))
     }
 
     /// Receives a value, waiting until one is sent. `None` once the channel is closed and
@@ -236,63 +210,25 @@ impl<T> Chan<T> {
     }
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<Option<T>, RecvTimeoutError> {
-        let Some(f) = self.flavor() else {
-            match deadline {
-                None => block_forever(WaitReason::ChanReceiveNil),
-                Some(d) => {
-                    while !runtime::park_until(WaitReason::ChanReceiveNil, d) {}
-                    return Err(RecvTimeoutError);
-                }
-            }
-        };
-        match f {
-            Flavor::Zero(z) => z.recv(deadline).map_err(|()| RecvTimeoutError),
-            Flavor::Array(a) => loop {
-                match a.try_recv() {
-                    Ok(v) => return Ok(Some(v)),
-                    Err(array::TryRecv::Closed) => return Ok(None),
-                    Err(array::TryRecv::Empty) => {}
-                }
-                let cx = Cx::new();
-                let timed_out = if a.register_recv(&cx, 0) {
-                    cx.try_abort();
-                    false
-                } else {
-                    wait_selected(&cx, deadline, WaitReason::ChanReceive)
-                };
-                a.receivers.unregister(&cx);
-                if timed_out {
-                    return match a.try_recv() {
-                        Ok(v) => Ok(Some(v)),
-                        Err(array::TryRecv::Closed) => Ok(None),
-                        Err(array::TryRecv::Empty) => Err(RecvTimeoutError),
-                    };
-                }
-            },
-        }
+        with_flavour!(self, nil => {
+            park_nil(WaitReason::ChanReceiveNil, deadline);
+            Err(RecvTimeoutError)
+        }, f => f.recv(deadline))
     }
 
     /// Sends without waiting: `Full(v)` if no receiver waits (unbuffered) or there is no
     /// room, `Closed(v)` if closed; the value comes back either way.
     pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
-        let Some(f) = self.flavor() else {
-            return Err(TrySendError::Full(v));
-        };
-        match f {
-            Flavor::Zero(z) => z.try_send(v, std::ptr::null()).map_err(Into::into),
-            Flavor::Array(a) => a.try_send(v).map_err(Into::into),
-        }
+        with_flavour!(self, nil => Err(TrySendError::Full(v)), f => {
+            f.try_send(v).map_err(Into::into)
+        })
     }
 
     /// Receives without waiting.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        let Some(f) = self.flavor() else {
-            return Err(TryRecvError::Empty);
-        };
-        match f {
-            Flavor::Zero(z) => z.try_recv(std::ptr::null()).map_err(Into::into),
-            Flavor::Array(a) => a.try_recv().map_err(Into::into),
-        }
+        with_flavour!(self, nil => Err(TryRecvError::Empty), f => {
+            f.try_recv().map_err(Into::into)
+        })
     }
 
     /// Closes the channel (Go's `close(ch)`): buffered values can still be received; then
@@ -303,13 +239,7 @@ impl<T> Chan<T> {
     /// `close of closed channel` if already closed, `close of nil channel` on the nil channel.
     #[track_caller]
     pub fn close(&self) {
-        let Some(f) = self.flavor() else {
-            panic!("close of nil channel");
-        };
-        let first = match f {
-            Flavor::Zero(z) => z.close(),
-            Flavor::Array(a) => a.close(),
-        };
+        let first = with_flavour!(self, nil => panic!("close of nil channel"), f => f.close());
         if !first {
             panic!("close of closed channel");
         }
@@ -317,19 +247,12 @@ impl<T> Chan<T> {
 
     /// Whether the channel has been closed.
     pub fn is_closed(&self) -> bool {
-        match self.flavor() {
-            None => false,
-            Some(Flavor::Zero(z)) => z.is_closed(),
-            Some(Flavor::Array(a)) => a.is_closed(),
-        }
+        with_flavour!(self, nil => false, f => f.is_closed())
     }
 
     /// Values buffered now (`len(ch)`); always 0 for unbuffered channels.
     pub fn len(&self) -> usize {
-        match self.flavor() {
-            Some(Flavor::Array(a)) => a.len(),
-            _ => 0,
-        }
+        with_flavour!(self, nil => 0, f => f.len())
     }
 
     /// Whether no value is buffered now.
@@ -339,10 +262,7 @@ impl<T> Chan<T> {
 
     /// Buffer capacity (`cap(ch)`); 0 for unbuffered and nil channels.
     pub fn cap(&self) -> usize {
-        match self.flavor() {
-            Some(Flavor::Array(a)) => a.cap(),
-            _ => 0,
-        }
+        with_flavour!(self, nil => 0, f => f.cap())
     }
 
     /// Iterates over received values until the channel is closed and drained (Go's
@@ -359,29 +279,6 @@ impl<T> Chan<T> {
     /// A receive-only view (Go's `<-chan T`).
     pub fn receiver(&self) -> Receiver<T> {
         Receiver { ch: self.clone() }
-    }
-}
-
-enum SendFailure<T> {
-    Timeout(T),
-    Closed,
-}
-
-/// Parks until `cx` is claimed, or the deadline passes and withdrawing wins.
-/// Returns true if it timed out (withdrawn).
-fn wait_selected(cx: &Cx, deadline: Option<Instant>, reason: WaitReason) -> bool {
-    loop {
-        if cx.selected().is_some() {
-            return false;
-        }
-        match deadline {
-            None => runtime::park(reason),
-            Some(d) => {
-                if runtime::park_until(reason, d) && cx.selected().is_none() {
-                    return cx.try_abort().is_none();
-                }
-            }
-        }
     }
 }
 

@@ -22,14 +22,15 @@
 mod array;
 mod chan;
 pub mod context;
+mod engine;
 mod err;
+mod flavour;
 mod lock;
 pub mod select;
 mod shim;
 pub mod signal;
 pub mod time;
-#[doc(hidden)]
-pub mod waitq;
+mod waitq;
 mod zero;
 
 #[cfg(all(test, loom))]
@@ -106,12 +107,14 @@ macro_rules! select {
     };
 }
 
-/// What `select!`'s expansion names; not a public API.
+/// What `select!`'s expansion names (and the benchmarks, which drive the engine by hand);
+/// not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::engine::{Case, Outcome, RecvCase, SendCase, run};
     pub use goro_select_macro::select_internal;
 
-    use crate::select::{RecvCase, SendCase, recv_side, send_side};
+    use crate::select::{recv_side, send_side};
     use crate::{Chan, Receiver, Sender};
     use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! claim/withdraw of a shared [`Cx`] ([`crate::waitq`], [`crate::select`]).
 //!
 //! Under `--cfg loom`, [`crate::shim`] swaps in loom's atomics and cells for the channel lock,
-//! the wait queues' `Cx::selected` word and the packets (value slot and state), and a
+//! the wait queues' `Cx` selected word (a `Selection`) and the packets (value slot and state), and a
 //! per-thread `loom::sync::Notify` for the runtime's `Waiter`/`park`/`park_until`. The code
 //! under test is the production code: `Zero::send`/`recv`/`close`, `select::run`,
 //! `Cx::try_abort`, with two loom-only substitutions: the lock's contended path and
@@ -32,12 +32,15 @@
 //! every interesting one was reached (as `runtime/src/loom_tests.rs` does), so a bound that
 //! is too tight, or a change that makes a path unreachable, fails instead of passing vacuously.
 
-use crate::chan::{Chan, Flavor};
+use crate::chan::{Chan, Shared};
+use crate::engine::{self as select, Case, RecvCase, SendCase};
+use crate::err::{RecvTimeoutError, TrySend};
+use crate::flavour::{Blocked, Flavour};
 use crate::loom_support::{Coverage, builder};
-use crate::select::{self, Case, RecvCase, Selected, SendCase};
+use crate::select::Selected;
 use crate::shim::model::Execution;
-use crate::waitq::{ABORTED, Cx};
-use crate::zero::{Blocked, Packet, TrySend, Zero};
+use crate::waitq::{Cx, Selection};
+use crate::zero::{Packet, Zero};
 use loom::sync::Arc;
 use loom::thread;
 use runtime::WaitReason;
@@ -60,8 +63,8 @@ fn assert_no_registrations<T>(z: &Zero<T>) {
 }
 
 fn zero_of<T>(ch: &Chan<T>) -> &Zero<T> {
-    match ch.flavor() {
-        Some(Flavor::Zero(z)) => z,
+    match &ch.inner {
+        Some(Shared::Zero(z)) => z,
         _ => unreachable!("make(0) is unbuffered"),
     }
 }
@@ -149,7 +152,7 @@ fn loom_zero_recv_deadline_races_send() {
                 });
             }
             Ok(None) => panic!("recv saw a close that never happened"),
-            Err(()) => {
+            Err(RecvTimeoutError) => {
                 // Withdrawn: the value must still be with the sender.
                 assert_eq!(z.recv(None), Ok(Some(7)), "the value was lost on timeout");
                 c.hit(TIMED_OUT);
@@ -201,7 +204,7 @@ fn loom_zero_send_deadline_races_recv_deadline() {
             } else {
                 HANDED_OFF
             }),
-            (Err(()), Some(7)) => c.hit(BOTH_TIMED_OUT),
+            (Err(RecvTimeoutError), Some(7)) => c.hit(BOTH_TIMED_OUT),
             (got, back) => {
                 panic!("value lost or duplicated: received {got:?}, handed back {back:?}")
             }
@@ -439,14 +442,14 @@ fn loom_cx_withdraw_races_two_claimers() {
         let za = Arc::new(Zero::<u64>::new());
         let zb = Arc::new(Zero::<u64>::new());
         let cx = Cx::new();
-        let pa = Packet::new(None);
-        let pb = Packet::new(None);
-        assert!(!za.register_recv(&cx, 0, &pa), "nobody sends yet");
-        assert!(!zb.register_recv(&cx, 1, &pb), "nobody sends yet");
+        let mut pa = Packet::new(None);
+        let mut pb = Packet::new(None);
+        assert!(!za.register_recv(&cx, 0, &mut pa), "nobody sends yet");
+        assert!(!zb.register_recv(&cx, 1, &mut pb), "nobody sends yet");
         let claimers: Vec<_> = [(za.clone(), 10), (zb.clone(), 20)]
             .into_iter()
             .map(|(z, v)| {
-                thread::spawn(move || match z.try_send(v, std::ptr::null()) {
+                thread::spawn(move || match z.try_send(v) {
                     Ok(()) => None,
                     Err(TrySend::Full(v)) => Some(v),
                     Err(TrySend::Closed(_)) => panic!("not closed"),
@@ -487,8 +490,8 @@ fn loom_cx_withdraw_races_two_claimers() {
             Some(other) => panic!("claimed for case {other}"),
         }
         assert_eq!(
-            cx.selected(),
-            Some(chosen.map_or(ABORTED, |case| case + 1)),
+            cx.selection(),
+            chosen.map_or(Selection::Aborted, Selection::Case),
             "the selected word changed after it was decided"
         );
         assert_no_registrations(&za);

@@ -4,10 +4,10 @@
 //! # Claiming
 //! A blocked operation, or a whole `select`, owns one [`Cx`] on its stack. Each channel it
 //! waits on holds an [`Entry`] pointing at that `Cx` (and at a per-case packet for the
-//! unbuffered flavour). A waker claims the waiter by moving `Cx::selected` from [`WAITING`]
-//! to `case + 1` with a CAS; only one waker can win, so a select is completed by at most one
-//! of its cases. The waiter may also withdraw by moving it to [`ABORTED`] (timeout, or a case
-//! became ready while registering). Whoever loses the CAS leaves the `Cx` alone.
+//! unbuffered flavour). A waker claims the waiter by moving its [`Selection`] from
+//! `Waiting` to `Case(case)` with a CAS; only one waker can win, so a select is completed by
+//! at most one of its cases. The waiter may also withdraw by moving it to `Aborted` (timeout,
+//! or a case became ready while registering). Whoever loses the CAS leaves the `Cx` alone.
 //!
 //! # Lifetimes
 //! `Cx` and the packets live on the waiter's stack. An entry is only dereferenced under the
@@ -18,51 +18,106 @@
 use crate::lock::{SpinGuard, SpinLock};
 use crate::shim::{AtomicBool, AtomicUsize, Ordering, Waiter};
 
-/// `Cx::selected` while nobody has claimed the waiter.
-pub(crate) const WAITING: usize = 0;
-/// `Cx::selected` after the waiter withdrew.
-pub(crate) const ABORTED: usize = usize::MAX;
+/// Where a [`Cx`] stands: its "selected" word, decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Selection {
+    /// Nobody has claimed the waiter, and it has not withdrawn.
+    Waiting,
+    /// The waiter withdrew (timeout, or a case became ready while registering).
+    Aborted,
+    /// A waker claimed the waiter for this case.
+    Case(usize),
+}
 
-/// One blocked operation or select: its waiter and its selected word.
+impl Selection {
+    /// The word of [`Selection::Waiting`].
+    const WAITING: usize = 0;
+    /// The word of [`Selection::Aborted`].
+    const ABORTED: usize = usize::MAX;
+
+    /// The atomic word for this state: `Case(i)` is `i + 1`, between the other two. A case
+    /// index is below the number of cases, so `i + 1` never reaches `ABORTED`.
+    #[inline(always)]
+    fn encode(self) -> usize {
+        match self {
+            Selection::Waiting => Self::WAITING,
+            Selection::Aborted => Self::ABORTED,
+            Selection::Case(i) => {
+                debug_assert!(i < Self::ABORTED - 1, "case index out of range");
+                i + 1
+            }
+        }
+    }
+
+    /// The state a word holds.
+    #[inline(always)]
+    fn decode(word: usize) -> Selection {
+        match word {
+            Self::WAITING => Selection::Waiting,
+            Self::ABORTED => Selection::Aborted,
+            i => Selection::Case(i - 1),
+        }
+    }
+}
+
+/// One blocked operation or select: its waiter and its selected word (a [`Selection`],
+/// encoded; only [`Cx`]'s methods touch the word).
 pub struct Cx {
-    pub(crate) selected: AtomicUsize,
+    selected: AtomicUsize,
     pub(crate) waiter: Waiter,
 }
 
 impl Cx {
     pub(crate) fn new() -> Cx {
         Cx {
-            selected: AtomicUsize::new(WAITING),
+            selected: AtomicUsize::new(Selection::Waiting.encode()),
             waiter: Waiter::current(),
         }
     }
 
-    /// Claims the waiter for case `case`. True if we won.
-    pub(crate) fn try_select(&self, case: usize) -> bool {
+    /// Moves the word from `Waiting` to `to`; on failure, returns what it held.
+    #[inline(always)]
+    fn transition(&self, to: Selection) -> Result<(), Selection> {
         // AcqRel: the winner's later writes (packet) are published by the unpark/lock; the
         // acquire side pairs with the waiter's own registration.
         self.selected
-            .compare_exchange(WAITING, case + 1, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+            .compare_exchange(
+                Selection::Waiting.encode(),
+                to.encode(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .map(drop)
+            .map_err(Selection::decode)
+    }
+
+    /// Claims the waiter for case `case`. True if we won.
+    #[inline]
+    pub(crate) fn try_select(&self, case: usize) -> bool {
+        self.transition(Selection::Case(case)).is_ok()
     }
 
     /// The waiter withdraws. Returns the case it was selected for if a waker won first.
+    #[inline]
     pub(crate) fn try_abort(&self) -> Option<usize> {
-        match self
-            .selected
-            .compare_exchange(WAITING, ABORTED, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => None,
-            Err(s) => Some(s - 1),
+        match self.transition(Selection::Aborted) {
+            Ok(()) => None,
+            Err(Selection::Case(i)) => Some(i),
+            // Only the owner withdraws, once; and `Waiting` cannot fail the CAS.
+            Err(_) => unreachable!("a waiter withdrew twice"),
         }
     }
 
-    /// The current selection: `None` while waiting, `Some(ABORTED)` or `Some(case + 1)`.
-    pub(crate) fn selected(&self) -> Option<usize> {
-        match self.selected.load(Ordering::Acquire) {
-            WAITING => None,
-            s => Some(s),
-        }
+    /// The current selection.
+    #[inline]
+    pub(crate) fn selection(&self) -> Selection {
+        Selection::decode(self.selected.load(Ordering::Acquire))
+    }
+
+    /// Whether a waker claimed the waiter or it withdrew.
+    #[inline]
+    pub(crate) fn is_decided(&self) -> bool {
+        self.selection() != Selection::Waiting
     }
 }
 
@@ -131,7 +186,7 @@ impl WaitQueue {
             if cx.try_select(e.case) {
                 return self.entries.remove(i);
             }
-            if cx.selected().is_some() {
+            if cx.is_decided() {
                 // Claimed by another channel or withdrawn: its owner will remove it too,
                 // but it is useless here.
                 self.entries.remove(i);
@@ -149,7 +204,7 @@ impl WaitQueue {
     pub(crate) unsafe fn has_other_waiter(&self, me: *const Cx) -> bool {
         self.entries.iter().any(|e| {
             // SAFETY: under the queue's lock.
-            !std::ptr::eq(e.cx, me) && unsafe { e.cx() }.selected().is_none()
+            !std::ptr::eq(e.cx, me) && !unsafe { e.cx() }.is_decided()
         })
     }
 

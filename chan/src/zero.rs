@@ -9,10 +9,13 @@
 //! the waiter, which then runs next on the partner's P (runnext): a ping-pong stays on one
 //! core.
 
+use crate::engine::Outcome;
+use crate::err::RecvTimeoutError;
+use crate::flavour::{Blocked, Flavour};
 use crate::lock::{SpinGuard, SpinLock};
 use crate::shim::Waiter;
 use crate::shim::{AtomicU8, AtomicU64, Ordering, UnsafeCell};
-use crate::waitq::{Cx, Entry, WaitQueue};
+use crate::waitq::{Cx, Entry, Selection, WaitQueue};
 use runtime::WaitReason;
 use std::marker::PhantomData;
 use std::time::Instant;
@@ -104,12 +107,6 @@ impl<T> Packet<T> {
 
 pub(crate) use crate::err::{TryRecv, TrySend};
 
-/// How a blocking operation with a deadline ended.
-pub(crate) enum Blocked<T> {
-    Timeout(T),
-    Closed(T),
-}
-
 struct Inner {
     senders: WaitQueue,
     receivers: WaitQueue,
@@ -163,11 +160,6 @@ impl<T> Zero<T> {
         self.version.store(v.wrapping_add(1), Ordering::Release);
     }
 
-    /// The change counter (see the field).
-    pub(crate) fn version(&self) -> u64 {
-        self.version.load(Ordering::SeqCst)
-    }
-
     /// Hands `msg` to a waiting receiver (not `me`), if there is one.
     /// Returns the receiver's waiter to unpark after unlocking.
     fn handoff_to_receiver(inner: &mut Inner, me: *const Cx, msg: T) -> Result<Waiter, T> {
@@ -204,12 +196,48 @@ impl<T> Zero<T> {
         Some((msg, w))
     }
 
-    pub(crate) fn try_send(&self, msg: T, me: *const Cx) -> Result<(), TrySend<T>> {
+    /// Parks until `cx` is claimed (Some(case)) or the deadline passes and the withdrawal
+    /// wins (None; the entry is then removed).
+    fn wait(&self, cx: &Cx, deadline: Option<Instant>, reason: WaitReason) -> Option<usize> {
+        loop {
+            match cx.selection() {
+                Selection::Case(i) => return Some(i),
+                Selection::Aborted => unreachable!("zero: withdrew without returning"),
+                Selection::Waiting => {}
+            }
+            match deadline {
+                None => crate::shim::park(reason),
+                Some(d) => {
+                    if crate::shim::park_until(reason, d) && !cx.is_decided() {
+                        if let Some(case) = cx.try_abort() {
+                            return Some(case);
+                        }
+                        self.unregister(cx);
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes every registration of `cx`.
+    pub(crate) fn unregister(&self, cx: &Cx) {
+        let mut inner = self.lock();
+        let a = inner.senders.remove(cx).is_some();
+        let b = inner.receivers.remove(cx).is_some();
+        if a || b {
+            self.bump();
+        }
+    }
+}
+
+impl<T> Flavour<T> for Zero<T> {
+    fn try_send(&self, msg: T) -> Result<(), TrySend<T>> {
         let mut inner = self.lock();
         if inner.closed {
             return Err(TrySend::Closed(msg));
         }
-        match Self::handoff_to_receiver(&mut inner, me, msg) {
+        match Self::handoff_to_receiver(&mut inner, std::ptr::null(), msg) {
             Ok(w) => {
                 self.bump();
                 drop(inner);
@@ -220,9 +248,9 @@ impl<T> Zero<T> {
         }
     }
 
-    pub(crate) fn try_recv(&self, me: *const Cx) -> Result<T, TryRecv> {
+    fn try_recv(&self) -> Result<T, TryRecv> {
         let mut inner = self.lock();
-        if let Some((msg, w)) = Self::take_from_sender(&mut inner, me) {
+        if let Some((msg, w)) = Self::take_from_sender(&mut inner, std::ptr::null()) {
             self.bump();
             drop(inner);
             w.unpark();
@@ -235,8 +263,7 @@ impl<T> Zero<T> {
         })
     }
 
-    /// Blocking send, until `deadline` if given.
-    pub(crate) fn send(&self, msg: T, deadline: Option<Instant>) -> Result<(), Blocked<T>> {
+    fn send(&self, msg: T, deadline: Option<Instant>) -> Result<(), Blocked<T>> {
         let mut inner = self.lock();
         if inner.closed {
             return Err(Blocked::Closed(msg));
@@ -274,8 +301,7 @@ impl<T> Zero<T> {
         }
     }
 
-    /// Blocking receive, until `deadline` if given. `Ok(None)`: closed.
-    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<Option<T>, ()> {
+    fn recv(&self, deadline: Option<Instant>) -> Result<Option<T>, RecvTimeoutError> {
         let mut inner = self.lock();
         if let Some((msg, w)) = Self::take_from_sender(&mut inner, std::ptr::null()) {
             self.bump();
@@ -301,35 +327,13 @@ impl<T> Zero<T> {
                 // SAFETY: done: the sender put its value in our packet.
                 _ => Ok(Some(unsafe { packet.take() }.expect("sender left a value"))),
             },
-            None => Err(()),
+            None => Err(RecvTimeoutError),
         }
     }
 
-    /// Parks until `cx` is claimed (Some(case)) or the deadline passes and the withdrawal
-    /// wins (None; the entry is then removed).
-    fn wait(&self, cx: &Cx, deadline: Option<Instant>, reason: WaitReason) -> Option<usize> {
-        loop {
-            if let Some(s) = cx.selected() {
-                return Some(s - 1);
-            }
-            match deadline {
-                None => crate::shim::park(reason),
-                Some(d) => {
-                    if crate::shim::park_until(reason, d) && cx.selected().is_none() {
-                        if let Some(case) = cx.try_abort() {
-                            return Some(case);
-                        }
-                        self.unregister(cx);
-                        return None;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Closes; false if it was already closed. Wakes every waiter: receivers get `None`,
-    /// senders find their packet `CLOSED` (and panic, or get their value back in `try`).
-    pub(crate) fn close(&self) -> bool {
+    /// Wakes every waiter: receivers get `None`, senders find their packet `CLOSED` (and
+    /// panic, or get their value back in `try`).
+    fn close(&self) -> bool {
         let mut inner = self.lock();
         if inner.closed {
             return false;
@@ -356,25 +360,26 @@ impl<T> Zero<T> {
         true
     }
 
-    pub(crate) fn is_closed(&self) -> bool {
+    fn is_closed(&self) -> bool {
         self.lock().closed
     }
 
-    /// Select: registers a send case with its packet. True if the case may be ready now
-    /// (a receiver other than us waits, or the channel is closed): don't park.
-    pub(crate) fn register_send(&self, cx: &Cx, case: usize, packet: &Packet<T>) -> bool {
-        let mut inner = self.lock();
-        inner.senders.push(Entry {
-            cx,
-            case,
-            packet: packet.as_entry_ptr(),
-        });
-        self.bump();
-        // SAFETY: we hold the channel lock.
-        inner.closed || unsafe { inner.receivers.has_other_waiter(cx) }
+    fn len(&self) -> usize {
+        0
     }
 
-    pub(crate) fn register_recv(&self, cx: &Cx, case: usize, packet: &Packet<T>) -> bool {
+    fn cap(&self) -> usize {
+        0
+    }
+
+    /// The change counter (see the field).
+    fn version(&self) -> u128 {
+        self.version.load(Ordering::SeqCst) as u128
+    }
+
+    /// True if a sender other than us waits, or the channel is closed: don't park.
+    fn register_recv(&self, cx: &Cx, case: usize, packet: &mut Packet<T>) -> bool {
+        *packet = Packet::new(None);
         let mut inner = self.lock();
         inner.receivers.push(Entry {
             cx,
@@ -386,13 +391,54 @@ impl<T> Zero<T> {
         inner.closed || unsafe { inner.senders.has_other_waiter(cx) }
     }
 
-    /// Removes every registration of `cx`.
-    pub(crate) fn unregister(&self, cx: &Cx) {
+    fn unregister_recv(&self, cx: &Cx) {
+        self.unregister(cx);
+    }
+
+    /// The handoff already happened: the sender (or close) finished with our packet.
+    fn complete_recv(&self, packet: &Packet<T>) -> Option<Option<T>> {
+        Some(match packet.wait_done() {
+            CLOSED => None,
+            // SAFETY: done, and unregistered: the packet is ours again.
+            _ => Some(unsafe { packet.take() }.expect("sender left a value")),
+        })
+    }
+
+    /// The value moves into the packet, where a receiver that claims the select takes it.
+    /// True if a receiver other than us waits, or the channel is closed: don't park.
+    fn register_send(
+        &self,
+        cx: &Cx,
+        case: usize,
+        packet: &mut Packet<T>,
+        value: &mut Option<T>,
+    ) -> bool {
+        *packet = Packet::new(value.take());
         let mut inner = self.lock();
-        let a = inner.senders.remove(cx).is_some();
-        let b = inner.receivers.remove(cx).is_some();
-        if a || b {
-            self.bump();
+        inner.senders.push(Entry {
+            cx,
+            case,
+            packet: packet.as_entry_ptr(),
+        });
+        self.bump();
+        // SAFETY: we hold the channel lock.
+        inner.closed || unsafe { inner.receivers.has_other_waiter(cx) }
+    }
+
+    fn unregister_send(&self, cx: &Cx, packet: &Packet<T>, value: &mut Option<T>) {
+        self.unregister(cx);
+        // After unregistering (under the channel lock) a claimer, if any, is done with the
+        // packet. Unclaimed or closed: the value is still ours.
+        // SAFETY: unregistered: nobody else touches the packet now.
+        if let Some(v) = unsafe { packet.take() } {
+            *value = Some(v);
+        }
+    }
+
+    fn complete_send(&self, packet: &Packet<T>, _value: &mut Option<T>) -> Outcome {
+        match packet.wait_done() {
+            CLOSED => Outcome::SendClosed,
+            _ => Outcome::Ready,
         }
     }
 }
@@ -407,6 +453,3 @@ impl<T> Zero<T> {
         (inner.senders.len(), inner.receivers.len())
     }
 }
-
-/// Packet states, for select's completion.
-pub(crate) const PACKET_CLOSED: u8 = CLOSED;

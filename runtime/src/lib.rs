@@ -125,6 +125,15 @@ mod watchdog;
 #[path = "macro_support.rs"]
 pub mod __macro_support;
 
+/// What `sync`'s locks ask of the scheduler (Go's `sync_runtime_canSpin`/`doSpin`,
+/// `procPin`) and the asymmetric fence its reader slots pair through; not a public API (it
+/// changes with the scheduler).
+#[doc(hidden)]
+pub mod __sync {
+    pub use crate::membarrier::{heavy_barrier, light_barrier};
+    pub use crate::syncsupport::{ACTIVE_SPIN, SPIN_ROUND, can_spin, current_proc, do_spin};
+}
+
 #[cfg(all(test, loom))]
 mod loom_tests;
 
@@ -154,14 +163,12 @@ pub mod __test {
 pub use g::{Status, WaitReason};
 pub use local::LocalKey;
 pub use lockosthread::{is_os_thread_locked, lock_os_thread, unlock_os_thread};
-pub use membarrier::{heavy_barrier, light_barrier};
 pub use park::{Waiter, deadline_after, park, park_until, sleep};
 pub use pollfd::{PollFd, closed_error, is_closed_error, timeout_error};
 pub use sched::{MAX_PROCS, gomaxprocs};
 pub use scope::{Scope, ScopedJoinHandle, scope};
 pub use spawn::{Goexit, JoinHandle, block_on, go, goexit, gosched, spawn};
 pub use stack::{DEFAULT_STACK_SIZE, GuardMode, MIN_STACK_SIZE, guard_mode};
-pub use syncsupport::{ACTIVE_SPIN, SPIN_ROUND, can_spin, current_proc, do_spin};
 pub use syscall::syscall;
 pub use timer::{AfterFunc, CallbackTimer, after_func};
 pub use watchdog::{Watchdog, watchdog};

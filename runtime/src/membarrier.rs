@@ -57,8 +57,9 @@ pub(crate) fn expedited() -> bool {
 
 /// The cheap side of an asymmetric fence: orders this thread's preceding stores before its
 /// following loads, as far as a concurrent [`heavy_barrier`] can tell. A compiler fence where
-/// the kernel has expedited membarriers, a `SeqCst` fence elsewhere. Exported for `sync`
-/// (RwMutex's reader slots), whose hot path pairs with a rare writer the same way.
+/// the kernel has expedited membarriers, a `SeqCst` fence elsewhere. Exported (hidden, in
+/// `runtime::__sync`) for `sync` (RwMutex's reader slots), whose hot path pairs with a rare
+/// writer the same way.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicBool, Ordering};
@@ -66,7 +67,7 @@ pub(crate) fn expedited() -> bool {
 /// static THEIRS: AtomicBool = AtomicBool::new(false);
 /// runtime::block_on(|| {
 ///     MINE.store(true, Ordering::Relaxed);
-///     runtime::light_barrier();
+///     runtime::__sync::light_barrier();
 ///     // A thread that stored THEIRS and then called heavy_barrier() either sees MINE, or
 ///     // this load sees THEIRS.
 ///     let _ = THEIRS.load(Ordering::Relaxed);
@@ -88,7 +89,7 @@ pub fn light_barrier() {
 /// Pairs only once the runtime is initialised (the first goroutine or `block_on`).
 ///
 /// ```
-/// runtime::block_on(|| assert!(runtime::heavy_barrier()));
+/// runtime::block_on(|| assert!(runtime::__sync::heavy_barrier()));
 /// ```
 #[must_use]
 pub fn heavy_barrier() -> bool {

@@ -30,7 +30,7 @@ pub const SPIN_ROUND: std::time::Duration = std::time::Duration::from_nanos(1600
 ///
 /// ```
 /// // Round 4 and later never spin.
-/// assert!(!runtime::can_spin(runtime::ACTIVE_SPIN));
+/// assert!(!runtime::__sync::can_spin(runtime::__sync::ACTIVE_SPIN));
 /// ```
 pub fn can_spin(iter: u32) -> bool {
     if iter >= ACTIVE_SPIN || ncpu() <= 1 {
@@ -77,8 +77,8 @@ fn spin_round_pauses() -> u32 {
 /// another P after any park point.
 ///
 /// ```
-/// assert_eq!(runtime::current_proc(), None);
-/// let i = runtime::block_on(runtime::current_proc).unwrap();
+/// assert_eq!(runtime::__sync::current_proc(), None);
+/// let i = runtime::block_on(runtime::__sync::current_proc).unwrap();
 /// assert!(i < runtime::MAX_PROCS);
 /// ```
 #[inline]

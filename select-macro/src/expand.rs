@@ -1,4 +1,4 @@
-//! Expanding `select!` onto the chan crate's engine (`chan::select::run`).
+//! Expanding `select!` onto the chan crate's engine (`chan::__private::run`).
 //!
 //! For
 //!
@@ -24,8 +24,8 @@
 //!         let deadline = K::__private::deadline(d);
 //!         let mut case0 = K::__private::recv_case(ch0);   // ch0 is opaque (no &Chan)
 //!         let mut case1 = K::__private::send_case(ch1, val1);
-//!         let cases: &mut [&mut dyn K::select::Case] = &mut [&mut case0, &mut case1];
-//!         let selected = K::select::run(cases, false, deadline);
+//!         let cases: &mut [&mut dyn K::__private::Case] = &mut [&mut case0, &mut case1];
+//!         let selected = K::__private::run(cases, false, deadline);
 //!         let arm = match selected {
 //!             K::Selected::Case(0) => __GoroSelectArm::A0(K::__private::received(&mut case0.out)),
 //!             K::Selected::Case(1) => __GoroSelectArm::A1,
@@ -82,7 +82,7 @@ pub(crate) fn expand(input: Input) -> TokenStream {
     if channel_arms == 0 && !has_default && !has_timeout {
         // `select! {}`: Go's `select {}` blocks forever.
         return quote! {{
-            #krate::select::run(&mut [], false, ::core::option::Option::None);
+            #krate::__private::run(&mut [], false, ::core::option::Option::None);
             ::core::unreachable!("select! with no arms blocks forever")
         }};
     }
@@ -202,8 +202,8 @@ pub(crate) fn expand(input: Input) -> TokenStream {
         match {
             #(#setup)*
             #(#case_decls)*
-            let #cases: &mut [&mut dyn #krate::select::Case] = &mut [#(#case_refs),*];
-            let #selected = #krate::select::run(#cases, #has_default, #deadline_arg);
+            let #cases: &mut [&mut dyn #krate::__private::Case] = &mut [#(#case_refs),*];
+            let #selected = #krate::__private::run(#cases, #has_default, #deadline_arg);
             #[allow(unreachable_patterns)]
             let #arm_var = match #selected {
                 #(#to_arm)*

@@ -25,8 +25,8 @@
 //! [`NPARKED`] and parks. A releasing reader stores 0, then loads `NPARKED`, and wakes the
 //! writer if it is there. The store-then-load on the reader's side and the count-then-look on
 //! the writer's are a Dekker pair; the runtime's asymmetric fence orders both: a compiler
-//! fence on the reader's side ([`runtime::light_barrier`]), a process-wide barrier on the
-//! parking writer's ([`runtime::heavy_barrier`], a `membarrier(2)` call, paid only when a
+//! fence on the reader's side ([`runtime::__sync::light_barrier`]), a process-wide barrier on the
+//! parking writer's ([`runtime::__sync::heavy_barrier`], a `membarrier(2)` call, paid only when a
 //! writer parks). So a parked writer is always woken, and it parks without a timer, which
 //! keeps the runtime's deadlock detection whole.
 //!
@@ -86,7 +86,7 @@ fn column(id: usize) -> usize {
 /// it is SeqCst: a writer that the caller's check misses therefore scans its row.
 #[inline]
 pub(crate) fn mine(id: usize) -> Option<&'static AtomicUsize> {
-    let p = runtime::current_proc()?;
+    let p = runtime::__sync::current_proc()?;
     // SeqCst (a plain load on x86): whichever claim raised the count comes before ours in the
     // total order, and so before the scan of a writer that our check misses.
     if p >= ROWS.0.load(Ordering::SeqCst) {
@@ -116,7 +116,7 @@ pub(crate) fn release(slot: &AtomicUsize) -> bool {
     // Release: the read section before the writer that sees the slot empty.
     slot.store(0, Ordering::Release);
     // Pairs with the parking writer's heavy barrier (module docs).
-    runtime::light_barrier();
+    runtime::__sync::light_barrier();
     NPARKED.0.load(Ordering::Relaxed) != 0
 }
 
@@ -154,7 +154,7 @@ pub(crate) fn park_until_cleared(slot: &AtomicUsize, id: usize) {
     parked(id).push((id, Waiter::current()));
     let _registered = Registered(id);
     NPARKED.0.fetch_add(1, Ordering::SeqCst);
-    let paired = runtime::heavy_barrier();
+    let paired = runtime::__sync::heavy_barrier();
     // Should the barrier ever fail, a reader may miss us: look again now and then.
     let mut recheck = Duration::from_micros(50);
     // Acquire: the reader's release store.

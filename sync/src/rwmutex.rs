@@ -45,7 +45,7 @@ const MAX_READERS: i32 = 1 << 30;
 
 /// Polls of a slot a writer makes, a `spin_loop` hint apart, before it parks: 0.2-3 us
 /// depending on the CPU's pause latency, far longer than a read section that does not block
-/// (finer than `runtime::do_spin`'s 1.6 us rounds, which would make every such wait that long).
+/// (finer than `runtime::__sync::do_spin`'s 1.6 us rounds, which would make every such wait that long).
 const SLOT_POLLS: u32 = 64;
 
 /// A reader-writer lock around `T` for goroutines and threads alike (Go's `sync.RWMutex`).

@@ -73,7 +73,7 @@ pub(crate) fn dekker_fence() {
 pub(crate) fn can_spin(iter: u32) -> bool {
     #[cfg(not(loom))]
     {
-        runtime::can_spin(iter)
+        runtime::__sync::can_spin(iter)
     }
     #[cfg(loom)]
     {
@@ -82,11 +82,11 @@ pub(crate) fn can_spin(iter: u32) -> bool {
     }
 }
 
-/// One spin round (~1.6 us: `runtime::SPIN_ROUND`).
+/// One spin round (~1.6 us: `runtime::__sync::SPIN_ROUND`).
 #[inline]
 pub(crate) fn do_spin() {
     #[cfg(not(loom))]
-    runtime::do_spin();
+    runtime::__sync::do_spin();
 }
 
 /// One short spin round: Go's 30 `PAUSE`s.
@@ -105,7 +105,7 @@ pub(crate) fn do_spin_short() {
 #[inline]
 pub(crate) fn handoff_yield() {
     #[cfg(not(loom))]
-    if runtime::current_proc().is_some() && !std::thread::panicking() {
+    if runtime::__sync::current_proc().is_some() && !std::thread::panicking() {
         runtime::gosched();
     }
 }

@@ -5,7 +5,7 @@
 //! A pool is a fixed array of cache-line-aligned slots, one per P (processor) of the runtime,
 //! or more exactly `max(GOMAXPROCS, CPUs)` rounded up to a power of two, chosen when the pool
 //! is made (Ps beyond that share slots, `p % len`). A goroutine uses the slot of the P it runs
-//! on ([`runtime::current_proc`]); a plain thread uses a slot picked round-robin when the
+//! on ([`runtime::__sync::current_proc`]); a plain thread uses a slot picked round-robin when the
 //! thread first touches any pool. goro never preempts a running goroutine, so a P's slot is
 //! used by one goroutine at a time and its lock (a spin lock held for a push or a pop and
 //! nothing else, see `SpinLock`) is uncontended unless a plain thread shares the slot or
@@ -141,7 +141,7 @@ impl<T> Pool<T> {
     /// A pool the cleanup tick does not see (the constructors register it).
     fn unregistered(per_proc: usize, new: Box<dyn Fn() -> T + Send + Sync>) -> Pool<T> {
         // Asking for GOMAXPROCS would start the runtime: do it only if it runs already.
-        let procs = match runtime::current_proc() {
+        let procs = match runtime::__sync::current_proc() {
             Some(_) => runtime::gomaxprocs(0),
             None => 1,
         };

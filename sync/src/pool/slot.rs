@@ -91,7 +91,7 @@ impl<T> Shared<T> {
     /// The slot of the calling goroutine's P, or the calling thread's slot.
     #[inline]
     pub(super) fn home(&self) -> usize {
-        let hint = runtime::current_proc().unwrap_or_else(thread_hint);
+        let hint = runtime::__sync::current_proc().unwrap_or_else(thread_hint);
         hint & self.mask
     }
 
