@@ -15,7 +15,10 @@ fn a_goroutine_queued_behind_a_syscall_starts_within_milliseconds() {
     watchdog(60, || {
         let mut delays = runtime::block_on(|| {
             let mut delays = Vec::new();
-            for _ in 0..5 {
+            let mut attempts = 0;
+            while delays.len() < 5 {
+                attempts += 1;
+                assert!(attempts <= 40, "A never ran first in {attempts} attempts");
                 // Busy, switching, nothing to retake: sysmon backs off to its longest sleep.
                 let busy = Instant::now() + Duration::from_millis(200);
                 while Instant::now() < busy {
@@ -30,9 +33,14 @@ fn a_goroutine_queued_behind_a_syscall_starts_within_milliseconds() {
                     runtime::syscall(|| std::thread::sleep(Duration::from_millis(50)));
                 });
                 let started = b.join().unwrap();
-                let entered = entered.lock().unwrap().expect("A ran first");
-                delays.push(started.saturating_duration_since(entered));
+                let entered = *entered.lock().unwrap();
                 runtime::sleep(Duration::from_millis(60)); // A's call ends
+                // A goes first unless the busy loop's time slice ran out just as we parked
+                // (then the ring's head, B, goes first: seen on a loaded machine); such a round
+                // measures nothing and is run again.
+                if let Some(entered) = entered {
+                    delays.push(started.saturating_duration_since(entered));
+                }
             }
             delays
         });
