@@ -828,12 +828,12 @@ fn unbuffered_recv_does_not_complete_before_a_sender_arrives() {
         let ch = chan::make::<u32>(0);
         let got = Arc::new(AtomicBool::new(false));
         let (rx, g2) = (ch.clone(), got.clone());
-        let h = runtime::spawn(move || {
+        let (h, blocked) = spawn_watched(move || {
             let v = rx.recv();
             g2.store(true, Ordering::SeqCst);
             v
         });
-        std::thread::sleep(3 * TICK);
+        blocked.wait_parked(WaitReason::ChanReceive);
         assert!(!got.load(Ordering::SeqCst), "recv completed with no sender");
         ch.send(3);
         assert_eq!(h.join().unwrap(), Some(3));
@@ -847,11 +847,11 @@ fn send_on_full_buffered_channel_blocks_until_a_receive_makes_room() {
         ch.send(1);
         let done = Arc::new(AtomicBool::new(false));
         let (tx, d2) = (ch.clone(), done.clone());
-        let h = runtime::spawn(move || {
+        let (h, blocked) = spawn_watched(move || {
             tx.send(2);
             d2.store(true, Ordering::SeqCst);
         });
-        std::thread::sleep(3 * TICK);
+        blocked.wait_parked(WaitReason::ChanSend);
         assert!(
             !done.load(Ordering::SeqCst),
             "send into a full buffer completed"

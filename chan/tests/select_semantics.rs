@@ -11,7 +11,8 @@ mod common;
 mod support;
 
 use chan::{Chan, Select, Selected};
-use common::watchdog;
+use common::{spawn_watched, watchdog};
+use runtime::WaitReason;
 use std::collections::{HashMap, HashSet};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -300,7 +301,7 @@ fn close_wakes_a_blocked_select_receiver_with_none() {
         for cap in [0, 2] {
             let ch = chan::make::<u32>(cap);
             let c2 = ch.clone();
-            let h = runtime::spawn(move || {
+            let (h, blocked) = spawn_watched(move || {
                 let idle = chan::make::<u32>(0);
                 let mut sel = Select::new();
                 sel.recv(&idle);
@@ -308,7 +309,7 @@ fn close_wakes_a_blocked_select_receiver_with_none() {
                 let r = sel.wait();
                 (r == Selected::Case(i), sel.recv_value::<u32>(i))
             });
-            std::thread::sleep(TICK);
+            blocked.wait_parked(WaitReason::Select);
             ch.close();
             assert_eq!(h.join().unwrap(), (true, None), "cap {cap}");
         }
@@ -342,14 +343,14 @@ fn close_makes_a_blocked_select_sender_panic() {
                 ch.send(0);
             }
             let c2 = ch.clone();
-            let h = runtime::spawn(move || {
+            let (h, blocked) = spawn_watched(move || {
                 let idle = chan::make::<u32>(0);
                 let mut sel = Select::new();
                 sel.recv(&idle);
                 sel.send(&c2, 1);
                 sel.wait()
             });
-            std::thread::sleep(TICK);
+            blocked.wait_parked(WaitReason::Select);
             ch.close();
             let p = h
                 .join()

@@ -71,7 +71,8 @@ fn a_parked_goroutine_shows_its_callers_in_order_with_file_and_line() {
         let h = runtime::spawn(move || g(&s2));
         wait_until(|| s.parked.load(Ordering::SeqCst));
         // Parked for good (not between its switch and the park's commit).
-        std::thread::sleep(Duration::from_millis(20));
+        let w = s.waiter.lock().unwrap().clone().unwrap();
+        wait_until(|| runtime::__test::is_parked(&w, WaitReason::Park));
         let dump = runtime::stack_dump();
         let block = block_of(&dump, &site).unwrap_or_else(|| panic!("no goroutine:\n{dump}"));
         let lines: Vec<&str> = block.lines().collect();
@@ -131,7 +132,6 @@ fn a_sleeping_goroutine_shows_the_sleep_call_and_its_function() {
             dump = runtime::stack_dump();
             block_of(&dump, &site).is_some_and(|b| b.contains("[sleep"))
         });
-        std::thread::sleep(Duration::from_millis(20));
         let dump = runtime::stack_dump();
         let block = block_of(&dump, &site).unwrap();
         let lines: Vec<&str> = block.lines().collect();
@@ -282,7 +282,11 @@ fn a_dump_of_a_thousand_parked_goroutines_is_quick() {
             }));
         }
         wait_until(|| parked.load(Ordering::SeqCst) == N);
-        std::thread::sleep(Duration::from_millis(20));
+        let ws = waiters.lock().unwrap().clone();
+        wait_until(|| {
+            ws.iter()
+                .all(|w| runtime::__test::is_parked(w, WaitReason::Park))
+        });
         // The first dump loads the debug info; the figure is the next ones'.
         let first = Instant::now();
         let _ = runtime::stack_dump();

@@ -92,15 +92,15 @@ fn writer_preference_case(reader_is_thread: bool) {
         let l = l.clone();
         move || *l.rlock()
     };
+    // The reader queues behind the writer, which waits for r1.
     let seen = if reader_is_thread {
-        let t = std::thread::spawn(late_reader);
-        // The reader is queued behind the writer, which waits for r1.
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        let (t, queued) = common::thread_watched(late_reader);
+        queued.wait_parked(runtime::WaitReason::RwMutexRLock);
         drop(r1);
         t.join().unwrap()
     } else {
-        let h = runtime::spawn(late_reader);
-        runtime::sleep(std::time::Duration::from_millis(20));
+        let (h, queued) = common::spawn_watched(late_reader);
+        queued.wait_parked(runtime::WaitReason::RwMutexRLock);
         drop(r1);
         h.join().unwrap()
     };

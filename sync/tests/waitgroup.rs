@@ -6,7 +6,8 @@ mod common;
 #[path = "../../chan/tests/support/mod.rs"]
 mod support;
 
-use common::watchdog;
+use common::{Watched, spawn_watched, thread_watched, watchdog};
+use runtime::WaitReason;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use sync::WaitGroup;
@@ -46,19 +47,26 @@ fn waiters_of_every_kind_are_released_together() {
         wg.add(1);
         let released = Arc::new(AtomicUsize::new(0));
         let mut joins = Vec::new();
+        let mut watchers = Vec::new();
         for i in 0..6 {
             let (wg, released) = (wg.clone(), released.clone());
             let f = move || {
                 wg.wait();
                 released.fetch_add(1, Ordering::SeqCst);
             };
-            if i % 2 == 0 {
-                joins.push(std::thread::spawn(f));
+            let watched: Watched = if i % 2 == 0 {
+                let (t, w) = thread_watched(f);
+                joins.push(t);
+                w
             } else {
-                runtime::go(f);
-            }
+                spawn_watched(f).1
+            };
+            watchers.push(watched);
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Every waiter has blocked in wait().
+        for w in &watchers {
+            w.wait_parked(WaitReason::WaitGroupWait);
+        }
         assert_eq!(
             released.load(Ordering::SeqCst),
             0,
