@@ -1,5 +1,5 @@
 //! Small shared building blocks for the runtime, chan and sync (re-exported as
-//! `runtime::__kit`; not a public API): one cache-line padding type.
+//! `runtime::__kit`; not a public API): one cache-line padding type and one fast RNG.
 //!
 //! # Padding
 //!
@@ -13,6 +13,53 @@
 
 pub use crossbeam_utils::CachePadded;
 
+use std::cell::Cell;
+
+/// A small, fast, non-cryptographic RNG for scheduling decisions (steal order, select's poll
+/// order): xorshift64* (Marsaglia's xorshift with shifts 12/25/27, output multiplied by
+/// `0x2545F4914F6CDD1D`; both from S. Vigna, "An experimental exploration of Marsaglia's
+/// xorshift generators, scrambled", ACM TOMS 2016), returning the high 32 bits, the best
+/// ones. One per M (`M::rng`, seeded from the M's id when it is reset) and one per thread
+/// in chan's select (seeded from the clock and a stack address). A zero seed would stay zero;
+/// seeds are chosen non-zero.
+///
+/// Not `Sync` (a `Cell`): each generator belongs to one thread at a time.
+#[derive(Debug)]
+pub struct FastRand(Cell<u64>);
+
+impl FastRand {
+    /// A generator starting from `seed` (should be non-zero).
+    pub const fn new(seed: u64) -> FastRand {
+        FastRand(Cell::new(seed))
+    }
+
+    /// Restarts the sequence from `seed`.
+    pub fn reseed(&self, seed: u64) {
+        self.0.set(seed);
+    }
+
+    /// The next 32 random bits.
+    #[inline]
+    pub fn next_u32(&self) -> u32 {
+        let mut x = self.0.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0.set(x);
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
+    }
+
+    /// A random number in `0..n` (`n` at most `u32::MAX`), by Lemire's multiply-shift
+    /// ("Fast random integer generation in an interval", ACM TOMS 2019) without its rejection
+    /// step: the bias is below `n / 2^32`, nothing for the small `n` here (Ps, select cases),
+    /// and there is no division.
+    #[inline]
+    pub fn below(&self, n: usize) -> usize {
+        debug_assert!(n <= u32::MAX as usize);
+        ((u64::from(self.next_u32()) * n as u64) >> 32) as usize
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -22,5 +69,36 @@ mod tests {
     fn cache_padded_is_a_line_pair_on_x86_64() {
         assert_eq!(align_of::<CachePadded<u8>>(), 128);
         assert_eq!(size_of::<CachePadded<u8>>(), 128);
+    }
+
+    #[test]
+    fn fast_rand_is_xorshift64_star() {
+        // The sequence the two hand-written copies produced (runtime's M::fastrand, chan's
+        // select): x ^= x >> 12; x ^= x << 25; x ^= x >> 27; high half of x * 0x2545F4914F6CDD1D.
+        let r = FastRand::new(1);
+        let mut x: u64 = 1;
+        for _ in 0..100 {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            assert_eq!(
+                r.next_u32(),
+                (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
+            );
+        }
+    }
+
+    #[test]
+    fn below_stays_below_and_covers() {
+        let r = FastRand::new(0x9E37_79B9_7F4A_7C15);
+        for n in 1..20 {
+            let mut seen = vec![false; n];
+            for _ in 0..1000 {
+                let v = r.below(n);
+                assert!(v < n);
+                seen[v] = true;
+            }
+            assert!(seen.iter().all(|&b| b), "n = {n}");
+        }
     }
 }
