@@ -1,5 +1,6 @@
 //! Small shared building blocks for the runtime, chan and sync (re-exported as
-//! `runtime::__kit`; not a public API): one cache-line padding type and one fast RNG.
+//! `runtime::__kit`; not a public API): one cache-line padding type, one
+//! spin-then-yield backoff and one fast RNG.
 //!
 //! # Padding
 //!
@@ -14,6 +15,49 @@
 pub use crossbeam_utils::CachePadded;
 
 use std::cell::Cell;
+
+/// Exponential backoff for a thread waiting on another thread's short store: spin
+/// `2^step` PAUSEs per call for the first `SPIN_LIMIT + 1` calls (1, 2, 4 .. 64: 127 PAUSEs,
+/// around a microsecond or two), then yield on every call. The ladder and its limit are
+/// crossbeam-utils' `Backoff::snooze` (its `SPIN_LIMIT = 6`); crossbeam's type itself is not
+/// used because it can only yield the OS thread, while a goroutine waiting for another
+/// goroutine must yield its P ([`crate::gosched`]) or the holder may never run:
+/// [`Backoff::snooze_with`] takes the yield. Not for calibrated spins (sync's lock spin,
+/// `do_spin`, and the Ms' timed spin for work keep their own numbers).
+#[derive(Debug, Default)]
+pub struct Backoff {
+    step: Cell<u32>,
+}
+
+impl Backoff {
+    /// Calls that spin before the backoff starts yielding, minus one (crossbeam-utils' value).
+    pub const SPIN_LIMIT: u32 = 6;
+
+    /// A fresh backoff (in its spin phase).
+    pub const fn new() -> Backoff {
+        Backoff { step: Cell::new(0) }
+    }
+
+    /// Waits a little: spins in the spin phase, then yields the thread.
+    #[inline]
+    pub fn snooze(&self) {
+        self.snooze_with(std::thread::yield_now);
+    }
+
+    /// Waits a little: spins in the spin phase, then calls `yield_now` (e.g. `gosched`).
+    #[inline]
+    pub fn snooze_with(&self, yield_now: impl FnOnce()) {
+        let step = self.step.get();
+        if step <= Self::SPIN_LIMIT {
+            for _ in 0..1u32 << step {
+                std::hint::spin_loop();
+            }
+            self.step.set(step + 1);
+        } else {
+            yield_now();
+        }
+    }
+}
 
 /// A small, fast, non-cryptographic RNG for scheduling decisions (steal order, select's poll
 /// order): xorshift64* (Marsaglia's xorshift with shifts 12/25/27, output multiplied by
@@ -69,6 +113,16 @@ mod tests {
     fn cache_padded_is_a_line_pair_on_x86_64() {
         assert_eq!(align_of::<CachePadded<u8>>(), 128);
         assert_eq!(size_of::<CachePadded<u8>>(), 128);
+    }
+
+    #[test]
+    fn backoff_spins_seven_times_then_yields() {
+        let b = Backoff::new();
+        let mut yields = 0;
+        for _ in 0..10 {
+            b.snooze_with(|| yields += 1);
+        }
+        assert_eq!(yields, 10 - (Backoff::SPIN_LIMIT + 1));
     }
 
     #[test]
