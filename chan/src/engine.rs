@@ -171,7 +171,7 @@ impl<T> Case for SendCase<'_, T> {
 
 #[cfg(not(loom))]
 thread_local! {
-    static RNG: std::cell::Cell<u64> = std::cell::Cell::new({
+    static RNG: runtime::__kit::FastRand = runtime::__kit::FastRand::new({
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
@@ -179,17 +179,10 @@ thread_local! {
     });
 }
 
-/// A random number below `n` (xorshift64*; per thread, never held across a park).
+/// A random number below `n` (`FastRand`, per thread, never held across a park).
 #[cfg(not(loom))]
 fn rand_below(n: usize) -> usize {
-    RNG.with(|c| {
-        let mut x = c.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        c.set(x);
-        ((x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as usize * n) >> 32
-    })
+    RNG.with(|r| r.below(n))
 }
 
 /// Under loom the poll order must be the same in every execution (loom replays schedules;

@@ -62,18 +62,12 @@ impl<T> SpinLock<T> {
     #[cfg(not(loom))]
     #[cold]
     fn lock_slow(&self) {
-        let mut step = 0u32;
+        let backoff = runtime::__kit::Backoff::new();
         loop {
             // Test before test-and-set: wait on a shared cache line, not by bouncing it.
             while self.locked.load(Ordering::Relaxed) {
-                if step < 7 {
-                    for _ in 0..(1u32 << step) {
-                        crate::shim::spin_loop();
-                    }
-                } else {
-                    crate::shim::gosched();
-                }
-                step = step.saturating_add(1);
+                // 1, 2 .. 64 pauses, then let the holder's goroutine run.
+                backoff.snooze_with(crate::shim::gosched);
             }
             if self
                 .locked

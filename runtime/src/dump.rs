@@ -132,6 +132,7 @@ fn parked_stack(g: &'static G, unwinder: &mut Unwinder) -> Result<Walk, &'static
     // park word may be held for a moment by a trim or another dump, or the G may be between
     // its switch and the park's commit: retry briefly.
     let mut tries = 0;
+    let backoff = crate::kit::Backoff::new();
     while !g.park.begin_trim() {
         tries += 1;
         if g.status() != Status::Waiting {
@@ -140,11 +141,7 @@ fn parked_stack(g: &'static G, unwinder: &mut Unwinder) -> Result<Walk, &'static
         if tries > 64 {
             return Err("stack busy");
         }
-        if tries > 16 {
-            std::thread::yield_now();
-        } else {
-            std::hint::spin_loop();
-        }
+        backoff.snooze();
     }
     // Given back however we leave (a G left owned could never be woken).
     struct Owned(&'static G);

@@ -89,6 +89,7 @@ mod fdmutex;
 mod futex;
 mod g;
 mod g0;
+mod kit;
 mod local;
 mod lockosthread;
 mod m;
@@ -124,6 +125,13 @@ mod watchdog;
 #[doc(hidden)]
 #[path = "macro_support.rs"]
 pub mod __macro_support;
+
+/// Shared building blocks of runtime, chan and sync (cache-line padding, backoff, a fast RNG);
+/// not a public API. See `kit.rs`.
+#[doc(hidden)]
+pub mod __kit {
+    pub use crate::kit::*;
+}
 
 /// What `sync`'s locks ask of the scheduler (Go's `sync_runtime_canSpin`/`doSpin`,
 /// `procPin`) and the asymmetric fence its reader slots pair through; not a public API (it

@@ -88,7 +88,8 @@ pub(crate) struct M {
     /// Set by `stopm` when the M was handed a P to spin with (a `wakep`): how long it slept.
     /// Wakes for timers or to run a locked G leave it `None` (they say nothing about spinning).
     pub(crate) woken_to_spin: Cell<Option<u64>>,
-    rng: Cell<u64>,
+    /// Random numbers for steal order (seeded from the M id in `reset`).
+    pub(crate) rng: crate::kit::FastRand,
 }
 
 // SAFETY: the Cell fields are only used by the M's own thread (they are reached through the
@@ -131,16 +132,6 @@ impl M {
         if self.polling.load(Ordering::SeqCst) {
             crate::netpoll::brk();
         }
-    }
-
-    /// A cheap per-M random number (xorshift64*), for steal order.
-    pub(crate) fn fastrand(&self) -> u32 {
-        let mut x = self.rng.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng.set(x);
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
     }
 
     /// The P this M holds.
@@ -477,7 +468,7 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
                 spinning: Cell::new(false),
                 spin_ns: Cell::new(crate::proc::IDLE_SPIN_MIN_NS),
                 woken_to_spin: Cell::new(None),
-                rng: Cell::new(0),
+                rng: crate::kit::FastRand::new(0),
             }));
             lock(&ALLM).push(m);
             m
@@ -505,7 +496,7 @@ unsafe fn reset(m: &'static M, id: u64) -> &'static M {
     m.id.store(id, Ordering::Relaxed);
     m.tid.store(0, Ordering::Relaxed);
     m.rng
-        .set(0x9E37_79B9_7F4A_7C15 ^ id.wrapping_mul(0xBF58_476D_1CE4_E5B9));
+        .reseed(0x9E37_79B9_7F4A_7C15 ^ id.wrapping_mul(0xBF58_476D_1CE4_E5B9));
     m.p.store(ptr::null_mut(), Ordering::Relaxed);
     m.curg.store(ptr::null_mut(), Ordering::Relaxed);
     m.in_rt.store(true, Ordering::Relaxed);

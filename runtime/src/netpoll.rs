@@ -63,9 +63,9 @@ struct Epoll {
 static EPOLL: OnceLock<Epoll> = OnceLock::new();
 
 /// Goroutines parked on a wait slot right now (Go's `netpollWaiters`).
-static WAITERS: Line<AtomicU32> = Line(AtomicU32::new(0));
+static WAITERS: Line<AtomicU32> = Line::new(AtomicU32::new(0));
 /// An M is blocked in `epoll_wait` (Go's `sched.lastpoll == 0`).
-static POLLER: Line<AtomicBool> = Line(AtomicBool::new(false));
+static POLLER: Line<AtomicBool> = Line::new(AtomicBool::new(false));
 /// When the poller was last looked at (runtime clock), for sysmon.
 static LAST_POLL: AtomicU64 = AtomicU64::new(0);
 /// A break is written and not yet read (Go's `netpollWakeSig`): one write is enough.

@@ -238,7 +238,7 @@ fn steal_work(m: &'static M, p: POwner<'_>) -> Option<&'static G> {
         // Only our own P: its timers were checked already.
         return None;
     }
-    let start = m.fastrand() as usize % n;
+    let start = m.rng.below(n);
     let stride = coprime_stride(m, n);
     for i in 0..n {
         let Some(p2) = sched::p_at((start + i * stride) % n) else {
@@ -430,7 +430,7 @@ fn coprime_stride(m: &'static M, n: usize) -> usize {
         if b == 0 { a } else { gcd(b, a % b) }
     }
     loop {
-        let s = 1 + m.fastrand() as usize % n;
+        let s = 1 + m.rng.below(n);
         if gcd(s, n) == 1 {
             return s;
         }

@@ -49,10 +49,16 @@ pub struct RunQueue<T> {
     buf: Box<[AtomicPtr<T>]>,
     /// `runnext` and its sequence, on their own cache line: the owner writes them on every
     /// channel handoff, while idle Ms poll `head`/`tail` to look for stealable work.
-    next: RunNext<T>,
+    next: Padded<RunNext<T>>,
 }
 
-#[cfg_attr(not(loom), repr(align(128)))]
+/// [`crate::kit::CachePadded`] except under loom (as before the padding type was shared:
+/// loom models gain nothing from it).
+#[cfg(not(loom))]
+type Padded<T> = crate::kit::CachePadded<T>;
+#[cfg(loom)]
+type Padded<T> = T;
+
 struct RunNext<T> {
     /// The next element to run, ahead of the ring; null if empty.
     ptr: AtomicPtr<T>,
@@ -108,7 +114,8 @@ impl<T> RunQueue<T> {
             next: RunNext {
                 ptr: AtomicPtr::new(ptr::null_mut()),
                 seq: AtomicU32::new(0),
-            },
+            }
+            .into(),
         }
     }
 

@@ -55,21 +55,12 @@ pub(crate) struct Idle {
     pub(crate) timer_sleeper: Option<&'static M>,
 }
 
-/// One cache line to itself: the scheduler's shared words are read on every ready and
+/// One cache line (pair: [`crate::kit`]) to itself: the scheduler's shared words are read on every ready and
 /// spawn (`npidle`, `nmspinning`) or written by unrelated paths (the global queue's lock, the
 /// free list, the goid generator). Packed together, a write to one makes every read of another
 /// a cache miss, and which words share a line would depend on where the linker puts `SCHED`
 /// (measured: `wakep`'s `npidle` load was 54% of `unpark` in W7 after a field was added).
-#[repr(align(64))]
-pub(crate) struct Line<T>(pub(crate) T);
-
-impl<T> std::ops::Deref for Line<T> {
-    type Target = T;
-    #[inline(always)]
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
+pub(crate) type Line<T> = crate::kit::CachePadded<T>;
 
 pub(crate) struct Sched {
     pub(crate) idle: Line<Mutex<Idle>>,
@@ -100,29 +91,29 @@ pub(crate) struct Sched {
 const NO_P: AtomicPtr<P> = AtomicPtr::new(ptr::null_mut());
 
 pub(crate) static SCHED: Sched = Sched {
-    idle: Line(Mutex::new(Idle {
+    idle: Line::new(Mutex::new(Idle {
         pidle: Vec::new(),
         midle: Vec::new(),
         timer_sleeper: None,
     })),
-    npidle: Line(AtomicU32::new(0)),
-    nmspinning: Line(AtomicU32::new(0)),
+    npidle: Line::new(AtomicU32::new(0)),
+    nmspinning: Line::new(AtomicU32::new(0)),
     gomaxprocs: AtomicU32::new(0),
     allp: [NO_P; MAX_PROCS],
     nallp: AtomicUsize::new(0),
-    runq: Line(Mutex::new(VecDeque::new())),
-    runqsize: Line(AtomicUsize::new(0)),
-    gfree: Line(Mutex::new(GFree {
+    runq: Line::new(Mutex::new(VecDeque::new())),
+    runqsize: Line::new(AtomicUsize::new(0)),
+    gfree: Line::new(Mutex::new(GFree {
         warm: Vec::new(),
         cold: Vec::new(),
     })),
-    ngfree: Line(AtomicUsize::new(0)),
-    goid_gen: Line(AtomicU64::new(1)),
+    ngfree: Line::new(AtomicUsize::new(0)),
+    goid_gen: Line::new(AtomicU64::new(1)),
     ngo_outside: AtomicU64::new(0),
     ngo_exited_outside: AtomicU64::new(0),
-    sleep_until: Line(AtomicU64::new(u64::MAX)),
+    sleep_until: Line::new(AtomicU64::new(u64::MAX)),
     stacks: StackPool::new(),
-    mcount: Line(AtomicU32::new(0)),
+    mcount: Line::new(AtomicU32::new(0)),
     init: Once::new(),
 };
 

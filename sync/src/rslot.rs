@@ -34,42 +34,41 @@
 //! run with), only for locks that some goroutine has read-locked.
 
 use crate::shim::{self, Waiter};
+use runtime::__kit::CachePadded;
 use runtime::WaitReason;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Slots in each P's row: one 128-byte line of 8-byte words.
+/// Slots in each P's row: one 128-byte line pair of 8-byte words.
 const SLOTS: usize = 16;
 
 /// One P's slots, alone on its cache line pair (adjacent-line prefetch pulls lines in twos).
-#[repr(align(128))]
-struct Row([AtomicUsize; SLOTS]);
+type Row = CachePadded<[AtomicUsize; SLOTS]>;
 
 static TABLE: [Row; runtime::MAX_PROCS] =
-    [const { Row([const { AtomicUsize::new(0) }; SLOTS]) }; runtime::MAX_PROCS];
+    [const { CachePadded::new([const { AtomicUsize::new(0) }; SLOTS]) }; runtime::MAX_PROCS];
 
 /// A counter alone on its cache line pair: read on hot paths, written rarely.
-#[repr(align(128))]
-struct Padded(AtomicUsize);
+type Padded = CachePadded<AtomicUsize>;
 
 /// Rows that readers have used: one past the highest P index seen. A P index never exceeds
 /// the largest GOMAXPROCS the program has set, so writers scan only that many rows.
-static ROWS: Padded = Padded(AtomicUsize::new(0));
+static ROWS: Padded = CachePadded::new(AtomicUsize::new(0));
 
 /// The last lock id handed out.
-static LAST_ID: Padded = Padded(AtomicUsize::new(0));
+static LAST_ID: Padded = CachePadded::new(AtomicUsize::new(0));
 
 /// Writers parked on a slot, by column: `(id, waiter)`. A writer enters itself before its
 /// last look at the slot and leaves after it saw the slot cleared, both under the lock.
 static PARKED: [Mutex<Vec<(usize, Waiter)>>; SLOTS] = [const { Mutex::new(Vec::new()) }; SLOTS];
 
 /// How many writers are in [`PARKED`]: what a releasing reader looks at.
-static NPARKED: Padded = Padded(AtomicUsize::new(0));
+static NPARKED: Padded = CachePadded::new(AtomicUsize::new(0));
 
 /// A fresh lock id, never 0 and never handed out before (a 64-bit count does not wrap).
 pub(crate) fn new_id() -> usize {
-    LAST_ID.0.fetch_add(1, Ordering::Relaxed) + 1
+    LAST_ID.fetch_add(1, Ordering::Relaxed) + 1
 }
 
 /// The column of the lock with id `id` (a Fibonacci hash, so consecutive ids spread).
@@ -89,18 +88,18 @@ pub(crate) fn mine(id: usize) -> Option<&'static AtomicUsize> {
     let p = runtime::__sync::current_proc()?;
     // SeqCst (a plain load on x86): whichever claim raised the count comes before ours in the
     // total order, and so before the scan of a writer that our check misses.
-    if p >= ROWS.0.load(Ordering::SeqCst) {
-        ROWS.0.fetch_max(p + 1, Ordering::SeqCst);
+    if p >= ROWS.load(Ordering::SeqCst) {
+        ROWS.fetch_max(p + 1, Ordering::SeqCst);
     }
-    Some(&TABLE[p].0[column(id)])
+    Some(&TABLE[p][column(id)])
 }
 
 /// The slots readers of the lock with id `id` may hold, one per row in use.
 pub(crate) fn all(id: usize) -> impl Iterator<Item = &'static AtomicUsize> {
     let c = column(id);
-    TABLE[..ROWS.0.load(Ordering::SeqCst)]
+    TABLE[..ROWS.load(Ordering::SeqCst)]
         .iter()
-        .map(move |r| &r.0[c])
+        .map(move |r| &r[c])
 }
 
 fn parked(id: usize) -> std::sync::MutexGuard<'static, Vec<(usize, Waiter)>> {
@@ -117,7 +116,7 @@ pub(crate) fn release(slot: &AtomicUsize) -> bool {
     slot.store(0, Ordering::Release);
     // Pairs with the parking writer's heavy barrier (module docs).
     runtime::__sync::light_barrier();
-    NPARKED.0.load(Ordering::Relaxed) != 0
+    NPARKED.load(Ordering::Relaxed) != 0
 }
 
 /// Wakes the writer of lock `id` parked on a slot, if there is one.
@@ -142,7 +141,7 @@ pub(crate) fn park_until_cleared(slot: &AtomicUsize, id: usize) {
     struct Registered(usize);
     impl Drop for Registered {
         fn drop(&mut self) {
-            NPARKED.0.fetch_sub(1, Ordering::Relaxed);
+            NPARKED.fetch_sub(1, Ordering::Relaxed);
             let mut q = parked(self.0);
             // Each writer holds its lock's `w` while here: one entry per id at most.
             if let Some(i) = q.iter().position(|(k, _)| *k == self.0) {
@@ -153,7 +152,7 @@ pub(crate) fn park_until_cleared(slot: &AtomicUsize, id: usize) {
 
     parked(id).push((id, Waiter::current()));
     let _registered = Registered(id);
-    NPARKED.0.fetch_add(1, Ordering::SeqCst);
+    NPARKED.fetch_add(1, Ordering::SeqCst);
     let paired = runtime::__sync::heavy_barrier();
     // Should the barrier ever fail, a reader may miss us: look again now and then.
     let mut recheck = Duration::from_micros(50);
@@ -196,7 +195,7 @@ mod tests {
         for _ in 0..200 {
             SLOT.store(id, Ordering::SeqCst);
             let writer = runtime::spawn(move || park_until_cleared(&SLOT, id));
-            while NPARKED.0.load(Ordering::SeqCst) == 0 && !writer.is_finished() {
+            while NPARKED.load(Ordering::SeqCst) == 0 && !writer.is_finished() {
                 std::thread::yield_now();
             }
             if release(&SLOT) {

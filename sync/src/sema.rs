@@ -23,6 +23,7 @@
 //! its node) only after it reads a non-zero ticket, so the node outlives every access.
 
 use crate::shim::{AtomicU32, BucketLock, Ordering, Waiter, dekker_fence, park};
+use runtime::__kit::CachePadded;
 use runtime::WaitReason;
 use std::collections::VecDeque;
 use std::ptr::NonNull;
@@ -56,7 +57,7 @@ struct Queued {
 // (by whichever thread dequeues it, before it publishes the ticket); `Waiter` is Send + Sync.
 unsafe impl Send for Queued {}
 
-#[repr(align(128))]
+/// Alone on its cache line (pair): see `runtime::__kit::CachePadded`.
 struct Bucket {
     nwait: AtomicU32,
     queue: BucketLock<VecDeque<Queued>>,
@@ -78,19 +79,20 @@ impl Bucket {
 }
 
 #[cfg(not(loom))]
-fn semtable() -> &'static [Bucket; SEMTABLE_SIZE] {
-    static TABLE: std::sync::OnceLock<Box<[Bucket; SEMTABLE_SIZE]>> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| Box::new(std::array::from_fn(|_| Bucket::new())))
+fn semtable() -> &'static [CachePadded<Bucket>; SEMTABLE_SIZE] {
+    static TABLE: std::sync::OnceLock<Box<[CachePadded<Bucket>; SEMTABLE_SIZE]>> =
+        std::sync::OnceLock::new();
+    TABLE.get_or_init(|| Box::new(std::array::from_fn(|_| CachePadded::new(Bucket::new()))))
 }
 
 #[cfg(loom)]
 loom::lazy_static! {
-    static ref TABLE: Box<[Bucket; SEMTABLE_SIZE]> =
-        Box::new(std::array::from_fn(|_| Bucket::new()));
+    static ref TABLE: Box<[CachePadded<Bucket>; SEMTABLE_SIZE]> =
+        Box::new(std::array::from_fn(|_| CachePadded::new(Bucket::new())));
 }
 
 #[cfg(loom)]
-fn semtable() -> &'static [Bucket; SEMTABLE_SIZE] {
+fn semtable() -> &'static [CachePadded<Bucket>; SEMTABLE_SIZE] {
     &TABLE
 }
 

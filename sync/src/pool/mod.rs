@@ -149,7 +149,9 @@ impl<T> Pool<T> {
         let n = procs.max(cpus).next_power_of_two().min(runtime::MAX_PROCS);
         Pool {
             shared: Arc::new(Shared {
-                slots: (0..n).map(|_| Slot::new()).collect(),
+                slots: (0..n)
+                    .map(|_| runtime::__kit::CachePadded::new(Slot::new()))
+                    .collect(),
                 mask: n - 1,
                 per_proc,
                 new,

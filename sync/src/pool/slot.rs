@@ -3,10 +3,11 @@
 
 use super::cleanup::ARMED;
 use super::spinlock::{SpinGuard, SpinLock};
+use runtime::__kit::CachePadded;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// One P's cache, alone on its cache lines so Ps do not false-share.
-#[repr(align(128))]
+/// One P's cache; each is wrapped in [`CachePadded`] (alone on its cache lines) so Ps do not
+/// false-share.
 pub(super) struct Slot<T> {
     pub(super) cache: SpinLock<Cache<T>>,
     /// `primary.len() + victim.len()`, written under the lock; read without it by stealers
@@ -56,7 +57,7 @@ impl<T> Slot<T> {
 
 /// The part of a pool the cleanup registry holds (weakly) and the tick sweeps.
 pub(super) struct Shared<T> {
-    pub(super) slots: Box<[Slot<T>]>,
+    pub(super) slots: Box<[CachePadded<Slot<T>>]>,
     /// `slots.len() - 1` (the length is a power of two).
     pub(super) mask: usize,
     pub(super) per_proc: usize,

@@ -5,11 +5,6 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Spin rounds before a waiter for a slot lock starts yielding its thread (picked: a holder
-/// keeps the lock for a push or a pop, so a waiter that spins this long is waiting for a
-/// holder its OS has descheduled).
-const SPINS_BEFORE_YIELD: u32 = 64;
-
 /// A test-and-test-and-set spin lock around one slot's cache.
 ///
 /// Why not `std::sync::Mutex`: its unlock is an atomic swap (it must learn whether to wake a
@@ -48,16 +43,13 @@ impl<T> SpinLock<T> {
 
     #[cold]
     fn lock_slow(&self) -> SpinGuard<'_, T> {
-        let mut spins = 0u32;
+        // A holder keeps the lock for a push or a pop, so a waiter still waiting after the
+        // backoff's spin phase is waiting for a holder its OS has descheduled: yield the thread.
+        let backoff = runtime::__kit::Backoff::new();
         loop {
             // Test before test-and-set: wait with plain loads, which keep the line shared.
             while self.locked.load(Ordering::Relaxed) {
-                if spins < SPINS_BEFORE_YIELD {
-                    spins += 1;
-                    std::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
-                }
+                backoff.snooze();
             }
             if let Some(g) = self.try_lock() {
                 return g;
