@@ -14,17 +14,61 @@
 use crate::engine::Outcome;
 use crate::err::RecvTimeoutError;
 use crate::flavour::{Blocked, Flavour};
+use crate::shim::{AtomicUsize, Ordering, UnsafeCell, fence};
 use crate::waitq::{Cx, SyncWaitQueue};
 use crate::zero::Packet;
 use runtime::WaitReason;
-use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 struct Slot<T> {
     stamp: AtomicUsize,
     msg: UnsafeCell<MaybeUninit<T>>,
+}
+
+impl<T> Slot<T> {
+    /// Stores a value in the slot.
+    ///
+    /// # Safety
+    /// The caller has exclusive access to the slot (it won the tail CAS on this slot's stamp)
+    /// and the slot holds no value.
+    #[inline(always)]
+    unsafe fn write(&self, msg: T) {
+        #[cfg(not(loom))]
+        // SAFETY: per the contract.
+        unsafe {
+            self.msg.get().write(MaybeUninit::new(msg))
+        };
+        // Under loom the access is tracked: an unsynchronised one is reported as a data race.
+        #[cfg(loom)]
+        // SAFETY: per the contract (and loom checks it).
+        self.msg
+            .with_mut(|m| unsafe { m.write(MaybeUninit::new(msg)) });
+    }
+
+    /// Moves the value out of the slot.
+    ///
+    /// # Safety
+    /// The caller has exclusive access to the slot (it won the head CAS on this slot's stamp)
+    /// and the slot holds a value, published by the stamp it acquired.
+    #[inline(always)]
+    unsafe fn read(&self) -> T {
+        #[cfg(not(loom))]
+        // SAFETY: per the contract.
+        return unsafe { self.msg.get().read().assume_init() };
+        #[cfg(loom)]
+        // SAFETY: per the contract (and loom checks it).
+        return self.msg.with_mut(|m| unsafe { m.read().assume_init() });
+    }
+}
+
+/// A counter's value through `&mut` (no other reference exists).
+#[inline]
+fn unsync(a: &mut AtomicUsize) -> usize {
+    #[cfg(not(loom))]
+    return *a.get_mut();
+    #[cfg(loom)]
+    return a.with_mut(|v| *v);
 }
 
 /// Pads to a cache line so head and tail do not share one.
@@ -190,7 +234,7 @@ impl<T> Flavour<T> for Array<T> {
                     Ok(_) => {
                         // SAFETY: winning the CAS on `tail` with the slot's stamp == tail gives
                         // us exclusive write access to this slot until we bump the stamp.
-                        unsafe { slot.msg.get().write(MaybeUninit::new(msg)) };
+                        unsafe { slot.write(msg) };
                         slot.stamp.store(tail + 1, Ordering::Release);
                         self.receivers.notify_one();
                         return Ok(());
@@ -201,7 +245,7 @@ impl<T> Flavour<T> for Array<T> {
                     }
                 }
             } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
-                std::sync::atomic::fence(Ordering::SeqCst);
+                fence(Ordering::SeqCst);
                 let head = self.head.0.load(Ordering::Relaxed);
                 if head.wrapping_add(self.one_lap) == tail {
                     return Err(TrySend::Full(msg));
@@ -240,7 +284,7 @@ impl<T> Flavour<T> for Array<T> {
                     Ok(_) => {
                         // SAFETY: winning the CAS on `head` with stamp == head + 1 gives us the
                         // value written by the sender whose release store we acquired.
-                        let msg = unsafe { slot.msg.get().read().assume_init() };
+                        let msg = unsafe { slot.read() };
                         slot.stamp
                             .store(head.wrapping_add(self.one_lap), Ordering::Release);
                         self.senders.notify_one();
@@ -252,7 +296,7 @@ impl<T> Flavour<T> for Array<T> {
                     }
                 }
             } else if stamp == head {
-                std::sync::atomic::fence(Ordering::SeqCst);
+                fence(Ordering::SeqCst);
                 let tail = self.tail.0.load(Ordering::Relaxed);
                 if (tail & !self.mark_bit) == head {
                     return Err(if tail & self.mark_bit != 0 {
@@ -377,9 +421,9 @@ fn wait_selected(cx: &Cx, deadline: Option<Instant>, reason: WaitReason) -> bool
             return false;
         }
         match deadline {
-            None => runtime::park(reason),
+            None => crate::shim::park(reason),
             Some(d) => {
-                if runtime::park_until(reason, d) && !cx.is_decided() {
+                if crate::shim::park_until(reason, d) && !cx.is_decided() {
                     return cx.try_abort().is_none();
                 }
             }
@@ -390,8 +434,8 @@ fn wait_selected(cx: &Cx, deadline: Option<Instant>, reason: WaitReason) -> bool
 impl<T> Drop for Array<T> {
     fn drop(&mut self) {
         // Drop what is still buffered: the last handle is gone, so nobody else is here.
-        let head = *self.head.0.get_mut();
-        let tail = *self.tail.0.get_mut() & !self.mark_bit;
+        let head = unsync(&mut self.head.0);
+        let tail = unsync(&mut self.tail.0) & !self.mark_bit;
         let hix = head & (self.mark_bit - 1);
         let tix = tail & (self.mark_bit - 1);
         let len = if hix < tix {
@@ -406,20 +450,27 @@ impl<T> Drop for Array<T> {
         for i in 0..len {
             let index = (hix + i) % self.cap;
             // SAFETY: slots between head and tail hold initialised values nobody else owns.
-            unsafe { self.buf[index].msg.get_mut().assume_init_drop() };
+            drop(unsafe { self.buf[index].read() });
         }
     }
 }
 
-/// Bounded spinning, then yielding the goroutine or thread.
+/// Bounded spinning, then yielding the goroutine or thread. (Under loom both are a loom
+/// yield, so the model runs the thread being waited for.)
 #[inline]
 fn spin(step: &mut u32) {
+    #[cfg(loom)]
+    if *step < 6 {
+        crate::shim::spin_loop();
+        *step += 1;
+        return;
+    }
     if *step < 6 {
         for _ in 0..(1 << *step) {
-            std::hint::spin_loop();
+            crate::shim::spin_loop();
         }
     } else {
-        runtime::gosched();
+        crate::shim::gosched();
     }
     *step += 1;
 }

@@ -1,22 +1,27 @@
-//! Loom models of the channel core: the unbuffered handoff ([`crate::zero`]) and select's
-//! claim/withdraw of a shared [`Cx`] ([`crate::waitq`], [`crate::select`]).
+//! Loom models of the channel core: the unbuffered handoff ([`crate::zero`]), the buffered
+//! ring with its wait queues ([`crate::array`]) and select's claim/withdraw of a shared
+//! [`Cx`] ([`crate::waitq`], [`crate::select`]).
 //!
 //! Under `--cfg loom`, [`crate::shim`] swaps in loom's atomics and cells for the channel lock,
-//! the wait queues' `Cx` selected word (a `Selection`) and the packets (value slot and state), and a
+//! the wait queues' `Cx` selected word (a `Selection`), the packets (value slot and state) and
+//! the ring's head, tail, stamps and slots, and a
 //! per-thread `loom::sync::Notify` for the runtime's `Waiter`/`park`/`park_until`. The code
 //! under test is the production code: `Zero::send`/`recv`/`close`, `select::run`,
-//! `Cx::try_abort`, with two loom-only substitutions: the lock's contended path and
-//! `Packet::wait_done` block (on that parker) instead of spinning (spin loops make loom's
-//! search diverge, see `shim`), and select's poll order is fixed (`[1, 0]` for two cases).
+//! `Array::send`/`recv`/`close`, `Cx::try_abort`, with loom-only substitutions: the lock's
+//! contended path and `Packet::wait_done` block (on that parker) instead of spinning (spin
+//! loops make loom's search diverge, see `shim`), the ring's short spin (a partner mid-way on
+//! a slot) is one loom yield per step, the wait queues' register/notify Dekker pair gets a
+//! SeqCst fence (loom models SeqCst accesses as AcqRel), and select's poll order is fixed
+//! (`[1, 0]` for two cases).
 //!
 //! Run with:
 //! ```text
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
 //!     cargo test -p goro-chan --release --lib loom_
 //! ```
-//! `loom_zero_send_recv` is explored exhaustively; the others run under a preemption bound
-//! (3 or 4, see each model) so that the set finishes in well under a minute on two cores;
-//! `LOOM_MAX_PREEMPTIONS` overrides it (at 4 for every model the set takes ~100 s run one
+//! `loom_zero_send_recv` and `loom_array_recv_woken_by_send` are explored exhaustively; the
+//! others run under a preemption bound (2 to 4, see each model) so that the set finishes in
+//! about a minute on two cores; `LOOM_MAX_PREEMPTIONS` overrides it (at 4 for every model the set takes ~100 s run one
 //! test at a time, most of it the two select models).
 //!
 //! Besides the explicit assertions, the models lean on loom's causality checking: the value
@@ -32,6 +37,7 @@
 //! every interesting one was reached (as `runtime/src/loom_tests.rs` does), so a bound that
 //! is too tight, or a change that makes a path unreachable, fails instead of passing vacuously.
 
+use crate::array::Array;
 use crate::chan::{Chan, Shared};
 use crate::engine::{self as select, Case, RecvCase, SendCase};
 use crate::err::{RecvTimeoutError, TrySend};
@@ -275,6 +281,157 @@ fn loom_zero_close_races_send_and_recv() {
         }
         assert!(!z.close(), "second close");
         assert_no_registrations(&z);
+    });
+    cov.assert_all_reached();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Buffered ring
+// ---------------------------------------------------------------------------------------------
+
+/// The bound for the three-operation buffered-ring model: with 2, ~90k executions and ~17 s.
+const ARRAY_BOUND: Option<usize> = Some(2);
+
+/// Two senders and a receiver on a capacity-1 ring: each value is received exactly once and
+/// everyone returns (a sender blocked on the full ring is woken by a receive; the receiver
+/// blocked on the empty ring by a send).
+#[test]
+fn loom_array_two_senders_one_receiver() {
+    const SENDER_PARKED: usize = 0;
+    const RECEIVER_PARKED: usize = 1;
+    const NOBODY_PARKED: usize = 2;
+    let cov = Coverage::new(
+        "loom_array_two_senders_one_receiver",
+        &["a sender parked", "the receiver parked", "nobody parked"],
+    );
+    let c = cov.clone();
+    builder(ARRAY_BOUND).check(move || {
+        c.execution();
+        let ex = Execution::new();
+        let a = Arc::new(Array::<u64>::new(1));
+        let senders: Vec<_> = [1u64, 2]
+            .into_iter()
+            .map(|v| {
+                let a = a.clone();
+                thread::spawn(move || a.send(v, None).is_ok())
+            })
+            .collect();
+        let x = a.recv(None);
+        let y = a.recv(None);
+        for s in senders {
+            assert!(s.join().expect("sender panicked"), "a send failed");
+        }
+        let mut got = [x, y].map(|r| r.expect("no deadline").expect("not closed"));
+        got.sort_unstable();
+        assert_eq!(got, [1, 2], "each value received exactly once");
+        assert!(a.try_recv().is_err(), "a value left over");
+        let (s, r) = (
+            ex.parked(WaitReason::ChanSend),
+            ex.parked(WaitReason::ChanReceive),
+        );
+        if s {
+            c.hit(SENDER_PARKED);
+        }
+        if r {
+            c.hit(RECEIVER_PARKED);
+        }
+        if !s && !r {
+            c.hit(NOBODY_PARKED);
+        }
+    });
+    cov.assert_all_reached();
+}
+
+/// A send on a full capacity-1 ring racing close and a receive: the sent value is either
+/// buffered (then received, before or after the close: a closed ring drains) or handed back
+/// as `Closed`; never lost, never both. The value that filled the ring is received exactly
+/// once too.
+#[test]
+fn loom_array_send_races_close() {
+    const SENT: usize = 0;
+    const HANDED_BACK: usize = 1;
+    const CLOSE_WOKE_SENDER: usize = 2;
+    let cov = Coverage::new(
+        "loom_array_send_races_close",
+        &[
+            "sent, received after all",
+            "handed back (closed first)",
+            "close released a parked sender",
+        ],
+    );
+    let c = cov.clone();
+    builder(Some(3)).check(move || {
+        c.execution();
+        let ex = Execution::new();
+        let a = Arc::new(Array::<u64>::new(1));
+        assert!(a.try_send(1).is_ok(), "fill the ring");
+        let sender = {
+            let a = a.clone();
+            thread::spawn(move || match a.send(7, None) {
+                Ok(()) => None,
+                Err(Blocked::Closed(v)) => Some(v),
+                Err(Blocked::Timeout(_)) => panic!("timeout without a deadline"),
+            })
+        };
+        let receiver = {
+            let a = a.clone();
+            thread::spawn(move || a.recv(None).expect("no deadline"))
+        };
+        assert!(a.close(), "first close");
+        let back = sender.join().expect("sender panicked");
+        let first = receiver.join().expect("receiver panicked");
+        assert_eq!(first, Some(1), "the buffered value is received first, once");
+        // Closed: what is left drains, then `None`.
+        let rest = a.recv(None).expect("no deadline");
+        assert_eq!(a.recv(None), Ok(None), "closed and drained");
+        match (rest, back) {
+            (Some(7), None) => c.hit(SENT),
+            (None, Some(7)) => {
+                c.hit(HANDED_BACK);
+                if ex.parked(WaitReason::ChanSend) {
+                    c.hit(CLOSE_WOKE_SENDER);
+                }
+            }
+            (rest, back) => {
+                panic!("value lost or duplicated: drained {rest:?}, handed back {back:?}")
+            }
+        }
+        assert!(!a.close(), "second close");
+    });
+    cov.assert_all_reached();
+}
+
+/// A receiver blocked on the empty ring is woken by a send: no lost wakeup (loom reports a
+/// receiver never unparked as a deadlock), whether the send lands before the receiver looks,
+/// between its registration and its park, or after it parked.
+#[test]
+fn loom_array_recv_woken_by_send() {
+    const RECEIVER_PARKED: usize = 0;
+    const RECEIVER_NOT_PARKED: usize = 1;
+    let cov = Coverage::new(
+        "loom_array_recv_woken_by_send",
+        &["the receiver parked", "the receiver did not park"],
+    );
+    let c = cov.clone();
+    builder(UNBOUNDED).check(move || {
+        c.execution();
+        let ex = Execution::new();
+        let a = Arc::new(Array::<u64>::new(1));
+        let receiver = {
+            let a = a.clone();
+            thread::spawn(move || a.recv(None))
+        };
+        assert!(a.send(5, None).is_ok(), "the send failed");
+        assert_eq!(
+            receiver.join().expect("receiver panicked"),
+            Ok(Some(5)),
+            "the value arrives exactly once"
+        );
+        if ex.parked(WaitReason::ChanReceive) {
+            c.hit(RECEIVER_PARKED);
+        } else {
+            c.hit(RECEIVER_NOT_PARKED);
+        }
     });
     cov.assert_all_reached();
 }

@@ -22,9 +22,11 @@
 //! path and `Packet::wait_done` block (on loom park) instead of spinning under loom.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{
+    AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence,
+};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 
 /// The cell behind the channel lock's data and a packet's value. loom's is accessed through
 /// `get_mut`/`with_mut` (tracked: loom reports unsynchronised accesses as data races), std's
@@ -41,6 +43,30 @@ pub(crate) use std::hint::spin_loop;
 
 #[cfg(loom)]
 pub(crate) use model::{Waiter, park, park_until};
+
+/// Under loom a spin step is a yield, so the model runs the thread being waited for (the
+/// buffered ring waits for a partner mid-way on a slot this way: a window of two stores,
+/// never a sleep).
+#[cfg(loom)]
+pub(crate) fn spin_loop() {
+    loom::thread::yield_now();
+}
+
+/// Under loom, a yield (see [`spin_loop`]).
+#[cfg(loom)]
+pub(crate) fn gosched() {
+    loom::thread::yield_now();
+}
+
+/// Orders a SeqCst write before a later SeqCst load of another location: the two halves of
+/// a Dekker pair (a waiter's registration vs. a notifier's state change). Real SeqCst
+/// accesses already do; loom models SeqCst accesses as AcqRel (its documented limitation)
+/// but does model fences, so under loom this is a SeqCst fence and elsewhere nothing.
+#[inline(always)]
+pub(crate) fn dekker_fence() {
+    #[cfg(loom)]
+    fence(Ordering::SeqCst);
+}
 
 /// The loom stand-ins for waiting, and what the models observe through them.
 #[cfg(loom)]

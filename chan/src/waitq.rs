@@ -16,7 +16,7 @@
 //! before releasing the lock. So no waker ever touches a frame that has returned.
 
 use crate::lock::{SpinGuard, SpinLock};
-use crate::shim::{AtomicBool, AtomicUsize, Ordering, Waiter};
+use crate::shim::{AtomicBool, AtomicUsize, Ordering, Waiter, dekker_fence};
 
 /// Where a [`Cx`] stands: its "selected" word, decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,6 +242,8 @@ impl SyncWaitQueue {
             packet: std::ptr::null_mut(),
         });
         self.is_empty.store(false, Ordering::SeqCst);
+        // Before the caller's re-check (a SeqCst load of the channel's state).
+        dekker_fence();
     }
 
     pub(crate) fn unregister(&self, cx: &Cx) {
@@ -254,6 +256,7 @@ impl SyncWaitQueue {
     pub(crate) fn notify_one(&self) {
         // SeqCst pairs with the waiter's register-then-recheck: either we see its entry, or
         // it sees the state change we made before notifying.
+        dekker_fence();
         if self.is_empty.load(Ordering::SeqCst) {
             return;
         }
