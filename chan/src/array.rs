@@ -415,20 +415,9 @@ impl<T> Flavour<T> for Array<T> {
 
 /// Parks until `cx` is claimed, or the deadline passes and withdrawing wins.
 /// Returns true if it timed out (withdrawn).
+#[inline]
 fn wait_selected(cx: &Cx, deadline: Option<Instant>, reason: WaitReason) -> bool {
-    loop {
-        if cx.is_decided() {
-            return false;
-        }
-        match deadline {
-            None => crate::shim::park(reason),
-            Some(d) => {
-                if crate::shim::park_until(reason, d) && !cx.is_decided() {
-                    return cx.try_abort().is_none();
-                }
-            }
-        }
-    }
+    cx.wait_until_decided(deadline, reason).is_none()
 }
 
 impl<T> Drop for Array<T> {

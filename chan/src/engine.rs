@@ -22,7 +22,7 @@
 use crate::chan::{Chan, with_flavour};
 use crate::flavour::Flavour;
 use crate::select::Selected;
-use crate::waitq::{Cx, Selection};
+use crate::waitq::Cx;
 use crate::zero::Packet;
 use runtime::WaitReason;
 use std::time::Instant;
@@ -297,19 +297,5 @@ fn wait(cx: &Cx, deadline: Option<Instant>, ncases: usize) -> Option<usize> {
     } else {
         WaitReason::Select
     };
-    loop {
-        match cx.selection() {
-            Selection::Case(i) => return Some(i),
-            Selection::Aborted => return None,
-            Selection::Waiting => {}
-        }
-        match deadline {
-            None => crate::shim::park(reason),
-            Some(d) => {
-                if crate::shim::park_until(reason, d) && !cx.is_decided() {
-                    return cx.try_abort();
-                }
-            }
-        }
-    }
+    cx.wait_until_decided(deadline, reason)
 }

@@ -17,6 +17,8 @@
 
 use crate::lock::{SpinGuard, SpinLock};
 use crate::shim::{AtomicBool, AtomicUsize, Ordering, Waiter, dekker_fence};
+use runtime::WaitReason;
+use std::time::Instant;
 
 /// Where a [`Cx`] stands: its "selected" word, decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +120,36 @@ impl Cx {
     #[inline]
     pub(crate) fn is_decided(&self) -> bool {
         self.selection() != Selection::Waiting
+    }
+
+    /// The one park loop of every blocked channel operation and select: parks (with
+    /// `reason`) until a waker claims this `Cx`, or until `deadline` passes and withdrawing
+    /// wins. Returns the claimed case, or `None` if withdrawn (also if it had withdrawn
+    /// before the call). The caller registered the `Cx` first and unregisters it after.
+    ///
+    /// Wakeups may be spurious (or left over from an earlier wait): only the selected word
+    /// decides. A deadline that passed while a waker claimed us loses to the claim (the
+    /// withdrawal CAS fails and returns the case).
+    pub(crate) fn wait_until_decided(
+        &self,
+        deadline: Option<Instant>,
+        reason: WaitReason,
+    ) -> Option<usize> {
+        loop {
+            match self.selection() {
+                Selection::Case(i) => return Some(i),
+                Selection::Aborted => return None,
+                Selection::Waiting => {}
+            }
+            match deadline {
+                None => crate::shim::park(reason),
+                Some(d) => {
+                    if crate::shim::park_until(reason, d) && !self.is_decided() {
+                        return self.try_abort();
+                    }
+                }
+            }
+        }
     }
 }
 

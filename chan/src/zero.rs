@@ -199,25 +199,15 @@ impl<T> Zero<T> {
     /// Parks until `cx` is claimed (Some(case)) or the deadline passes and the withdrawal
     /// wins (None; the entry is then removed).
     fn wait(&self, cx: &Cx, deadline: Option<Instant>, reason: WaitReason) -> Option<usize> {
-        loop {
-            match cx.selection() {
-                Selection::Case(i) => return Some(i),
-                Selection::Aborted => unreachable!("zero: withdrew without returning"),
-                Selection::Waiting => {}
-            }
-            match deadline {
-                None => crate::shim::park(reason),
-                Some(d) => {
-                    if crate::shim::park_until(reason, d) && !cx.is_decided() {
-                        if let Some(case) = cx.try_abort() {
-                            return Some(case);
-                        }
-                        self.unregister(cx);
-                        return None;
-                    }
-                }
-            }
+        debug_assert!(
+            cx.selection() != Selection::Aborted,
+            "zero: withdrew without returning"
+        );
+        let case = cx.wait_until_decided(deadline, reason);
+        if case.is_none() {
+            self.unregister(cx);
         }
+        case
     }
 
     /// Removes every registration of `cx`.
