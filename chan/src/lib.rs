@@ -33,6 +33,12 @@ pub mod time;
 mod waitq;
 mod zero;
 
+/// chan's loom parker (`Waiter`, `park`, `park_until`), which sync's loom models wait on
+/// too; not a public API.
+#[cfg(loom)]
+#[doc(hidden)]
+pub use shim::model as __loom_model;
+
 #[cfg(all(test, loom))]
 mod loom_support;
 #[cfg(all(test, loom))]

@@ -1,11 +1,14 @@
 //! The concurrency primitives the channel core is written against.
 //!
-//! Under `--cfg loom` these are loom's model-checked types, so the wait queues
-//! ([`crate::waitq`]), the unbuffered flavour ([`crate::zero`]), the channel lock
-//! ([`crate::lock`]) and select's claim/withdraw ([`crate::select`]) run unchanged inside loom
-//! models (see `chan/src/loom_tests.rs`). Everywhere else they are exactly the `std` types and
-//! the runtime items the code used before this module existed (plain re-exports: no wrapper,
-//! no cost).
+//! The atomics, cells, fences and spin steps are the one loom facade's, `runtime::__loom`
+//! (`runtime/src/shim.rs`); this module adds chan's own part: waiting (the runtime's park, or
+//! under loom the model parker below) and `gosched`. Under `--cfg loom` these are loom's
+//! model-checked types, so the wait queues ([`crate::waitq`]), the unbuffered flavour
+//! ([`crate::zero`]), the buffered ring ([`crate::array`]), the channel lock ([`crate::lock`])
+//! and select's claim/withdraw ([`crate::select`]) run unchanged inside loom models (see
+//! `chan/src/loom_tests.rs`). Everywhere else they are exactly the `std` types and the
+//! runtime items the code used before this module existed (plain re-exports: no wrapper, no
+//! cost).
 //!
 //! # Waiting under loom
 //! `runtime::park` blocks a real futex, which would stall loom's scheduler (every loom thread
@@ -21,56 +24,32 @@
 //! "exceeded maximum number of branches". For the same reason the channel lock's contended
 //! path and `Packet::wait_done` block (on loom park) instead of spinning under loom.
 
-#[cfg(loom)]
-pub(crate) use loom::sync::atomic::{
-    AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence,
+pub(crate) use runtime::__loom::{
+    AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, dekker_fence, fence, spin_loop,
 };
-#[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 
-/// The cell behind the channel lock's data and a packet's value. loom's is accessed through
-/// `get_mut`/`with_mut` (tracked: loom reports unsynchronised accesses as data races), std's
-/// through `get`; the two users (`lock.rs`, `zero.rs`) branch on `cfg(loom)`.
-#[cfg(loom)]
-pub(crate) use loom::cell::UnsafeCell;
-#[cfg(not(loom))]
-pub(crate) use std::cell::UnsafeCell;
+/// The cell behind the channel lock's data, a packet's value and a ring slot. loom's is
+/// accessed through `get_mut`/`with_mut` (tracked: loom reports unsynchronised accesses as
+/// data races), std's through `get`; the users (`lock.rs`, `zero.rs`, `array.rs`) branch on
+/// `cfg(loom)`.
+pub(crate) use runtime::__loom::UnsafeCell;
 
 #[cfg(not(loom))]
 pub(crate) use runtime::{Waiter, gosched, park, park_until};
-#[cfg(not(loom))]
-pub(crate) use std::hint::spin_loop;
 
 #[cfg(loom)]
 pub(crate) use model::{Waiter, park, park_until};
 
-/// Under loom a spin step is a yield, so the model runs the thread being waited for (the
-/// buffered ring waits for a partner mid-way on a slot this way: a window of two stores,
-/// never a sleep).
-#[cfg(loom)]
-pub(crate) fn spin_loop() {
-    loom::thread::yield_now();
-}
-
-/// Under loom, a yield (see [`spin_loop`]).
+/// Under loom, a yield (as `spin_loop` is: the model runs the thread being waited for).
 #[cfg(loom)]
 pub(crate) fn gosched() {
     loom::thread::yield_now();
 }
 
-/// Orders a SeqCst write before a later SeqCst load of another location: the two halves of
-/// a Dekker pair (a waiter's registration vs. a notifier's state change). Real SeqCst
-/// accesses already do; loom models SeqCst accesses as AcqRel (its documented limitation)
-/// but does model fences, so under loom this is a SeqCst fence and elsewhere nothing.
-#[inline(always)]
-pub(crate) fn dekker_fence() {
-    #[cfg(loom)]
-    fence(Ordering::SeqCst);
-}
-
-/// The loom stand-ins for waiting, and what the models observe through them.
+/// The loom stand-ins for waiting, and what the models observe through them. sync's shim
+/// waits on these too (`chan::__loom_model`).
 #[cfg(loom)]
-pub(crate) mod model {
+pub mod model {
     use super::{AtomicBool, Ordering};
     use loom::sync::Notify;
     use runtime::WaitReason;
@@ -87,21 +66,23 @@ pub(crate) mod model {
 
     /// `runtime::Waiter` for the models: a handle to a loom thread's parker.
     #[derive(Clone)]
-    pub(crate) struct Waiter(Arc<Notify>);
+    pub struct Waiter(Arc<Notify>);
 
     impl Waiter {
-        pub(crate) fn current() -> Waiter {
+        /// The calling loom thread's parker.
+        pub fn current() -> Waiter {
             Waiter(PARKER.with(Arc::clone))
         }
 
         /// Like the runtime's: wakes the thread, or leaves it a token if it is not parked.
         /// (loom also makes the unparker's prior writes visible to it, as the runtime's
         /// release/acquire on the park word does.)
-        pub(crate) fn unpark(&self) {
+        pub fn unpark(&self) {
             self.0.notify();
         }
 
-        pub(crate) fn same_as(&self, other: &Waiter) -> bool {
+        /// Whether both name the same thread's parker.
+        pub fn same_as(&self, other: &Waiter) -> bool {
             Arc::ptr_eq(&self.0, &other.0)
         }
     }
@@ -109,7 +90,7 @@ pub(crate) mod model {
     /// Blocks the current thread until its [`Waiter`] is unparked (consuming the token), or
     /// spuriously: loom explores one spurious wakeup per thread, which every caller must
     /// (and, per the park contract, does) tolerate.
-    pub(crate) fn block() {
+    pub fn block() {
         Waiter::current().0.wait();
     }
 
@@ -134,7 +115,7 @@ pub(crate) mod model {
     }
 
     /// Parks until unparked (or a token is left), recording `reason`.
-    pub(crate) fn park(reason: WaitReason) {
+    pub fn park(reason: WaitReason) {
         record(reason);
         block();
     }
@@ -142,7 +123,7 @@ pub(crate) mod model {
     /// Like `park`, and also woken when the model's clock fires; returns whether it has (the
     /// deadline passed). The deadline value itself is ignored: time is whatever order loom
     /// runs the clock's thread in.
-    pub(crate) fn park_until(reason: WaitReason, _deadline: Instant) -> bool {
+    pub fn park_until(reason: WaitReason, _deadline: Instant) -> bool {
         let clock = CLOCK
             .with(|c| c.borrow().clone())
             .expect("park_until in a loom model without a clock (Execution::clock)");

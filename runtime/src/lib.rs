@@ -106,7 +106,6 @@ mod proc;
 mod runq;
 mod sched;
 mod scope;
-mod shim;
 mod signal;
 mod spawn;
 mod stack;
@@ -120,6 +119,12 @@ mod timer;
 mod units;
 mod unwind;
 mod watchdog;
+
+/// The one loom facade (`shim.rs`): atomics, cells, fences and spin steps that are `std`'s,
+/// or loom's under `--cfg loom`, for the runtime, chan and sync; not a public API.
+#[doc(hidden)]
+#[path = "shim.rs"]
+pub mod __loom;
 
 /// What `#[goro::main]` and `#[goro::test]` expand to call; not a public API.
 #[doc(hidden)]

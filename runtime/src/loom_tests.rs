@@ -1,7 +1,7 @@
 //! Loom models of the runtime's two lock-free pieces: the P-local run queue ([`crate::runq`])
 //! and the park word of a G ([`crate::parkstate`]).
 //!
-//! Under `--cfg loom`, [`crate::shim`] swaps the atomics those modules use for loom's, so the
+//! Under `--cfg loom`, [`crate::__loom`] swaps the atomics those modules use for loom's, so the
 //! code under test is the production code, unchanged (only `RUNQ_SIZE` shrinks to 4 so that
 //! the models reach the overflow path).
 //!

@@ -27,7 +27,7 @@
 //! is being trimmed or read. Nothing else ever sees TRIMMING: the G is parked, so nobody
 //! commits, consumes a token or reuses the record meanwhile (asserted in debug builds).
 
-use crate::shim::{AtomicU64, Ordering};
+use crate::__loom::{AtomicU64, Ordering};
 
 const EMPTY: u64 = 0;
 const NOTIFIED: u64 = 1;
@@ -118,7 +118,7 @@ impl ParkState {
                 TRIMMING => {
                     // sysmon is trimming the parked G's stack, or a dump reading it: wait until
                     // it is PARKED again.
-                    crate::shim::spin_wait();
+                    crate::__loom::spin_wait();
                     w = self.0.load(Ordering::Relaxed);
                     continue;
                 }

@@ -42,7 +42,7 @@
 //! The state machine is model-checked under loom (`loom_tests.rs`: ready vs. wait, close vs.
 //! wait, deadline change vs. wait, two wakers).
 
-use crate::shim::{AtomicU32, Ordering, fence};
+use crate::__loom::{AtomicU32, Ordering, fence};
 
 const EMPTY: u32 = 0;
 const READY: u32 = 1;

@@ -29,7 +29,7 @@
 //!   that rule, so none of its methods is `unsafe`. The handle is a `&RunQueue`: it costs
 //!   nothing at run time.
 
-use crate::shim::{AtomicPtr, AtomicU32, Ordering};
+use crate::__loom::{AtomicPtr, AtomicU32, Ordering};
 use std::marker::PhantomData;
 use std::ptr;
 

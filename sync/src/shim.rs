@@ -1,70 +1,29 @@
 //! The primitives the sync core is written against: `std` and the runtime normally, loom's
 //! model-checked types under `--cfg loom` (see `loom_tests.rs`), so the Mutex state word, the
-//! runtime semaphore and the WaitGroup run unchanged inside loom models.
+//! runtime semaphore and the WaitGroup run unchanged inside loom models. The atomics, the
+//! bucket lock and the Dekker fence are the one loom facade's (`runtime::__loom`); this module
+//! adds sync's own switches (spinning, handoff yield, the starvation clock).
 //!
 //! Under loom, waiting is chan's model parker (a per-thread `loom::sync::Notify`: a waiter that
 //! is never woken is reported as a deadlock), spinning is off, and the starvation clock is a
 //! switch the model sets ([`starving_after`]).
 
-#[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
-#[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+pub(crate) use runtime::__loom::{AtomicI32, AtomicU32, AtomicU64, Ordering, dekker_fence};
+
+/// A semaphore bucket's lock: a blocking one (loom's under `--cfg loom`).
+pub(crate) use runtime::__loom::Mutex as BucketLock;
 
 #[cfg(loom)]
-pub(crate) use loom::sync::Mutex as BucketLock;
-#[cfg(not(loom))]
-pub(crate) use std::sync::Mutex as BucketLock;
-
+pub(crate) use chan::__loom_model::{Waiter, park};
 #[cfg(not(loom))]
 pub(crate) use runtime::{Waiter, park, park_until};
+
+/// `runtime::park_until` for the sync models: they install no clock, so it waits for an
+/// unpark (chan's model parker) and reports no timeout.
 #[cfg(loom)]
-pub(crate) use {loom_park::Waiter, loom_park::park, loom_park::park_until};
-
-#[cfg(loom)]
-mod loom_park {
-    use loom::sync::Notify;
-    use runtime::WaitReason;
-    use std::sync::Arc;
-
-    loom::thread_local! {
-        static PARKER: Arc<Notify> = Arc::new(Notify::new());
-    }
-
-    /// `runtime::Waiter` for the models: a handle to a loom thread's one-token parker.
-    #[derive(Clone)]
-    pub(crate) struct Waiter(Arc<Notify>);
-
-    impl Waiter {
-        pub(crate) fn current() -> Waiter {
-            Waiter(PARKER.with(Arc::clone))
-        }
-        pub(crate) fn unpark(&self) {
-            self.0.notify();
-        }
-    }
-
-    /// Blocks until unparked (loom may also wake it spuriously once).
-    pub(crate) fn park(_reason: WaitReason) {
-        Waiter::current().0.wait();
-    }
-
-    /// `runtime::park_until` for the models: no clock, so it waits for an unpark and
-    /// reports no timeout.
-    pub(crate) fn park_until(reason: WaitReason, _deadline: std::time::Instant) -> bool {
-        park(reason);
-        false
-    }
-}
-
-/// Orders a SeqCst write before a later SeqCst load of another location: the two halves of
-/// a Dekker pair (the waiter's count vs. the releaser's flag). Real SeqCst accesses already
-/// do; loom models SeqCst accesses as AcqRel (its documented limitation) but does model
-/// fences, so under loom this is a SeqCst fence and elsewhere nothing.
-#[inline(always)]
-pub(crate) fn dekker_fence() {
-    #[cfg(loom)]
-    loom::sync::atomic::fence(Ordering::SeqCst);
+pub(crate) fn park_until(reason: runtime::WaitReason, _deadline: std::time::Instant) -> bool {
+    park(reason);
+    false
 }
 
 /// Whether a lock waiter in spin round `iter` should spin (never under loom: the models
