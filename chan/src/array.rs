@@ -71,9 +71,9 @@ fn unsync(a: &mut AtomicUsize) -> usize {
     return a.with_mut(|v| *v);
 }
 
-/// Pads to a cache line so head and tail do not share one.
-#[repr(align(128))]
-struct Padded<T>(T);
+/// Head and tail each on a cache line of their own (the project's one padding type,
+/// crossbeam-utils' `CachePadded`, through `runtime::__kit`).
+type Padded<T> = runtime::__kit::CachePadded<T>;
 
 pub(crate) struct Array<T> {
     head: Padded<AtomicUsize>,
@@ -106,8 +106,8 @@ impl<T> Array<T> {
             })
             .collect();
         Array {
-            head: Padded(AtomicUsize::new(0)),
-            tail: Padded(AtomicUsize::new(0)),
+            head: Padded::new(AtomicUsize::new(0)),
+            tail: Padded::new(AtomicUsize::new(0)),
             buf,
             cap,
             one_lap,
@@ -119,15 +119,15 @@ impl<T> Array<T> {
 
     /// Whether a send would find no room now (ignoring close).
     pub(crate) fn is_full(&self) -> bool {
-        let tail = self.tail.0.load(Ordering::SeqCst);
-        let head = self.head.0.load(Ordering::SeqCst);
+        let tail = self.tail.load(Ordering::SeqCst);
+        let head = self.head.load(Ordering::SeqCst);
         head.wrapping_add(self.one_lap) == tail & !self.mark_bit
     }
 
     /// Whether a receive would find nothing now.
     pub(crate) fn is_empty(&self) -> bool {
-        let head = self.head.0.load(Ordering::SeqCst);
-        let tail = self.tail.0.load(Ordering::SeqCst);
+        let head = self.head.load(Ordering::SeqCst);
+        let tail = self.tail.load(Ordering::SeqCst);
         (tail & !self.mark_bit) == head
     }
 
@@ -210,7 +210,7 @@ impl<T> Flavour<T> for Array<T> {
     /// Non-blocking send; on success wakes one receiver.
     fn try_send(&self, msg: T) -> Result<(), TrySend<T>> {
         let mut backoff = 0u32;
-        let mut tail = self.tail.0.load(Ordering::Relaxed);
+        let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
             if tail & self.mark_bit != 0 {
                 return Err(TrySend::Closed(msg));
@@ -225,7 +225,7 @@ impl<T> Flavour<T> for Array<T> {
                 } else {
                     lap.wrapping_add(self.one_lap)
                 };
-                match self.tail.0.compare_exchange_weak(
+                match self.tail.compare_exchange_weak(
                     tail,
                     new_tail,
                     Ordering::SeqCst,
@@ -246,16 +246,16 @@ impl<T> Flavour<T> for Array<T> {
                 }
             } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
                 fence(Ordering::SeqCst);
-                let head = self.head.0.load(Ordering::Relaxed);
+                let head = self.head.load(Ordering::Relaxed);
                 if head.wrapping_add(self.one_lap) == tail {
                     return Err(TrySend::Full(msg));
                 }
                 spin(&mut backoff);
-                tail = self.tail.0.load(Ordering::Relaxed);
+                tail = self.tail.load(Ordering::Relaxed);
             } else {
                 // A receiver is mid-way on this slot; wait for it.
                 spin(&mut backoff);
-                tail = self.tail.0.load(Ordering::Relaxed);
+                tail = self.tail.load(Ordering::Relaxed);
             }
         }
     }
@@ -263,7 +263,7 @@ impl<T> Flavour<T> for Array<T> {
     /// Non-blocking receive; on success wakes one sender.
     fn try_recv(&self) -> Result<T, TryRecv> {
         let mut backoff = 0u32;
-        let mut head = self.head.0.load(Ordering::Relaxed);
+        let mut head = self.head.load(Ordering::Relaxed);
         loop {
             let index = head & (self.mark_bit - 1);
             let lap = head & !(self.one_lap - 1);
@@ -275,7 +275,7 @@ impl<T> Flavour<T> for Array<T> {
                 } else {
                     lap.wrapping_add(self.one_lap)
                 };
-                match self.head.0.compare_exchange_weak(
+                match self.head.compare_exchange_weak(
                     head,
                     new,
                     Ordering::SeqCst,
@@ -297,7 +297,7 @@ impl<T> Flavour<T> for Array<T> {
                 }
             } else if stamp == head {
                 fence(Ordering::SeqCst);
-                let tail = self.tail.0.load(Ordering::Relaxed);
+                let tail = self.tail.load(Ordering::Relaxed);
                 if (tail & !self.mark_bit) == head {
                     return Err(if tail & self.mark_bit != 0 {
                         TryRecv::Closed
@@ -306,10 +306,10 @@ impl<T> Flavour<T> for Array<T> {
                     });
                 }
                 spin(&mut backoff);
-                head = self.head.0.load(Ordering::Relaxed);
+                head = self.head.load(Ordering::Relaxed);
             } else {
                 spin(&mut backoff);
-                head = self.head.0.load(Ordering::Relaxed);
+                head = self.head.load(Ordering::Relaxed);
             }
         }
     }
@@ -317,21 +317,21 @@ impl<T> Flavour<T> for Array<T> {
     /// Head and tail together: every send, receive and close changes one of them, so equal
     /// versions bracket an interval in which the ring's readiness did not change.
     fn version(&self) -> u128 {
-        let head = self.head.0.load(Ordering::SeqCst);
-        let tail = self.tail.0.load(Ordering::SeqCst);
+        let head = self.head.load(Ordering::SeqCst);
+        let tail = self.tail.load(Ordering::SeqCst);
         (head as u128) << 64 | tail as u128
     }
 
     fn is_closed(&self) -> bool {
-        self.tail.0.load(Ordering::SeqCst) & self.mark_bit != 0
+        self.tail.load(Ordering::SeqCst) & self.mark_bit != 0
     }
 
     /// Values buffered now.
     fn len(&self) -> usize {
         loop {
-            let tail = self.tail.0.load(Ordering::SeqCst);
-            let head = self.head.0.load(Ordering::SeqCst);
-            if self.tail.0.load(Ordering::SeqCst) == tail {
+            let tail = self.tail.load(Ordering::SeqCst);
+            let head = self.head.load(Ordering::SeqCst);
+            if self.tail.load(Ordering::SeqCst) == tail {
                 let hix = head & (self.mark_bit - 1);
                 let tix = tail & (self.mark_bit - 1);
                 return if hix < tix {
@@ -349,7 +349,7 @@ impl<T> Flavour<T> for Array<T> {
 
     /// Marks the channel closed and wakes everyone.
     fn close(&self) -> bool {
-        let tail = self.tail.0.fetch_or(self.mark_bit, Ordering::SeqCst);
+        let tail = self.tail.fetch_or(self.mark_bit, Ordering::SeqCst);
         if tail & self.mark_bit != 0 {
             return false;
         }
@@ -423,8 +423,8 @@ fn wait_selected(cx: &Cx, deadline: Option<Instant>, reason: WaitReason) -> bool
 impl<T> Drop for Array<T> {
     fn drop(&mut self) {
         // Drop what is still buffered: the last handle is gone, so nobody else is here.
-        let head = unsync(&mut self.head.0);
-        let tail = unsync(&mut self.tail.0) & !self.mark_bit;
+        let head = unsync(&mut self.head);
+        let tail = unsync(&mut self.tail) & !self.mark_bit;
         let hix = head & (self.mark_bit - 1);
         let tix = tail & (self.mark_bit - 1);
         let len = if hix < tix {
