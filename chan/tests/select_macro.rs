@@ -141,8 +141,10 @@ fn recv_arm_waits_for_a_sender_on_an_unbuffered_channel() {
     watchdog(10, || {
         let ch = make::<&'static str>(0);
         let tx = ch.clone();
+        let me = runtime::Waiter::current();
         let h = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
+            // Sends only once the select below has blocked.
+            common::wait_until(|| runtime::__test::is_parked(&me, runtime::WaitReason::Select));
             tx.send("late");
         });
         let got = select! { v = <-ch => v };

@@ -1,3 +1,6 @@
+#[path = "../../runtime/tests/common/mod.rs"]
+mod common;
+
 use std::time::Duration;
 
 #[test]
@@ -74,14 +77,14 @@ fn select_over_buffered_and_unbuffered() {
 fn close_wakes_blocked_receiver_and_sender_panics() {
     let ch = chan::make::<u32>(0);
     let c2 = ch.clone();
-    let r = runtime::spawn(move || c2.recv());
-    std::thread::sleep(Duration::from_millis(20));
+    let (r, blocked) = common::spawn_watched(move || c2.recv());
+    blocked.wait_parked(runtime::WaitReason::ChanReceive);
     ch.close();
     assert_eq!(r.join().unwrap(), None);
     let c3 = chan::make::<u32>(0);
     let c4 = c3.clone();
-    let s = runtime::spawn(move || c4.send(1));
-    std::thread::sleep(Duration::from_millis(20));
+    let (s, blocked) = common::spawn_watched(move || c4.send(1));
+    blocked.wait_parked(runtime::WaitReason::ChanSend);
     c3.close();
     let e = s.join().unwrap_err();
     assert_eq!(e.downcast_ref::<&str>(), Some(&"send on closed channel"));

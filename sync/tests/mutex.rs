@@ -163,20 +163,20 @@ fn many_goroutines_parked_on_one_mutex_all_get_it() {
     watchdog(60, || {
         let m = Arc::new(Mutex::new(0usize));
         let g = m.lock();
-        let wg = WaitGroup::new();
-        let arrived = Arc::new(AtomicUsize::new(0));
-        for _ in 0..1000 {
-            let (m, arrived) = (m.clone(), arrived.clone());
-            wg.go(move || {
-                arrived.fetch_add(1, Ordering::SeqCst);
-                *m.lock() += 1;
-            });
+        let lockers: Vec<_> = (0..1000)
+            .map(|_| {
+                let m = m.clone();
+                common::spawn_watched(move || *m.lock() += 1)
+            })
+            .collect();
+        // They all queue behind the held lock; then it is released.
+        for (_, queued) in &lockers {
+            queued.wait_parked(runtime::WaitReason::MutexLock);
         }
-        // Let them all queue behind the held lock, then release it.
-        common::wait_until(|| arrived.load(Ordering::SeqCst) == 1000);
-        runtime::sleep(Duration::from_millis(5));
         drop(g);
-        wg.wait();
+        for (h, _) in lockers {
+            h.join().unwrap();
+        }
         assert_eq!(*m.lock(), 1000);
     });
 }

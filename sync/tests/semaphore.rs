@@ -226,10 +226,10 @@ fn acquire_ctx_larger_than_size_waits_for_the_context_without_blocking_others() 
         let (ctx, _cancel) =
             context::with_timeout(&context::background(), Duration::from_millis(200));
         let s = sem.clone();
-        let h = runtime::spawn(move || s.acquire_ctx(&ctx, 3));
-        // Let it start waiting: it does not queue, so it does not block a request that fits.
-        common::wait_until(|| runtime::num_goroutine() >= 1);
-        std::thread::sleep(Duration::from_millis(20));
+        let (h, waiting) = common::spawn_watched(move || s.acquire_ctx(&ctx, 3));
+        // It waits for its context without queueing, so it does not block a request that
+        // fits.
+        waiting.wait_parked(runtime::WaitReason::ChanReceive);
         assert_eq!(sem.waiting(), 0);
         assert!(sem.try_acquire(2));
         sem.release(2);
