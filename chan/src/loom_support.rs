@@ -41,6 +41,30 @@ impl Coverage {
         self.hits[outcome].fetch_add(1, StdOrdering::Relaxed);
     }
 
+    /// Records which partner of a send/receive pair parked in this execution, as one of the
+    /// outcomes `sender`, `receiver` or `nobody` (both may have, where the model allows it).
+    /// Returns (sender parked, receiver parked).
+    pub(crate) fn hit_parked(
+        &self,
+        ex: &crate::shim::model::Execution,
+        sender: usize,
+        receiver: usize,
+        nobody: usize,
+    ) -> (bool, bool) {
+        let s = ex.parked(runtime::WaitReason::ChanSend);
+        let r = ex.parked(runtime::WaitReason::ChanReceive);
+        if s {
+            self.hit(sender);
+        }
+        if r {
+            self.hit(receiver);
+        }
+        if !s && !r {
+            self.hit(nobody);
+        }
+        (s, r)
+    }
+
     /// Prints the counts and fails if an outcome was never reached.
     pub(crate) fn assert_all_reached(&self) {
         let counts: Vec<String> = self

@@ -103,20 +103,8 @@ fn loom_zero_send_recv() {
         assert!(sender.join().expect("sender panicked"), "the send failed");
         assert_eq!(got, Ok(Some(7)), "the value arrives exactly once");
         assert_no_registrations(&z);
-        let (s, r) = (
-            ex.parked(WaitReason::ChanSend),
-            ex.parked(WaitReason::ChanReceive),
-        );
+        let (s, r) = c.hit_parked(&ex, SENDER_PARKED, RECEIVER_PARKED, NOBODY_PARKED);
         assert!(!(s && r), "both partners of one handoff parked");
-        if s {
-            c.hit(SENDER_PARKED);
-        }
-        if r {
-            c.hit(RECEIVER_PARKED);
-        }
-        if !s && !r {
-            c.hit(NOBODY_PARKED);
-        }
     });
     cov.assert_all_reached();
 }
@@ -325,19 +313,7 @@ fn loom_array_two_senders_one_receiver() {
         got.sort_unstable();
         assert_eq!(got, [1, 2], "each value received exactly once");
         assert!(a.try_recv().is_err(), "a value left over");
-        let (s, r) = (
-            ex.parked(WaitReason::ChanSend),
-            ex.parked(WaitReason::ChanReceive),
-        );
-        if s {
-            c.hit(SENDER_PARKED);
-        }
-        if r {
-            c.hit(RECEIVER_PARKED);
-        }
-        if !s && !r {
-            c.hit(NOBODY_PARKED);
-        }
+        c.hit_parked(&ex, SENDER_PARKED, RECEIVER_PARKED, NOBODY_PARKED);
     });
     cov.assert_all_reached();
 }
