@@ -44,15 +44,17 @@ impl Coverage {
     /// Records which partner of a send/receive pair parked in this execution, as one of the
     /// outcomes `sender`, `receiver` or `nobody` (both may have, where the model allows it).
     /// Returns (sender parked, receiver parked).
+    /// `parked` says whether some thread parked with a reason (the model's `Execution`).
+    #[allow(dead_code)] // chan's models use it; sync includes this file too
     pub(crate) fn hit_parked(
         &self,
-        ex: &crate::shim::model::Execution,
+        parked: impl Fn(runtime::WaitReason) -> bool,
         sender: usize,
         receiver: usize,
         nobody: usize,
     ) -> (bool, bool) {
-        let s = ex.parked(runtime::WaitReason::ChanSend);
-        let r = ex.parked(runtime::WaitReason::ChanReceive);
+        let s = parked(runtime::WaitReason::ChanSend);
+        let r = parked(runtime::WaitReason::ChanReceive);
         if s {
             self.hit(sender);
         }

@@ -103,7 +103,12 @@ fn loom_zero_send_recv() {
         assert!(sender.join().expect("sender panicked"), "the send failed");
         assert_eq!(got, Ok(Some(7)), "the value arrives exactly once");
         assert_no_registrations(&z);
-        let (s, r) = c.hit_parked(&ex, SENDER_PARKED, RECEIVER_PARKED, NOBODY_PARKED);
+        let (s, r) = c.hit_parked(
+            |r| ex.parked(r),
+            SENDER_PARKED,
+            RECEIVER_PARKED,
+            NOBODY_PARKED,
+        );
         assert!(!(s && r), "both partners of one handoff parked");
     });
     cov.assert_all_reached();
@@ -313,7 +318,12 @@ fn loom_array_two_senders_one_receiver() {
         got.sort_unstable();
         assert_eq!(got, [1, 2], "each value received exactly once");
         assert!(a.try_recv().is_err(), "a value left over");
-        c.hit_parked(&ex, SENDER_PARKED, RECEIVER_PARKED, NOBODY_PARKED);
+        c.hit_parked(
+            |r| ex.parked(r),
+            SENDER_PARKED,
+            RECEIVER_PARKED,
+            NOBODY_PARKED,
+        );
     });
     cov.assert_all_reached();
 }
