@@ -37,8 +37,7 @@
 
 use crate::stack::Stack;
 use crate::switch::jump_light as jump;
-use context::stack::Stack as CtxStack;
-use context::{Context, Transfer};
+use crate::switch::{Context, Transfer};
 use std::any::Any;
 use std::cell::RefCell;
 use std::marker::PhantomData;
@@ -256,10 +255,7 @@ where
     }
     // SAFETY: [bottom, ctx_top) is unused memory of our stack, below the two records; the
     // context starts at its top.
-    let ctx = unsafe {
-        let st = CtxStack::new(ctx_top as *mut _, stack.bottom as *mut _);
-        Context::new(&st, entry::<T, F>)
-    };
+    let ctx = unsafe { crate::switch::make(ctx_top as *mut u8, entry::<T, F>) };
     Pull {
         stack,
         shared: shared_at as *mut Shared<T>,

@@ -85,7 +85,7 @@ impl Resume {
 /// On a G that was just resumed by `t`: remember the g0 to return to next time (Go's
 /// `gogo` from `schedule`), or, after a direct switch, finish what the goroutine that
 /// switched here started; its M's g0 became ours before the switch.
-pub(crate) fn after_resume(g: &'static G, mut t: context::Transfer) {
+pub(crate) fn after_resume(g: &'static G, mut t: crate::switch::Transfer) {
     loop {
         // SAFETY: every switch into a goroutine passes a `Resume` word (execute, park_direct
         // and the requeue below).

@@ -155,7 +155,7 @@ fn parked_stack(g: &'static G, unwinder: &mut Unwinder) -> Result<Walk, &'static
     // by its park (made visible by begin_trim's acquire) and nobody else touches the cell
     // until we give it back. We only copy the saved stack pointer out of it.
     let sp = match unsafe { &*g.ctx.as_ptr() } {
-        Some(ctx) => crate::switch::saved_sp(ctx),
+        Some(ctx) => ctx.saved_sp(),
         None => return Err("no saved context"),
     };
     let (bottom, top) = (g.stack.bottom as usize, g.stack.top as usize);

@@ -8,7 +8,7 @@
 use crate::clock;
 use crate::parkstate::ParkState;
 use crate::stack::Stack;
-use context::Context;
+use crate::switch::Context;
 use std::cell::{Cell, UnsafeCell};
 use std::panic::Location;
 use std::ptr;

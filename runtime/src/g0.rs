@@ -79,7 +79,7 @@ fn execute(rt: &mut Rt, g: &'static G) -> bool {
         // SAFETY: `g` is runnable, so its context was fully saved by the g0 that switched it
         // out (or made by spawn) and no other M can resume it: we took it from a run queue or
         // won its park word. The data word tells a first-time entry which G it is.
-        let t = rt.outside(|| unsafe { ctx.resume(Resume::FromG0(g).encode()) });
+        let t = rt.outside(|| unsafe { crate::switch::jump_g0(ctx, Resume::FromG0(g).encode()) });
         // Back on g0, from whichever G runs on this M now: `g` may have parked straight into
         // another one (`park_direct`), which then switched here.
         g = m
@@ -173,7 +173,7 @@ fn requeue_global(g: &'static G) {
 /// Makes the runnable `g` the one `m` runs (status, owner, `curg`) and returns its saved
 /// context, to switch to next. Used by g0 (`execute`) and by the direct switches.
 #[inline]
-pub(crate) fn make_current(m: &'static M, g: &'static G) -> context::Context {
+pub(crate) fn make_current(m: &'static M, g: &'static G) -> crate::switch::Context {
     g.set_status(Status::Running);
     g.mid.store(m.id.load(Ordering::Relaxed), Ordering::Relaxed);
     m.set_curg(Some(g));
@@ -192,6 +192,6 @@ pub(crate) fn switch_to_g0(g: &'static G, reason: SwitchReason) {
             .expect("switch_to_g0: no g0 context (not on a goroutine?)");
     // SAFETY: `g0` is the context of the g0 that resumed us, saved when it did; it is
     // suspended in `execute` waiting for exactly this switch.
-    let t = unsafe { g0.resume(reason.encode()) };
+    let t = unsafe { crate::switch::jump_g0(g0, reason.encode()) };
     after_resume(g, t);
 }

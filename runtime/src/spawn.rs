@@ -18,8 +18,6 @@ use crate::g::{G, Status, WaitReason};
 use crate::g0::{SwitchReason, switch_to_g0};
 use crate::m;
 use crate::sched::{self, SCHED};
-use context::Context;
-use context::stack::Stack as CtxStack;
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
@@ -170,10 +168,7 @@ unsafe fn prepare<F: FnOnce() + Send>(g: &'static G, f: F, loc: &'static Locatio
     let ctx_top = at & !15;
     // SAFETY: [bottom, ctx_top) is unused stack memory owned by g; the context starts at its
     // top, below the closure.
-    let ctx = unsafe {
-        let st = CtxStack::new(ctx_top as *mut _, g.stack.bottom as *mut _);
-        Context::new(&st, g_entry::<F>)
-    };
+    let ctx = unsafe { crate::switch::make(ctx_top as *mut u8, g_entry::<F>) };
     g.ctx.set(Some(ctx));
     g.park.next_generation();
     g.spawn_loc
@@ -181,7 +176,7 @@ unsafe fn prepare<F: FnOnce() + Send>(g: &'static G, f: F, loc: &'static Locatio
 }
 
 /// First code a goroutine runs, on its own stack.
-extern "C" fn g_entry<F: FnOnce()>(t: context::Transfer) -> ! {
+extern "C" fn g_entry<F: FnOnce()>(t: crate::switch::Transfer) -> ! {
     // SAFETY: every switch into a goroutine passes a `Resume` word.
     let g: &'static G = match unsafe { Resume::decode(t.data) } {
         Resume::FromG0(g) => g,

@@ -135,7 +135,7 @@ fn trim_owned(g: &'static G, now: u64, age: u64) -> bool {
     // saved by its park (visible through begin_trim's acquire) and nobody else touches the
     // cell until we end the trim. We only read the saved stack pointer from it.
     let sp = match unsafe { &*g.ctx.as_ptr() } {
-        Some(ctx) => crate::switch::saved_sp(ctx),
+        Some(ctx) => ctx.saved_sp(),
         None => return false,
     };
     if sp <= bottom + MARGIN || sp > top {

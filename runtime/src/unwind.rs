@@ -2,21 +2,21 @@
 //! its switch saved, and naming them (Go's `traceback` of a parked g, from `g.sched`).
 //!
 //! # Where a walk starts
-//! A parked goroutine's registers are on its own stack, at the saved stack pointer of its
-//! context: Boost.Context's frame, which both switches that park a goroutine leave alike
-//! ([`crate::switch`]'s `jump_ret` and the `context` crate's `jump_fcontext`, which also
-//! saves the switches to g0): MXCSR and the x87 control word, then R12, R13, R14, R15, RBX,
-//! RBP, then the return address of the call into the switch. So the parked code resumes with
-//! RIP = `[sp+0x38]`, RSP = `sp+0x40` and the callee-saved registers from the frame, which
-//! is where the walk starts: nothing unwinds *through* the switch, so the switch needs no CFI
-//! and its hot path is untouched.
+//! A parked goroutine's registers are on its own stack, in the frame its switch saved at the
+//! context's saved stack pointer. Every switch ([`crate::switch`]) saves the same frame and
+//! carries unwind information that describes it from the instruction after the stack-pointer
+//! load on ([`crate::switch::resume_pc`]), so a walk starts there, with RSP = the saved stack
+//! pointer and nothing else known: the switch's own rules recover the callee-saved registers
+//! and the return address into the code that parked, and from there on every frame is the
+//! same step. Nothing in the walk knows the frame's layout; the switch's hot path is untouched
+//! (CFI costs nothing at run time).
 //!
 //! # How it walks
 //! With the binary's own unwind tables: `.eh_frame` (release builds keep no frame
 //! pointers), found through `.eh_frame_hdr`'s binary-search table in each loaded object
 //! (`dl_iterate_phdr`), evaluated by `gimli` for the CFA and the rules for the return address
 //! and the callee-saved registers. A walk stops at the first return address with no unwind
-//! information (the `make_fcontext` trampoline below `g_entry` has none), at any rule it does
+//! information or an undefined return address (the switch's trampoline below `g_entry`), at any rule it does
 //! not handle, at a CFA that does not move up the stack or leaves it, or after
 //! [`MAX_FRAMES`] frames. Every word it reads is checked to lie inside the goroutine's live
 //! stack (from the saved stack pointer to the top): a broken table can end a walk early,
@@ -53,12 +53,15 @@ pub(crate) struct Frame {
     pub(crate) line: Option<u32>,
 }
 
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    target_os = "linux"
+))]
 mod imp {
     use super::{MAX_FRAMES, Walk};
     use gimli::{
         BaseAddresses, CfaRule, EhFrame, EhFrameHdr, EndianSlice, NativeEndian, ParsedEhFrameHdr,
-        Register, RegisterRule, UnwindContext, UnwindSection, X86_64,
+        Register, RegisterRule, UnwindContext, UnwindSection,
     };
     use std::collections::HashMap;
     use std::ffi::c_void;
@@ -89,12 +92,13 @@ mod imp {
         Lost,
     }
 
-    /// The rules at one address: the CFA as a register plus an offset, then RBX, RBP,
-    /// R12-R15 and the return address.
+    /// The rules at one address: the CFA as a register plus an offset, the callee-saved
+    /// registers' ([`CALLEE_SAVED`]) and the return address's.
     #[derive(Clone, Copy)]
     struct Rules {
         cfa: (Register, isize),
-        regs: [Rule; 7],
+        regs: [Rule; CALLEE_SAVED.len()],
+        ra: Rule,
     }
 
     /// The unwind tables of every loaded object, read once per dump, and the rules looked up
@@ -186,18 +190,52 @@ mod imp {
         })
     }
 
-    /// The registers a walk tracks, by DWARF number (RBX 3, RBP 6, RSP 7, R12-R15, RA 16);
-    /// `None`: not recoverable in this frame.
-    type Regs = [Option<usize>; 17];
+    /// The registers a walk tracks, by DWARF number: the stack pointer, the return address
+    /// and the callee-saved registers, which are all a frame's caller can rely on.
+    #[cfg(target_arch = "x86_64")]
+    mod dwarf {
+        use gimli::{Register, X86_64};
+        pub(super) const SP: Register = X86_64::RSP;
+        pub(super) const RA: Register = X86_64::RA;
+        pub(super) const CALLEE_SAVED: [Register; 6] = [
+            X86_64::RBX,
+            X86_64::RBP,
+            X86_64::R12,
+            X86_64::R13,
+            X86_64::R14,
+            X86_64::R15,
+        ];
+        /// One past the highest number above.
+        pub(super) const COUNT: usize = 17;
+    }
 
-    const CALLEE_SAVED: [Register; 6] = [
-        X86_64::RBX,
-        X86_64::RBP,
-        X86_64::R12,
-        X86_64::R13,
-        X86_64::R14,
-        X86_64::R15,
-    ];
+    /// As on x86-64: X19-X28 and the frame pointer X29 (the low halves of V8-V15 are
+    /// callee-saved too, but no code address is computed from them).
+    #[cfg(target_arch = "aarch64")]
+    mod dwarf {
+        use gimli::{AArch64, Register};
+        pub(super) const SP: Register = AArch64::SP;
+        pub(super) const RA: Register = AArch64::X30;
+        pub(super) const CALLEE_SAVED: [Register; 11] = [
+            AArch64::X19,
+            AArch64::X20,
+            AArch64::X21,
+            AArch64::X22,
+            AArch64::X23,
+            AArch64::X24,
+            AArch64::X25,
+            AArch64::X26,
+            AArch64::X27,
+            AArch64::X28,
+            AArch64::X29,
+        ];
+        pub(super) const COUNT: usize = 32;
+    }
+
+    use dwarf::{CALLEE_SAVED, RA, SP};
+
+    /// The registers a walk tracks, by DWARF number; `None`: not recoverable in this frame.
+    type Regs = [Option<usize>; dwarf::COUNT];
 
     impl Unwinder {
         pub(crate) fn new() -> Unwinder {
@@ -217,7 +255,7 @@ mod imp {
         ///
         /// # Safety
         /// `[sp, top)` must be readable for the whole call and `sp` a context saved by
-        /// `jump_fcontext` or `jump_ret` whose code does not resume meanwhile (the parked
+        /// a switch of [`crate::switch`] whose code does not resume meanwhile (the parked
         /// goroutine is owned by the caller). Its words may hold anything: a walk that meets
         /// garbage stops; every read is checked to lie in `[sp, top)`.
         pub(crate) unsafe fn walk_saved(&mut self, sp: usize, top: usize) -> Walk {
@@ -230,26 +268,25 @@ mod imp {
                 // (never the saved-register slots read here), so nothing is assumed of it.
                 Some(unsafe { std::ptr::read_volatile(a as *const usize) })
             };
-            let mut regs: Regs = [None; 17];
-            regs[X86_64::R12.0 as usize] = read(sp + 0x08);
-            regs[X86_64::R13.0 as usize] = read(sp + 0x10);
-            regs[X86_64::R14.0 as usize] = read(sp + 0x18);
-            regs[X86_64::R15.0 as usize] = read(sp + 0x20);
-            regs[X86_64::RBX.0 as usize] = read(sp + 0x28);
-            regs[X86_64::RBP.0 as usize] = read(sp + 0x30);
-            regs[X86_64::RA.0 as usize] = read(sp + 0x38);
-            regs[X86_64::RSP.0 as usize] = Some(sp + 0x40);
             let mut walk = Walk {
                 ips: Vec::new(),
                 truncated: false,
             };
-            while let Some(ip) = regs[X86_64::RA.0 as usize].filter(|&ip| ip > 1) {
+            // The suspended code is inside its switch, at the resume point, with the saved
+            // stack pointer: the switch's own rules there recover the frame it saved.
+            let mut regs: Regs = [None; dwarf::COUNT];
+            regs[SP.0 as usize] = Some(sp);
+            let Some(mut regs) = self.step(&regs, crate::switch::resume_pc(), top, &read) else {
+                return walk;
+            };
+            while let Some(ip) = regs[RA.0 as usize].filter(|&ip| ip > 1) {
                 if walk.ips.len() == MAX_FRAMES {
                     walk.truncated = true;
                     break;
                 }
                 walk.ips.push(ip);
-                match self.step(&regs, top, &read) {
+                // The return address is after the call: look up the call instruction.
+                match self.step(&regs, ip - 1, top, &read) {
                     Some(next) => regs = next,
                     None => break,
                 }
@@ -303,31 +340,28 @@ mod imp {
                     Some(_) => Rule::Lost,
                 }
             };
-            let mut regs = [Rule::Lost; 7];
-            for (i, r) in CALLEE_SAVED.into_iter().enumerate() {
-                regs[i] = rule(r);
-            }
+            let regs = CALLEE_SAVED.map(rule);
             // The return address has a rule in every frame; none means the end.
-            regs[6] = match row.register(X86_64::RA) {
-                Some(_) => rule(X86_64::RA),
+            let ra = match row.register(RA) {
+                Some(_) => rule(RA),
                 None => Rule::Lost,
             };
-            Some(Rules { cfa, regs })
+            Some(Rules { cfa, regs, ra })
         }
 
-        /// The caller's registers, from the frame that returns to `regs`' RA.
+        /// The caller's registers, from the frame of the code at `pc` with registers `regs`.
         fn step(
             &mut self,
             regs: &Regs,
+            pc: usize,
             top: usize,
             read: &impl Fn(usize) -> Option<usize>,
         ) -> Option<Regs> {
             let get = |r: Register| regs.get(r.0 as usize).copied().flatten();
-            let pc = get(X86_64::RA)? - 1; // In the call instruction.
             let rules = self.rules(pc)?;
             let cfa = get(rules.cfa.0)?.checked_add_signed(rules.cfa.1)?;
             // The caller's frame lies above this one, inside the stack.
-            if cfa <= get(X86_64::RSP)? || cfa > top {
+            if cfa <= get(SP)? || cfa > top {
                 return None;
             }
             let value = |r: Register, rule: Rule| -> Option<usize> {
@@ -339,18 +373,21 @@ mod imp {
                     Rule::Lost => None,
                 }
             };
-            let mut next: Regs = [None; 17];
+            let mut next: Regs = [None; dwarf::COUNT];
             for (i, r) in CALLEE_SAVED.into_iter().enumerate() {
                 next[r.0 as usize] = value(r, rules.regs[i]);
             }
-            next[X86_64::RA.0 as usize] = value(X86_64::RA, rules.regs[6]);
-            next[X86_64::RSP.0 as usize] = Some(cfa);
+            next[RA.0 as usize] = value(RA, rules.ra);
+            next[SP.0 as usize] = Some(cfa);
             Some(next)
         }
     }
 }
 
-#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+#[cfg(not(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    target_os = "linux"
+)))]
 mod imp {
     use super::Walk;
 
@@ -477,14 +514,11 @@ fn name_starts(f: &Frame, prefixes: &[&str]) -> bool {
     prefixes.iter().any(|p| name.starts_with(p))
 }
 
-/// The runtime's own code, and the switch's (`context::Context::resume`, inlined into it).
+/// The runtime's own code (the switch included: it is `runtime::switch`).
 fn is_runtime(f: &Frame) -> bool {
     match f.file.as_deref() {
-        Some(p) => {
-            p.starts_with(RUNTIME_SRC)
-                || (p.contains("/context-") && p.ends_with("/src/context.rs"))
-        }
-        None => name_starts(f, &["runtime::", "context::"]),
+        Some(p) => p.starts_with(RUNTIME_SRC),
+        None => name_starts(f, &["runtime::"]),
     }
 }
 
@@ -603,8 +637,8 @@ mod tests {
     #[test]
     fn the_rule_tells_frames_by_file_where_names_are_bare() {
         let raw = vec![
-            at("resume", "/c/registry/src/x/context-3.0.0/src/context.rs"),
-            at("switch_to_g0", "$RT/m.rs"),
+            at("jump_g0", "$RT/switch.rs"),
+            at("switch_to_g0", "$RT/g0.rs"),
             at("park", "$RT/park.rs"),
             at("f", "/app/src/main.rs"),
             at("{closure#0}", "/app/src/main.rs"),
@@ -614,7 +648,7 @@ mod tests {
             ),
             at("{closure#0}<F>", "$RT/spawn.rs"),
             at("g_entry<F>", "$RT/spawn.rs"),
-            at("make_fcontext", "/c/context-3.0.0/src/asm/make.S"),
+            at("trampoline", "$RT/switch.rs"),
         ];
         assert_eq!(names(goroutine_frames(raw)), ["park", "f", "{closure#0}"]);
         let mine = vec![
@@ -628,10 +662,10 @@ mod tests {
 
     #[test]
     fn a_walk_that_stopped_early_keeps_its_bottom() {
-        let raw = vec![f("<context::Context>::resume"), f("user::f"), f("std::x")];
+        let raw = vec![f("runtime::switch::jump_g0"), f("user::f"), f("std::x")];
         assert_eq!(
             names(goroutine_frames(raw)),
-            ["<context::Context>::resume", "user::f", "std::x"]
+            ["runtime::switch::jump_g0", "user::f", "std::x"]
         );
     }
 }
