@@ -89,7 +89,8 @@ pub(crate) struct Array<T> {
 // SAFETY: values move between threads through the slots; access to each slot's value is
 // serialised by its stamp protocol. T: Send is all that is needed.
 unsafe impl<T: Send> Send for Array<T> {}
-// SAFETY: as above.
+// SAFETY: shared use moves values in and out of slots, never hands out a `&T`; each slot's
+// value is accessed by one thread at a time, serialised by its stamp, so T: Send suffices.
 unsafe impl<T: Send> Sync for Array<T> {}
 
 pub(crate) use crate::err::{TryRecv, TrySend};

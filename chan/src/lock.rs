@@ -19,7 +19,8 @@ pub(crate) struct SpinLock<T> {
 // SAFETY: the lock serialises all access to `data`; T: Send is enough to move it between
 // the threads that take turns holding the lock.
 unsafe impl<T: Send> Sync for SpinLock<T> {}
-// SAFETY: as above.
+// SAFETY: the lock owns its `T`; moving the lock to another thread moves that value, which
+// `T: Send` allows (the other fields are atomics and a std Mutex).
 unsafe impl<T: Send> Send for SpinLock<T> {}
 
 impl<T> SpinLock<T> {
@@ -134,7 +135,8 @@ impl<T> DerefMut for SpinGuard<'_, T> {
     }
     #[cfg(loom)]
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as above.
+        // SAFETY: we hold the lock, exclusively, and `access` is loom's tracked pointer to
+        // the cell for exactly this guard's life.
         unsafe { loom::cell::MutPtr::deref(&self.access) }
     }
 }

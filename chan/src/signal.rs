@@ -273,7 +273,8 @@ extern "C" fn handler(sig: libc::c_int) {
         // full pipe already holds a wake-up for the delivery thread.
         unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
     }
-    // SAFETY: as above.
+    // SAFETY: __errno_location returns this thread's errno slot, valid and ours to write;
+    // restoring it is what an async-signal-safe handler must do.
     unsafe { *libc::__errno_location() = errno };
 }
 

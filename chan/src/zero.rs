@@ -125,7 +125,8 @@ pub(crate) struct Zero<T> {
 // SAFETY: values of T only move between threads through packets, one owner at a time (the
 // lock serialises the handoff); the channel never shares a &T. So T: Send suffices.
 unsafe impl<T: Send> Send for Zero<T> {}
-// SAFETY: as above.
+// SAFETY: sharing the channel lets threads hand values to each other through packets, one
+// owner at a time under the lock; no `&T` is ever shared, so T: Send suffices.
 unsafe impl<T: Send> Sync for Zero<T> {}
 
 impl<T> Zero<T> {

@@ -431,7 +431,8 @@ impl Socket {
             let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
             msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
             msg.msg_iovlen = bufs.len().min(1024) as _;
-            // SAFETY: as above.
+            // SAFETY: `msg` points at `bufs`' iovecs (at most 1024, each a live IoSlice), which
+            // outlive the call; the kernel only reads them.
             cvt_size(unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) })
         })
     }

@@ -300,7 +300,8 @@ where
             Ok(()) => RETURNED,
             Err(p) if p.is::<StopUnwind>() => RETURNED,
             Err(p) => {
-                // SAFETY: as above: the consumer is suspended.
+                // SAFETY: we run inside the producer and the consumer is suspended in its
+                // switch until we switch back, so the record is ours alone to write.
                 unsafe { (*shared).panic = Some(p) };
                 PANICKED
             }

@@ -226,7 +226,9 @@ pub(crate) struct G {
 // SAFETY: the cells are only touched by the G's current owner (see the type's docs); every
 // handover goes through a lock, a run queue CAS or the park word, all with release/acquire.
 unsafe impl Sync for G {}
-// SAFETY: as above.
+// SAFETY: a G is shared as `&'static G` and never moved by value between threads but as a
+// whole record handed over with the owner (same handovers as for Sync); it holds no
+// thread-bound data (its closure and stack are `Send` by spawn's bounds).
 unsafe impl Send for G {}
 
 /// Every G ever created, for dumps and counting (Go's `allgs`).

@@ -649,10 +649,12 @@ fn loom_park_trim_races_an_unpark() {
                 if !park.begin_trim() {
                     return false;
                 }
-                // SAFETY: as above.
+                // SAFETY: loom's cell pointer is valid for the closure; loom itself checks that
+                // the read is ordered after the park's write (the model's point).
                 let saved = ctx.with(|c| unsafe { *c });
                 assert_eq!(saved, 1, "the trim read a context the park had not saved");
-                // SAFETY: as above.
+                // SAFETY: loom's cell pointer is valid for the closure; loom checks the
+                // write's ordering against the resuming M's read.
                 stack.with_mut(|s| unsafe { *s = 7 });
                 park.end_trim();
                 true
@@ -668,7 +670,8 @@ fn loom_park_trim_races_an_unpark() {
         assert!(!trimmed || parked, "a G that never parked was trimmed");
         if readied {
             // As the M that resumes the G: the trim, if any, is complete and visible.
-            // SAFETY: as above.
+            // SAFETY: loom's cell pointer is valid for the closure; loom checks that the
+            // read is ordered after the trim's write.
             let seen = stack.with(|s| unsafe { *s });
             assert_eq!(
                 seen,

@@ -541,8 +541,10 @@ pub(crate) fn acquirep<'s>(rt: &'s Rt, p: &'static P) -> POwner<'s> {
     p.status.store(crate::p::P_RUNNING, Ordering::Relaxed);
     p.m.store(m as *const M as *mut M, Ordering::Release);
     m.set_p(Some(p));
-    // SAFETY: we hold p now, inside the section `rt` proves; the token borrows `rt`, which
-    // `releasep` takes by `&mut`.
+    // SAFETY: POwner::new needs p held by this M on this thread for the token's life: the
+    // stores above made this M p's owner (P_RUNNING, p.m, m.p) inside the runtime section that
+    // `rt` proves (no other M acquires a P_RUNNING P), and the token borrows `rt`, which
+    // `releasep` takes by `&mut`, so it cannot outlive the ownership.
     unsafe { POwner::new(p) }
 }
 

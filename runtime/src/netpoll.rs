@@ -82,7 +82,7 @@ fn init() -> io::Result<&'static Epoll> {
     if epfd < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: as above.
+    // SAFETY: a plain system call with no pointer arguments; the fd is checked below.
     let evfd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
     if evfd < 0 {
         let e = io::Error::last_os_error();

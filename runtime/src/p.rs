@@ -88,7 +88,8 @@ pub(crate) struct P {
 // `POwner`, which exists only on the thread of the M holding this P (see the module docs);
 // all other fields are atomics or internally synchronized.
 unsafe impl Sync for P {}
-// SAFETY: as above.
+// SAFETY: Ps are static records never moved between threads by value; the Cell fields
+// travel only under a `POwner`, on the owning M's thread, as for Sync.
 unsafe impl Send for P {}
 
 impl P {

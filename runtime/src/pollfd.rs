@@ -184,7 +184,7 @@ fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
     } else {
         flags & !libc::O_NONBLOCK
     };
-    // SAFETY: as above.
+    // SAFETY: fcntl on an fd the caller owns, with an int argument (no pointers).
     if new != flags && unsafe { libc::fcntl(fd, libc::F_SETFL, new) } < 0 {
         return Err(io::Error::last_os_error());
     }

@@ -88,7 +88,8 @@ pub(crate) struct PollSlot<S> {
 // acquire/release transitions (module docs); `S: Send` is all that moving it between threads
 // needs.
 unsafe impl<S: Send> Sync for PollSlot<S> {}
-// SAFETY: as above.
+// SAFETY: the slot owns an `S` (Send) in a Cell and atomics; moving it to another thread
+// moves that `S`, which `S: Send` allows.
 unsafe impl<S: Send> Send for PollSlot<S> {}
 
 /// What [`PollSlot::prepare`] did.

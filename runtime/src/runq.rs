@@ -71,7 +71,8 @@ struct RunNext<T> {
 // SAFETY: the queue only moves raw pointers between threads; whether the pointees may be
 // shared is the caller's contract (documented on the type). All fields are atomics.
 unsafe impl<T> Send for RunQueue<T> {}
-// SAFETY: as above: every access goes through atomics.
+// SAFETY: all fields are atomics, so shared access from several threads is data-race free;
+// the pointers it hands out carry the caller's contract, as for Send.
 unsafe impl<T> Sync for RunQueue<T> {}
 
 /// The owner's handle on a [`RunQueue`]: the producer side and the owner's consumer side

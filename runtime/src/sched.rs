@@ -253,7 +253,7 @@ pub(crate) fn globrunqget(p: POwner<'_>, max: usize) -> Option<&'static G> {
         // SAFETY: run queues hold pointers to 'static Gs. (The batch fits in half the ring.)
         runqput(p, unsafe { &*g }, false);
     }
-    // SAFETY: as above.
+    // SAFETY: run queues hold pointers to 'static Gs, and batch[0] was filled from one.
     Some(unsafe { &*batch[0] })
 }
 

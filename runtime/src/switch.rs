@@ -155,7 +155,8 @@ pub(crate) unsafe fn make(top: *mut u8, entry: Entry) -> Context {
 /// stay valid until then.
 #[inline(always)]
 pub(crate) unsafe fn jump(to: Context, data: usize) -> Transfer {
-    // SAFETY: per our contract.
+    // SAFETY: `to` is a live suspended context that only we resume, and our caller keeps
+    // what our frames need until it comes back (our contract, which is the switch's).
     unsafe { arch::jump_ret(to, data) }
 }
 
@@ -165,7 +166,8 @@ pub(crate) unsafe fn jump(to: Context, data: usize) -> Transfer {
 /// As [`jump`].
 #[inline(always)]
 pub(crate) unsafe fn jump_g0(to: Context, data: usize) -> Transfer {
-    // SAFETY: per our contract.
+    // SAFETY: `to` is a live suspended context that only we resume, and our caller keeps
+    // what our frames need until it comes back (our contract, which is the switch's).
     unsafe { arch::jump_jmp(to, data) }
 }
 
@@ -189,7 +191,8 @@ pub(crate) unsafe fn jump_g0(to: Context, data: usize) -> Transfer {
 /// of its frame are left as they were).
 #[inline(always)]
 pub(crate) unsafe fn jump_light(to: Context, data: usize) -> Transfer {
-    // SAFETY: per our contract.
+    // SAFETY: `to` is a live suspended context that only we resume, and our caller keeps
+    // what our frames need until it comes back (our contract, which is the switch's).
     unsafe { arch::jump_light(to, data) }
 }
 

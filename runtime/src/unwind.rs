@@ -177,7 +177,8 @@ mod imp {
         // `.eh_frame`'s length is not in the header: up to the end of its segment (a table
         // lookup reads one entry at an offset the header gives, never past its end).
         let (_, eh_end) = within(eh_at)?;
-        // SAFETY: as above, [eh_at, eh_end) lies in a loaded segment.
+        // SAFETY: [eh_at, eh_end) lies in a loaded segment (`within` found it) of an object
+        // that stays loaded for the dump, as for the header above.
         let eh_bytes: &'static [u8] =
             unsafe { std::slice::from_raw_parts(eh_at as *const u8, eh_end - eh_at) };
         let mut eh_frame = EhFrame::new(eh_bytes, NativeEndian);

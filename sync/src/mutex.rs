@@ -267,7 +267,9 @@ pub struct Mutex<T: ?Sized> {
 // SAFETY: the lock hands out access to `data` to one holder at a time; T: Send suffices to
 // move the value between the holders' threads (std's Mutex has the same bounds).
 unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
-// SAFETY: as above.
+// SAFETY: sharing the mutex gives each locker `&mut T` in turn, one holder at a time (the
+// lock's protocol); that only moves access between threads, so T: Send suffices, as for
+// std's Mutex.
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 
 impl<T> Mutex<T> {
@@ -374,7 +376,7 @@ pub struct MutexGuard<'a, T: ?Sized> {
 // SAFETY: the guard gives `&mut T` wherever it goes (T: Send) and `&T` to whoever shares it
 // (T: Sync); unlocking from another thread is allowed by this lock.
 unsafe impl<T: ?Sized + Send> Send for MutexGuard<'_, T> {}
-// SAFETY: as above.
+// SAFETY: a shared guard only gives `&T`, to any thread that holds `&guard`: T: Sync.
 unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
 
 impl<'a, T: ?Sized> MutexGuard<'a, T> {

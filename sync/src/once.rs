@@ -130,7 +130,8 @@ pub struct OnceCell<T> {
 // SAFETY: the value is written once, under the lock, before `done` is published with Release;
 // afterwards it is only read (&T handed to any thread needs T: Sync, moving it needs T: Send).
 unsafe impl<T: Send + Sync> Sync for OnceCell<T> {}
-// SAFETY: as above.
+// SAFETY: the cell owns its value (if written); moving the cell moves the value, which
+// T: Send allows; the other fields are a lock and atomics.
 unsafe impl<T: Send> Send for OnceCell<T> {}
 
 impl<T> OnceCell<T> {
