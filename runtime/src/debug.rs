@@ -12,6 +12,9 @@
 //!   experiments; blocking calls marked with [`crate::syscall`] are still handed off);
 //! * `stacktrim=N`: sysmon trims the stack of a goroutine parked for N ms or more (default
 //!   1000; `0` turns trimming off; see [`crate::stacktrim`]).
+//! * the tuned numbers of [`crate::tune`], for experiments (`benches/compare/sweep.sh`):
+//!   `runnextgrace`, `stealwindow`, `backlog`, `idlespinmin`, `idlespinmax`, `spinpoll`,
+//!   `spinround` (all in ns) and `activespin` (rounds).
 //!
 //! Unknown names are reported once on stderr and ignored.
 
@@ -26,6 +29,7 @@ struct Flags {
     dumponexit: bool,
     hogretake: bool,
     stacktrim_ms: u64,
+    tune: crate::tune::Tune,
 }
 
 impl Default for Flags {
@@ -35,6 +39,7 @@ impl Default for Flags {
             dumponexit: false,
             hogretake: true,
             stacktrim_ms: crate::stacktrim::DEFAULT_AGE_MS,
+            tune: crate::tune::Tune::default(),
         }
     }
 }
@@ -50,6 +55,7 @@ fn parse(s: &str) -> (Flags, Vec<String>) {
             ("dumponexit", Some(n)) => f.dumponexit = n != 0,
             ("hogretake", Some(n)) => f.hogretake = n != 0,
             ("stacktrim", Some(n)) => f.stacktrim_ms = n,
+            (k, Some(n)) if f.tune.set(k, n) => {}
             _ => unknown.push(item.to_string()),
         }
     }
@@ -69,6 +75,11 @@ fn flags() -> &'static Flags {
         }
         f
     })
+}
+
+/// The tuned numbers as `GORO_DEBUG` sets them (for [`crate::tune::get`]).
+pub(crate) fn tune_from_env() -> crate::tune::Tune {
+    flags().tune.clone()
 }
 
 /// The `schedtrace` period in nanoseconds, 0 if off.

@@ -116,6 +116,7 @@ mod syscall;
 mod sysmon;
 mod threadstate;
 mod timer;
+mod tune;
 mod units;
 mod unwind;
 mod watchdog;

@@ -466,7 +466,7 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
                 locked_count: Cell::new(0),
                 oldp: Cell::new(None),
                 spinning: Cell::new(false),
-                spin_ns: Cell::new(crate::proc::IDLE_SPIN_MIN_NS),
+                spin_ns: Cell::new(crate::tune::get().idle_spin_min_ns),
                 woken_to_spin: Cell::new(None),
                 rng: crate::kit::FastRand::new(0),
             }));

@@ -14,7 +14,7 @@
 //! Polling costs a system call, so it happens only while some goroutine waits on the poller
 //! ([`waiters`], one relaxed load for programs that do no I/O):
 //! * `find_runnable`, after the local and global queues and before stealing: a poll that does
-//!   not block. A spinning M polls too, every [`SPIN_POLL_NS`] while it spins.
+//!   not block. A spinning M polls too, every [`crate::tune::SPIN_POLL_NS`] while it spins.
 //! * An M with nothing to do at all (`stopm`) blocks in `epoll_wait` instead of its futex, with
 //!   the earliest timer as timeout, if no other M does already ([`POLLER`]: at most one).
 //!   Whatever would wake an idle M (a handoff, an earlier timer) writes to an eventfd
@@ -49,10 +49,6 @@ const BREAK_TOKEN: u64 = u64::MAX;
 
 /// sysmon polls if nobody has for this long (Go's 10 ms).
 pub(crate) const SYSMON_POLL_NS: u64 = 10_000_000;
-
-/// A spinning M polls at most this often (picked: a poll is a ~0.3 us system call, and a
-/// spinning M has nothing better to do; 5 us keeps it well under half of its time).
-pub(crate) const SPIN_POLL_NS: u64 = 5_000;
 
 struct Epoll {
     epfd: RawFd,

@@ -8,7 +8,7 @@
 //! 3. a batch from the global queue;
 //! 4. other Ps: run their due timers, take a `runnext` left unrun for 3 us; then spin,
 //!    watching their rings, and steal half of one only if its P is stuck in one G or has a
-//!    backlog it would need [`BACKLOG_NS`] to work through (Go steals any non-empty ring);
+//!    backlog it would need [`crate::tune::BACKLOG_NS`] to work through (Go steals any non-empty ring);
 //! 5. otherwise give the P back and park the M (re-checking every queue after leaving the
 //!    spinning state, see [`crate::sched`]).
 
@@ -230,7 +230,7 @@ fn poll_network(p: POwner<'_>) -> Option<&'static G> {
 }
 
 /// Tries to take work from the other Ps without waiting: runs their due timers, and takes a
-/// `runnext` its P has left unrun for [`RUNNEXT_GRACE`] (Go's runqgrab pause). Rings are
+/// `runnext` its P has left unrun for [`crate::tune::RUNNEXT_GRACE_NS`] (Go's runqgrab pause). Rings are
 /// stolen from only on evidence gathered while spinning (see [`spin_for_work`]).
 fn steal_work(m: &'static M, p: POwner<'_>) -> Option<&'static G> {
     let n = SCHED.nallp.load(Ordering::Acquire);
@@ -262,7 +262,7 @@ fn steal_work(m: &'static M, p: POwner<'_>) -> Option<&'static G> {
         let running = p2.status.load(Ordering::Relaxed) == P_RUNNING;
         if let Some(g) = p2.runq.steal_runnext_after(|| {
             if running {
-                spin_for(RUNNEXT_GRACE);
+                spin_for(Duration::from_nanos(crate::tune::get().runnext_grace_ns));
             }
         }) {
             // SAFETY: run queues hold pointers to 'static Gs.
@@ -272,50 +272,29 @@ fn steal_work(m: &'static M, p: POwner<'_>) -> Option<&'static G> {
     None
 }
 
-/// How long a running P's `runnext` is left to its own M before a spinning M takes it
-/// (Go's 3 us).
-const RUNNEXT_GRACE: Duration = Duration::from_micros(3);
-
-/// How long a spinning M watches another P's ring before judging whether to steal from it.
-const STEAL_WINDOW_NS: u64 = 3_000;
-
-/// A ring is stolen from only if its P, switching at the rate it did during the window,
-/// would need at least this long to reach its last G (or if it did not switch at all).
-///
-/// Go steals half of any non-empty ring. That splits goroutines that hand work to each other
-/// through one channel (a fan-in, a pipeline, a mutex) across cores, where every handoff
-/// then costs cross-core cache misses and lock contention: on 2 cores such workloads run 2-3
-/// times faster on one P than on two (Go's own figures at GOMAXPROCS=1 show it too). A P
-/// that runs through its ring in a few microseconds gains nothing from a thief; a P stuck
-/// in one goroutine, or with a long backlog, does, and is stolen from as in Go.
-const BACKLOG_NS: u64 = 20_000;
-
 /// Whether a ring of `len` Gs on a P that switched `switches` times in the last `elapsed_ns`
-/// is worth stealing from (see [`BACKLOG_NS`]).
-fn backlogged(len: u64, elapsed_ns: u64, switches: u32) -> bool {
+/// is worth stealing from: one stuck in a goroutine, or one that would need at least `backlog`
+/// ns to reach its last G at the rate it switched (see [`crate::tune::BACKLOG_NS`]).
+fn backlogged(len: u64, elapsed_ns: u64, switches: u32, backlog_ns: u64) -> bool {
     // At `elapsed / switches` per G, the last of `len` Gs starts `len` G-times from now.
-    len > 0 && (switches == 0 || len * elapsed_ns >= BACKLOG_NS * switches as u64)
+    len > 0 && (switches == 0 || len * elapsed_ns >= backlog_ns * switches as u64)
 }
 
-/// How long a spinning M looks for work before it gives its P back and sleeps, at least and
-/// at most. While it spins it stays counted in `nmspinning`, so `wakep` (called by every
-/// ready) returns after one load instead of paying a futex wake, which costs tens of
-/// microseconds on these VMs. An M that a `wakep` woke again soon after it went to sleep spins
-/// twice as long the next time (a ping-pong on one P readies a G every few hundred ns, and
-/// each ready would otherwise wake the sleeper again); one that slept longer than it spun
-/// goes back to the minimum; wakes for timers leave it as it is. (A spinner that gives up
-/// while another P's ring is non-empty spins again instead of sleeping, see
-/// `find_runnable`.)
-pub(crate) const IDLE_SPIN_MIN_NS: u64 = 50_000;
-const IDLE_SPIN_MAX_NS: u64 = 1_000_000;
-
-/// Adapts an M's spin time after a sleep of `slept_ns` (see [`IDLE_SPIN_MIN_NS`]).
+/// Adapts an M's spin time after a sleep of `slept_ns`. A spinning M stays counted in
+/// `nmspinning`, so `wakep` (called by every ready) returns after one load instead of paying
+/// a futex wake. An M that a `wakep` woke again soon after it went to sleep spins twice as
+/// long the next time (a ping-pong on one P readies a G every few hundred ns, and each ready
+/// would otherwise wake the sleeper again); one that slept longer than it spun goes back to
+/// the minimum; wakes for timers leave it as it is. (A spinner that gives up while another
+/// P's ring is non-empty spins again instead of sleeping, see `find_runnable`.) The range is
+/// [`crate::tune::IDLE_SPIN_MIN_NS`]'s.
 fn adapt_spin(spin_ns: &std::cell::Cell<u64>, slept_ns: u64) {
+    let t = crate::tune::get();
     let cur = spin_ns.get();
     spin_ns.set(if slept_ns < cur {
-        (cur * 2).min(IDLE_SPIN_MAX_NS)
+        (cur * 2).min(t.idle_spin_max_ns)
     } else {
-        IDLE_SPIN_MIN_NS
+        t.idle_spin_min_ns
     });
 }
 
@@ -324,7 +303,7 @@ enum Spin {
     /// Work in the global queue or our own, a due timer (ours or another P's), or a
     /// `runnext` left unrun: search again.
     Retry,
-    /// A P whose ring is backlogged (see [`BACKLOG_NS`]).
+    /// A P whose ring is backlogged (see [`crate::tune::BACKLOG_NS`]).
     Steal(&'static P),
     /// Nothing for the whole spin.
     Idle,
@@ -338,18 +317,19 @@ struct Watch {
 }
 
 /// How long a spinning M watches a P whose ring is empty before it checks whether that P has
-/// left a `runnext` unrun all along (its running G readied one and kept computing). Longer
-/// than [`STEAL_WINDOW_NS`]: each look reads the P's schedtick line, which a ping-pong writes
-/// on every switch.
-const RUNNEXT_WINDOW_NS: u64 = 10 * STEAL_WINDOW_NS;
+/// left a `runnext` unrun all along (its running G readied one and kept computing), in
+/// steal windows ([`crate::tune::STEAL_WINDOW_NS`]). Longer than the ring's window: each look
+/// reads the P's schedtick line, which a ping-pong writes on every switch.
+const RUNNEXT_WINDOWS: u64 = 10;
 
 /// Polls for work for up to the M's spin time: the global queue, our own queue, a due timer
 /// (ours or another P's), a `runnext` another P has left unrun through a whole window, or
 /// another P's backlogged ring.
 fn spin_for_work(m: &'static M, p: POwner<'_>) -> Spin {
+    let tune = crate::tune::get();
     let start = crate::clock::nanotime();
     let until = start + m.spin_ns.get();
-    let mut next_poll = start + crate::netpoll::SPIN_POLL_NS;
+    let mut next_poll = start + tune.spin_poll_ns;
     let n = SCHED.nallp.load(Ordering::Acquire);
     let mut watch: Vec<Watch> = (0..n)
         .map(|i| Watch {
@@ -366,7 +346,7 @@ fn spin_for_work(m: &'static M, p: POwner<'_>) -> Spin {
             return Spin::Retry;
         }
         if crate::netpoll::should_poll() && now >= next_poll {
-            next_poll = now + crate::netpoll::SPIN_POLL_NS;
+            next_poll = now + tune.spin_poll_ns;
             let mut list = Vec::new();
             crate::netpoll::netpoll(None, &mut list);
             if !list.is_empty() {
@@ -385,9 +365,9 @@ fn spin_for_work(m: &'static M, p: POwner<'_>) -> Spin {
             let len = p2.runq.ring_len() as u64;
             let elapsed = now.saturating_sub(w.since);
             let window = if len > 0 {
-                STEAL_WINDOW_NS
+                tune.steal_window_ns
             } else {
-                RUNNEXT_WINDOW_NS
+                RUNNEXT_WINDOWS * tune.steal_window_ns
             };
             if elapsed < window {
                 continue;
@@ -395,7 +375,7 @@ fn spin_for_work(m: &'static M, p: POwner<'_>) -> Spin {
             let tick = p2.schedtick.load(Ordering::Relaxed);
             let switches = tick.wrapping_sub(w.tick);
             if len > 0 {
-                if backlogged(len, elapsed, switches) {
+                if backlogged(len, elapsed, switches, tune.backlog_ns) {
                     return Spin::Steal(p2);
                 }
             } else if switches == 0 && !p2.runq.is_empty() {
@@ -494,28 +474,32 @@ fn retire(rt: &mut Rt, p: &'static P) {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::tune::{BACKLOG_NS, IDLE_SPIN_MAX_NS, IDLE_SPIN_MIN_NS, STEAL_WINDOW_NS};
 
     #[test]
     fn a_stuck_p_is_stolen_from() {
-        assert!(backlogged(1, STEAL_WINDOW_NS, 0));
-        assert!(!backlogged(0, STEAL_WINDOW_NS, 0), "nothing to steal");
+        assert!(backlogged(1, STEAL_WINDOW_NS, 0, BACKLOG_NS));
+        assert!(
+            !backlogged(0, STEAL_WINDOW_NS, 0, BACKLOG_NS),
+            "nothing to steal"
+        );
     }
 
     #[test]
     fn a_p_cycling_through_short_goroutines_keeps_them() {
         // W5's shape: a handful of goroutines switching every ~150 ns.
-        assert!(!backlogged(6, 3_000, 20));
+        assert!(!backlogged(6, 3_000, 20, BACKLOG_NS));
         // Just under and at the backlog bound.
-        assert!(!backlogged(19, 3_000, 3));
-        assert!(backlogged(20, 3_000, 3));
+        assert!(!backlogged(19, 3_000, 3, BACKLOG_NS));
+        assert!(backlogged(20, 3_000, 3, BACKLOG_NS));
     }
 
     #[test]
     fn a_long_backlog_is_shared() {
         // 256 goroutines of ~200 ns each: 51 us of queued work.
-        assert!(backlogged(256, 3_000, 15));
+        assert!(backlogged(256, 3_000, 15, BACKLOG_NS));
         // Few goroutines, but each runs long.
-        assert!(backlogged(2, 30_000, 2));
+        assert!(backlogged(2, 30_000, 2, BACKLOG_NS));
     }
 
     #[test]

@@ -6,15 +6,15 @@ use crate::m;
 use crate::sched::{self, SCHED};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// Spin rounds a lock may make before it queues (Go's `active_spin`).
-pub const ACTIVE_SPIN: u32 = 4;
-/// How long one spin round lasts. Go spins 30 `PAUSE`s a round (`active_spin_cnt`), which is
-/// 0.1 us on CPUs with a 10-cycle `PAUSE` and 1.4 us on those with a 140-cycle one; goro
-/// calibrates the count to this duration instead, so locks behave alike on every CPU. A
-/// spinner polls the lock once a round: polling sooner steals the lock's cache line from a
-/// holder that is re-locking in a loop, and throughput drops (W9: 48 ns per increment with
-/// 0.4 us rounds against 33 ns with 1.6 us rounds on the 2-core development VM).
-pub const SPIN_ROUND: std::time::Duration = std::time::Duration::from_nanos(1600);
+/// Spin rounds a lock may make before it queues, by default (Go's `active_spin`; see
+/// `tune.rs` for its provenance and `GORO_DEBUG=activespin`).
+pub const ACTIVE_SPIN: u32 = crate::tune::ACTIVE_SPIN;
+/// How long one spin round lasts, by default. Go spins 30 `PAUSE`s a round
+/// (`active_spin_cnt`), which is 0.1 us on CPUs with a 10-cycle `PAUSE` and 1.4 us on those
+/// with a 140-cycle one; goro calibrates the count to this duration instead, so locks behave
+/// alike on every CPU (see `tune.rs` for its provenance and `GORO_DEBUG=spinround`).
+pub const SPIN_ROUND: std::time::Duration =
+    std::time::Duration::from_nanos(crate::tune::SPIN_ROUND_NS);
 
 /// Whether a lock waiter in spin round `iter` should spin rather than park.
 ///
@@ -33,7 +33,7 @@ pub const SPIN_ROUND: std::time::Duration = std::time::Duration::from_nanos(1600
 /// assert!(!runtime::__sync::can_spin(runtime::__sync::ACTIVE_SPIN));
 /// ```
 pub fn can_spin(iter: u32) -> bool {
-    if iter >= ACTIVE_SPIN || ncpu() <= 1 {
+    if iter >= crate::tune::get().active_spin || ncpu() <= 1 {
         return false;
     }
     if m::current_p().is_none() {
@@ -67,7 +67,7 @@ fn spin_round_pauses() -> u32 {
     let per = (t.elapsed().as_nanos() as u64 / u64::from(PROBE)).max(1);
     // A probe slowed by preemption overestimates a hint's cost: never fewer than Go's 30.
     // A CPU whose hint is nearly free (a few hundred ps) is capped at 4,000 a round.
-    let n = (SPIN_ROUND.as_nanos() as u64 / per).clamp(30, 4_000) as u32;
+    let n = (crate::tune::get().spin_round_ns / per).clamp(30, 4_000) as u32;
     PAUSES.store(n, Ordering::Relaxed);
     n
 }
