@@ -118,7 +118,10 @@ n2cpu() {
   echo "crates: $(sed -n 's/^\([a-z_-]*\) = .*"=\([0-9.]*\)".*/\1 \2/p' "$here/rust/Cargo.toml" | paste -sd, | sed 's/,/, /g')"
   echo "goro: $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$root" && git diff --quiet HEAD -- . 2>/dev/null || echo ' (with local changes)')"
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores visible"
+  # The model name alone can be as vague as "AMD EPYC" in a VM: family/model/stepping say
+  # which generation it is (AMD family 25 is Zen 3/4; Intel family 6 model 85 is Skylake-SP).
+  cpuf() { grep -m1 "^$1[[:space:]]*:" /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'; }
+  echo "cpu: $(cpuf 'model name') ($(cpuf vendor_id) family $(cpuf 'cpu family') model $(cpuf model) stepping $(cpuf stepping)), $(nproc) cores visible"
   echo "memory: $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
   echo "kernel: $(uname -sr)"
   echo "limits: kernel.pid_max=$(cat /proc/sys/kernel/pid_max) vm.max_map_count=$(cat /proc/sys/vm/max_map_count)"

@@ -41,7 +41,8 @@ echo "building goro-compare" >&2
 bin="${CARGO_TARGET_DIR:-$here/rust/target}/release/goro-compare"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
-cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+cpuf() { grep -m1 "^$1[[:space:]]*:" /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'; }
+cpu="$(cpuf 'model name') ($(cpuf vendor_id) family $(cpuf 'cpu family') model $(cpuf model))"
 echo "cpu: $cpu, $(nproc) cores visible; rounds: $rounds; workloads: $workloads" >&2
 for r in $(seq 1 "$rounds"); do
   for s in default "${settings[@]}"; do
