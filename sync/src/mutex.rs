@@ -12,7 +12,14 @@
 //! hands the lock straight to the first waiter (and yields its time slice to it), newcomers
 //! neither take it nor spin but queue at the back, so waiters are served FIFO. The last waiter,
 //! or one that waited less than 1 ms, switches back to normal mode, whose throughput is much
-//! better. The fast paths (one CAS to lock, one atomic add to unlock) see none of this.
+//! better. The fast paths (one CAS to lock, one atomic add to unlock) see none of this. A lock
+//! that finds the lock free but waiters counted (they stay parked for milliseconds behind a
+//! hot locker, so every lock meanwhile does) takes it with a second CAS inline, as
+//! `lock_slow` would; an unlock calls `unlock_slow` only if it has a waiter to wake (none is
+//! awake already), a hand-off to make, or misuse to report. Go calls its slow paths in both
+//! cases; on W9 (8 goroutines, one counter, 2 Ps, AMD EPYC Zen 3) the inline paths took the
+//! median from 11.7 to 8.1 ns per increment (6 alternating runs each, machine shared),
+//! parking_lot's 6.4-8.4.
 
 use crate::sema;
 use crate::shim::{self, AtomicU32, Ordering};
@@ -58,25 +65,28 @@ impl RawMutex {
 
     #[inline]
     pub(crate) fn lock(&self) {
-        // Acquire: pairs with the unlocker's Release, so we see the last holder's writes.
-        if self
-            .state
-            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            self.lock_slow(WaitReason::MutexLock);
-        }
+        self.lock_for(WaitReason::MutexLock);
     }
 
     /// `lock`, showing `reason` in a stack dump while it waits.
     #[inline]
     pub(crate) fn lock_for(&self, reason: WaitReason) {
-        if self
-            .state
-            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
+        // Acquire: pairs with the unlocker's Release, so we see the last holder's writes.
+        if let Err(cur) =
+            self.state
+                .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
         {
-            self.lock_slow(reason);
+            // Free, but with waiters parked (or one woken): in normal mode a newcomer takes
+            // it as `lock_slow` would first do, without the call. While waiters are parked
+            // (often for milliseconds behind a hot locker) every lock sees such a state.
+            if cur & (LOCKED | STARVING) != 0
+                || self
+                    .state
+                    .compare_exchange(cur, cur | LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                    .is_err()
+            {
+                self.lock_slow(reason);
+            }
         }
     }
 
@@ -184,11 +194,11 @@ impl RawMutex {
     #[inline]
     pub(crate) unsafe fn unlock(&self) {
         // Release: publishes the critical section to the next holder.
-        let new = self
-            .state
-            .fetch_sub(LOCKED, Ordering::Release)
-            .wrapping_sub(LOCKED);
-        if new != 0 {
+        let old = self.state.fetch_sub(LOCKED, Ordering::Release);
+        let new = old.wrapping_sub(LOCKED);
+        // The slow path only if there is something to do: a waiter to wake (none is awake
+        // already), a hand-off in starvation mode, or the misuse it reports.
+        if old & LOCKED == 0 || new & STARVING != 0 || (new >= ONE_WAITER && new & WOKEN == 0) {
             self.unlock_slow(new);
         }
     }
@@ -504,5 +514,16 @@ mod tests {
             msg.downcast_ref::<&str>(),
             Some(&"sync: unlock of unlocked mutex")
         );
+        // Unlocked with a woken waiter on its way, or with waiters parked: the inline unlock
+        // path must still see the misuse.
+        for state in [WOKEN, ONE_WAITER, ONE_WAITER | WOKEN] {
+            let m = RawMutex::new();
+            m.state.store(state, Ordering::SeqCst);
+            let r = std::panic::catch_unwind(|| {
+                // SAFETY: deliberately wrong, to check the panic (no other user of `m`).
+                unsafe { m.unlock() }
+            });
+            assert!(r.is_err(), "state {state:#x}: no panic");
+        }
     }
 }
