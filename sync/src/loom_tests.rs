@@ -1,6 +1,7 @@
 //! Loom models of the sync core: the [`crate::Mutex`] state word (normal and starvation mode,
 //! `try_lock`), the runtime semaphore ([`crate::sema`]) on its own, the [`crate::WaitGroup`]
-//! counter/waiter handoff and the [`crate::RwMutex`] reader/writer handshake.
+//! counter/waiter handoff and the [`crate::RwMutex`] reader/writer handshake, on the shared
+//! reader count and through the per-P reader slots ([`crate::rslot`]).
 //!
 //! Under `--cfg loom`, [`crate::shim`] swaps in loom's atomics, a `loom::sync::Mutex` for the
 //! semaphore table's bucket lock, and a per-thread `loom::sync::Notify` for the runtime's
