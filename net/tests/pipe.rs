@@ -402,7 +402,9 @@ fn cleared_deadline_lets_a_blocked_operation_wait_on() {
 fn works_from_plain_threads() {
     watchdog(10, || {
         let (mut a, mut b) = pipe();
-        let t = std::thread::spawn(move || {
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let t_out = timed_out.clone();
+        let (t, watched) = common::thread_watched(move || {
             let mut buf = [0u8; 5];
             b.read_exact(&mut buf).unwrap();
             b.write_all(&buf).unwrap();
@@ -410,6 +412,7 @@ fn works_from_plain_threads() {
                 .unwrap();
             let e = b.read(&mut buf).unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+            t_out.store(true, Ordering::SeqCst);
             b.set_read_deadline(None).unwrap();
             // Blocks until `a` is dropped.
             b.read(&mut buf).unwrap()
@@ -418,7 +421,10 @@ fn works_from_plain_threads() {
         let mut buf = [0u8; 5];
         a.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"plain");
-        std::thread::sleep(Duration::from_millis(100));
+        // Parked after the timeout: in the read without a deadline.
+        common::wait_until(|| {
+            timed_out.load(Ordering::SeqCst) && watched.is_parked(WaitReason::IoWait)
+        });
         drop(a);
         assert_eq!(t.join().unwrap(), 0);
     });

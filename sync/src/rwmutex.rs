@@ -377,6 +377,16 @@ impl<T: ?Sized> RwMutex<T> {
         }
     }
 
+    /// Test support, not API: the readers counted on the shared reader count (not those in
+    /// slots); while a writer holds the lock or waits for it, the readers that arrived after
+    /// it and wait (or are about to park) for its unlock. Tests wait on it instead of
+    /// sleeping to let readers block.
+    #[doc(hidden)]
+    pub fn __shared_readers(&self) -> i32 {
+        let r = self.reader_count.load(Ordering::SeqCst);
+        if r < 0 { r + MAX_READERS } else { r }
+    }
+
     /// The value, through a unique borrow: no locking needed.
     pub fn get_mut(&mut self) -> &mut T {
         self.data.get_mut()
