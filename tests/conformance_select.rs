@@ -13,6 +13,7 @@ mod support;
 
 use common::watchdog;
 use goro::chan::{self, Chan, Select, Selected};
+use goro::runtime::WaitReason;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -180,19 +181,18 @@ fn a_case_ready_before_the_timeout_wins() {
     watchdog(30, || {
         let ch = chan::make::<&str>(0);
         let tx = ch.clone();
-        goro::go!(move || {
-            goro::runtime::sleep(Duration::from_millis(5));
-            tx.send("in time");
-        });
         let timer = goro::time::Timer::new(Duration::from_secs(10));
-        let got = goro::spawn(move || {
+        let (selecting, watched) = common::spawn_watched(move || {
             goro::select! {
                 v = <-ch => v,
                 <-timer.c() => None,
             }
-        })
-        .join()
-        .unwrap();
+        });
+        goro::go!(move || {
+            watched.wait_parked(WaitReason::Select); // the select waits first
+            tx.send("in time");
+        });
+        let got = selecting.join().unwrap();
         assert_eq!(got, Some("in time"));
     });
 }
@@ -259,14 +259,14 @@ fn a_blocked_select_wakes_for_the_case_that_becomes_ready() {
         for closing in [false, true] {
             let chans: Vec<Chan<u32>> = (0..3).map(|_| chan::make(0)).collect();
             let cs = chans.clone();
-            let h = goro::spawn(move || {
+            let (h, watched) = common::spawn_watched(move || {
                 goro::select! {
                     v = <-cs[0] => (0, v),
                     v = <-cs[1] => (1, v),
                     v = <-cs[2] => (2, v),
                 }
             });
-            std::thread::sleep(Duration::from_millis(20));
+            common::wait_until(|| watched.is_parked(WaitReason::Select) || h.is_finished());
             assert!(!h.is_finished(), "select returned with nothing ready");
             if closing {
                 chans[2].close();

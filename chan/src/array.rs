@@ -464,3 +464,13 @@ fn spin(step: &mut u32) {
     }
     *step += 1;
 }
+
+#[cfg(all(test, loom))]
+impl<T> Array<T> {
+    /// How many registrations (senders, receivers) the wait queues hold: the models check that
+    /// none is left behind once every operation has returned (a stale one would point into a
+    /// dead stack frame).
+    pub(crate) fn registrations(&self) -> (usize, usize) {
+        (self.senders.len(), self.receivers.len())
+    }
+}

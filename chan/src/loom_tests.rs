@@ -422,6 +422,70 @@ fn loom_array_recv_woken_by_send() {
     cov.assert_all_reached();
 }
 
+/// A receive with a deadline on an empty capacity-1 ring, racing a send and the clock: the
+/// receive gets the value (before the deadline, or after it when the send won the race with
+/// the withdrawal), or it times out, withdrawn and unregistered, and the value is in the ring
+/// for the next receive. Never lost, never received twice; the receiver's registration never
+/// outlives it; a receiver that parked is woken by the send or by the clock (loom reports
+/// one woken by neither as a deadlock).
+#[test]
+fn loom_array_recv_deadline_races_send() {
+    const RECEIVED: usize = 0;
+    const RECEIVED_AFTER_DEADLINE: usize = 1;
+    const TIMED_OUT: usize = 2;
+    const RECEIVER_PARKED: usize = 3;
+    let cov = Coverage::new(
+        "loom_array_recv_deadline_races_send",
+        &[
+            "received before the deadline",
+            "received although the deadline passed",
+            "timed out, the value left in the ring",
+            "the receiver parked",
+        ],
+    );
+    let c = cov.clone();
+    builder(Some(3)).check(move || {
+        c.execution();
+        let ex = Execution::new();
+        let clock = ex.clock();
+        let a = Arc::new(Array::<u64>::new(1));
+        let sender = {
+            let a = a.clone();
+            thread::spawn(move || a.send(7, None).is_ok())
+        };
+        let timer = thread::spawn(move || clock.fire());
+        let got = a.recv(Some(Instant::now()));
+        assert!(sender.join().expect("sender panicked"), "the send failed");
+        timer.join().expect("timer panicked");
+        match got {
+            Ok(Some(v)) => {
+                assert_eq!(v, 7);
+                assert!(a.is_empty(), "received and still in the ring: twice");
+                c.hit(if ex.timed_out() {
+                    RECEIVED_AFTER_DEADLINE
+                } else {
+                    RECEIVED
+                });
+            }
+            Ok(None) => panic!("recv saw a close that never happened"),
+            Err(RecvTimeoutError) => {
+                // The send has returned: the value must be in the ring.
+                assert_eq!(a.try_recv().ok(), Some(7), "the value was lost on timeout");
+                c.hit(TIMED_OUT);
+            }
+        }
+        if ex.parked(WaitReason::ChanReceive) {
+            c.hit(RECEIVER_PARKED);
+        }
+        assert_eq!(
+            a.registrations(),
+            (0, 0),
+            "a registration (senders, receivers) outlived its operation"
+        );
+    });
+    cov.assert_all_reached();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Select: one Cx, several cases
 // ---------------------------------------------------------------------------------------------

@@ -278,6 +278,12 @@ impl SyncWaitQueue {
         dekker_fence();
     }
 
+    /// How many entries the queue holds (the loom models' leak check).
+    #[cfg(all(test, loom))]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
     pub(crate) fn unregister(&self, cx: &Cx) {
         let mut q = self.lock();
         q.remove(cx);

@@ -5,6 +5,7 @@ mod common;
 use chan::context::{self, Cause, Context, ContextError};
 use chan::{Select, Selected, TryRecvError};
 use common::watchdog;
+use runtime::WaitReason;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -283,11 +284,11 @@ fn a_cancel_from_a_thread_wakes_a_goroutine_blocked_on_done() {
     watchdog(30, || {
         let (ctx, cancel) = context::with_cancel(&context::background());
         let c2 = ctx.clone();
-        let h = runtime::spawn(move || {
+        let (h, watched) = common::spawn_watched(move || {
             assert_eq!(c2.done().recv(), None);
             c2.err()
         });
-        std::thread::sleep(ms(10));
+        watched.wait_parked(WaitReason::ChanReceive);
         std::thread::spawn(move || cancel.cancel()).join().unwrap();
         assert_eq!(h.join().unwrap(), Some(ContextError::Canceled));
     });
@@ -301,15 +302,17 @@ fn a_cancel_from_a_goroutine_wakes_threads_blocked_on_done() {
         let waiters: Vec<_> = (0..4)
             .map(|_| {
                 let c = child.clone();
-                std::thread::spawn(move || {
+                common::thread_watched(move || {
                     assert_eq!(c.done().recv(), None);
                     c.err()
                 })
             })
             .collect();
-        std::thread::sleep(ms(10));
+        for (_, watched) in &waiters {
+            watched.wait_parked(WaitReason::ChanReceive);
+        }
         runtime::spawn(move || cancel.cancel()).join().unwrap();
-        for w in waiters {
+        for (w, _) in waiters {
             assert_eq!(w.join().unwrap(), Some(ContextError::Canceled));
         }
     });

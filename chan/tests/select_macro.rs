@@ -13,7 +13,8 @@ mod support;
 use support::assert_uniform;
 
 use chan::{Chan, Receiver, Sender, make, select};
-use common::watchdog;
+use common::{Watched, watchdog};
+use runtime::WaitReason;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
@@ -61,17 +62,18 @@ impl Drop for DropFlag {
     }
 }
 
-/// Runs `f` on a plain thread and reports whether it was still blocked after `wait`
-/// (the thread is leaked if so: a select that blocks forever cannot be stopped).
-fn still_blocked_after(wait: Duration, f: impl FnOnce() + Send + 'static) -> bool {
+/// Runs `f` on a plain thread, waits until the thread has blocked in goro, and reports
+/// whether it is still blocked then (the thread is leaked: a select that blocks forever
+/// cannot be stopped).
+fn blocks(f: impl FnOnce() + Send + 'static) -> bool {
     let finished = Arc::new(AtomicBool::new(false));
     let f2 = finished.clone();
-    std::thread::spawn(move || {
+    let (_t, watched) = common::thread_watched(move || {
         f();
         f2.store(true, Ordering::SeqCst);
     });
-    std::thread::sleep(wait);
-    !finished.load(Ordering::SeqCst)
+    watched.wait_parked(WaitReason::Select);
+    !finished.load(Ordering::SeqCst) && watched.is_parked(WaitReason::Select)
 }
 
 // ---- receive arms ------------------------------------------------------------------------
@@ -141,10 +143,10 @@ fn recv_arm_waits_for_a_sender_on_an_unbuffered_channel() {
     watchdog(10, || {
         let ch = make::<&'static str>(0);
         let tx = ch.clone();
-        let me = runtime::Waiter::current();
+        let me = Watched::current();
         let h = std::thread::spawn(move || {
             // Sends only once the select below has blocked.
-            common::wait_until(|| runtime::__test::is_parked(&me, runtime::WaitReason::Select));
+            me.wait_parked(WaitReason::Select);
             tx.send("late");
         });
         let got = select! { v = <-ch => v };
@@ -283,8 +285,10 @@ fn timeout_does_not_fire_when_an_arm_becomes_ready_in_time() {
     watchdog(10, || {
         let ch = make::<i32>(0);
         let tx = ch.sender();
+        // The sender comes once this thread has parked in the select, its timer armed.
+        let me = Watched::current();
         let h = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(10));
+            me.wait_parked(WaitReason::Select);
             tx.send(3);
         });
         let r = select! {
@@ -351,7 +355,7 @@ fn nil_arms_with_a_timeout_time_out() {
 fn all_nil_select_blocks_forever() {
     watchdog(10, || {
         assert!(
-            still_blocked_after(Duration::from_millis(100), || {
+            blocks(|| {
                 let nil: Option<Chan<i32>> = None;
                 select! {
                     _ = <-nil => {}
@@ -367,7 +371,7 @@ fn all_nil_select_blocks_forever() {
 fn empty_select_blocks_forever() {
     watchdog(10, || {
         assert!(
-            still_blocked_after(Duration::from_millis(100), || {
+            blocks(|| {
                 select! {}
             }),
             "`select! {{}}` must block forever, like Go's `select {{}}`"
@@ -390,7 +394,7 @@ fn single_arm_select_blocks_until_ready() {
     watchdog(10, || {
         let ch = make::<i32>(0);
         let tx = ch.clone();
-        assert!(still_blocked_after(Duration::from_millis(50), move || {
+        assert!(blocks(move || {
             let _ = select! { v = <-ch => v };
         }));
         tx.send(1); // wakes it
@@ -719,8 +723,9 @@ fn block_on_runs_selects_on_a_goroutine() {
         let r = runtime::block_on(|| {
             let ch = make::<i32>(0);
             let tx = ch.clone();
+            let me = Watched::current();
             runtime::go(move || {
-                runtime::sleep(Duration::from_millis(5));
+                me.wait_parked(WaitReason::Select); // the select below waits first
                 select! { tx <- 5 => {} }
             });
             select! {

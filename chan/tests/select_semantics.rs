@@ -11,7 +11,7 @@ mod common;
 mod support;
 
 use chan::{Chan, Select, Selected};
-use common::{spawn_watched, watchdog};
+use common::{Watched, spawn_watched, watchdog};
 use runtime::WaitReason;
 use std::collections::{HashMap, HashSet};
 use std::panic::{self, AssertUnwindSafe};
@@ -142,8 +142,9 @@ fn select_with_timeout_completes_when_a_case_becomes_ready_in_time() {
         for cap in [0, 1] {
             let ch = chan::make::<u32>(cap);
             let tx = ch.clone();
+            let me = Watched::current();
             runtime::go(move || {
-                runtime::sleep(TICK);
+                me.wait_parked(WaitReason::Select); // the select below has parked
                 tx.send(11);
             });
             let idle = chan::make::<u32>(0);
@@ -377,8 +378,9 @@ fn unsent_returns_the_value_of_a_send_case_not_chosen() {
             let wake = chan::make::<u32>(0);
             let w2 = wake.clone();
             // The select parks (registering the send case), then the receive case wins.
+            let me = Watched::current();
             runtime::go(move || {
-                runtime::sleep(TICK);
+                me.wait_parked(WaitReason::Select);
                 w2.send(5);
             });
             let mut sel = Select::new();
@@ -682,8 +684,9 @@ fn blocked_select_on_a_plain_thread_is_woken_by_a_goroutine() {
         let a = chan::make::<u32>(0);
         let b = chan::make::<u32>(2);
         let b2 = b.clone();
+        let me = Watched::current();
         runtime::go(move || {
-            runtime::sleep(TICK);
+            me.wait_parked(WaitReason::Select); // the select below has blocked
             b2.send(1);
         });
         let mut sel = Select::new();

@@ -63,6 +63,13 @@ macro_rules! go_socket {
                 self.inner.fd.is_closed()
             }
 
+            /// Test support, not API: whether a goroutine or thread waits now for the socket
+            /// to become readable (`read`) or writable (`runtime::PollFd::__is_waiting`).
+            #[doc(hidden)]
+            pub fn __is_waiting(&self, read: bool) -> bool {
+                self.inner.fd.__is_waiting(read)
+            }
+
             /// Takes the pending error of the socket (`SO_ERROR`), if any.
             pub fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
                 self.inner.take_error()

@@ -111,18 +111,21 @@ fn write_blocks_until_read() {
         let (a, b) = pair();
         let done = Arc::new(AtomicBool::new(false));
         let d2 = done.clone();
-        let writer = runtime::spawn(move || {
+        let (writer, watched) = spawn_watched(move || {
             (&*a).write_all(b"sync").unwrap();
             d2.store(true, Ordering::SeqCst);
         });
-        std::thread::sleep(Duration::from_millis(100));
+        let parked_or_done =
+            || watched.is_parked(WaitReason::IoWait) || done.load(Ordering::SeqCst);
+        common::wait_until(parked_or_done);
         assert!(
             !done.load(Ordering::SeqCst),
             "no buffering: the write waits for a reader"
         );
         let mut buf = [0u8; 2];
         (&*b).read_exact(&mut buf).unwrap();
-        std::thread::sleep(Duration::from_millis(50));
+        // Parked again (or still) for the rest, unless it wrongly finished.
+        common::wait_until(parked_or_done);
         assert!(
             !done.load(Ordering::SeqCst),
             "half read: the write still waits"
@@ -331,11 +334,11 @@ fn extended_deadline_applies_to_a_blocked_read() {
         a.set_read_deadline(Some(Instant::now() + Duration::from_millis(100)))
             .unwrap();
         let a1 = a.clone();
-        let reader = runtime::spawn(move || {
+        let (reader, watched) = spawn_watched(move || {
             let mut buf = [0u8; 16];
             (&*a1).read(&mut buf).map(|n| buf[..n].to_vec())
         });
-        std::thread::sleep(Duration::from_millis(20));
+        watched.wait_parked(WaitReason::IoWait); // blocked, with the first deadline
         a.set_read_deadline(Some(Instant::now() + Duration::from_secs(5)))
             .unwrap();
         // Past the first deadline, well before the second.
@@ -348,8 +351,8 @@ fn extended_deadline_applies_to_a_blocked_read() {
         a.set_read_deadline(Some(start + Duration::from_millis(50)))
             .unwrap();
         let a2 = a.clone();
-        let reader = runtime::spawn(move || read_one(&a2));
-        std::thread::sleep(Duration::from_millis(10));
+        let (reader, watched) = spawn_watched(move || read_one(&a2));
+        watched.wait_parked(WaitReason::IoWait); // blocked, with the first deadline
         a.set_read_deadline(Some(start + Duration::from_millis(300)))
             .unwrap();
         let e = reader.join().unwrap().unwrap_err();
@@ -365,12 +368,14 @@ fn cleared_deadline_lets_a_blocked_operation_wait_on() {
         a.set_deadline(Some(Instant::now() + Duration::from_millis(100)))
             .unwrap();
         let (a1, a2) = (a.clone(), a.clone());
-        let reader = runtime::spawn(move || {
+        let (reader, r) = spawn_watched(move || {
             let mut buf = [0u8; 16];
             (&*a1).read(&mut buf).map(|n| buf[..n].to_vec())
         });
-        let writer = runtime::spawn(move || (&*a2).write(b"from a"));
-        std::thread::sleep(Duration::from_millis(20));
+        let (writer, w) = spawn_watched(move || (&*a2).write(b"from a"));
+        // Both blocked, with the deadline.
+        r.wait_parked(WaitReason::IoWait);
+        w.wait_parked(WaitReason::IoWait);
         a.set_deadline(None).unwrap();
         std::thread::sleep(Duration::from_millis(250));
         (&*b).write_all(b"from b").unwrap();
@@ -397,7 +402,9 @@ fn cleared_deadline_lets_a_blocked_operation_wait_on() {
 fn works_from_plain_threads() {
     watchdog(10, || {
         let (mut a, mut b) = pipe();
-        let t = std::thread::spawn(move || {
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let t_out = timed_out.clone();
+        let (t, watched) = common::thread_watched(move || {
             let mut buf = [0u8; 5];
             b.read_exact(&mut buf).unwrap();
             b.write_all(&buf).unwrap();
@@ -405,6 +412,7 @@ fn works_from_plain_threads() {
                 .unwrap();
             let e = b.read(&mut buf).unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+            t_out.store(true, Ordering::SeqCst);
             b.set_read_deadline(None).unwrap();
             // Blocks until `a` is dropped.
             b.read(&mut buf).unwrap()
@@ -413,7 +421,10 @@ fn works_from_plain_threads() {
         let mut buf = [0u8; 5];
         a.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"plain");
-        std::thread::sleep(Duration::from_millis(100));
+        // Parked after the timeout: in the read without a deadline.
+        common::wait_until(|| {
+            timed_out.load(Ordering::SeqCst) && watched.is_parked(WaitReason::IoWait)
+        });
         drop(a);
         assert_eq!(t.join().unwrap(), 0);
     });

@@ -7,6 +7,7 @@ mod support;
 
 use common::{wait_until, watchdog};
 use net::{PollFd, UdpSocket, UnixDatagram, UnixListener, UnixStream};
+use runtime::WaitReason;
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -208,7 +209,7 @@ fn dial_timeout_and_dial_context() {
                 Some(&context::ContextError::Canceled)
             );
             let (ctx, _c) = context::with_timeout(&context::background(), Duration::from_millis(1));
-            runtime::sleep(Duration::from_millis(5));
+            assert_eq!(ctx.done().recv(), None); // its deadline has passed
             let e = net::dial_context(&ctx, "tcp", &addr).unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::TimedOut);
         });
@@ -272,8 +273,14 @@ fn unix_connect_waits_for_room_in_a_full_backlog() {
             let mut blocked = None;
             for _ in 0..8 {
                 let p = path.clone();
-                let h = runtime::spawn(move || UnixStream::connect(&p));
-                runtime::sleep(Duration::from_millis(20));
+                let (h, watched) = common::spawn_watched(move || UnixStream::connect(&p));
+                // It connects at once, or it waits for room (Linux has no readiness event for
+                // that: `connect` backs off in `runtime::sleep`).
+                wait_until(|| {
+                    h.is_finished()
+                        || watched.is_parked(WaitReason::Sleep)
+                        || watched.is_parked(WaitReason::IoWait)
+                });
                 if h.is_finished() {
                     held.push(h.join().unwrap().expect("connect with room"));
                 } else {

@@ -553,7 +553,7 @@ fn plain_threads_use_the_same_sockets() {
         let c = Arc::new(c);
         let c2 = c.clone();
         let reader = std::thread::spawn(move || (&*c2).read(&mut [0u8; 1]));
-        std::thread::sleep(Duration::from_millis(50));
+        wait_until(|| c.__is_waiting(true) || reader.is_finished()); // blocked in poll(2)
         c.close().unwrap();
         let e = reader.join().unwrap().unwrap_err();
         assert!(net::is_closed(&e), "{e}");

@@ -168,8 +168,8 @@ pub use dump::{num_goroutine, stack_dump};
 #[doc(hidden)]
 pub mod __test {
     /// Whether `w`'s goroutine is parked now with `reason` (and is still the goroutine `w`
-    /// was made for), or `w`'s plain thread is blocked in goro with no deadline (any reason:
-    /// threads record none).
+    /// was made for), or `w`'s plain thread is blocked in goro, with or without a deadline
+    /// (any reason: threads record none).
     pub fn is_parked(w: &crate::Waiter, reason: crate::WaitReason) -> bool {
         w.is_parked(reason)
     }

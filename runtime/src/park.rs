@@ -131,7 +131,10 @@ impl Waiter {
                     && g.status() == Status::Waiting
                     && g.wait_reason() == reason
             }
-            Kind::Thread(note) => crate::deadlock::is_asleep(note),
+            // Registered (no deadline), or its note says PARKED: a park with a deadline,
+            // which the deadlock detector does not register. Either way the thread has
+            // committed to sleep: an unpark from now on is what wakes it.
+            Kind::Thread(note) => crate::deadlock::is_asleep(note) || note.is_parked(),
         }
     }
 }

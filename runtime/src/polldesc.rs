@@ -216,6 +216,12 @@ impl PollDesc {
         self.fd.load(Ordering::Relaxed)
     }
 
+    /// Test support: whether a goroutine or thread waits in `dir`'s slot now (it published
+    /// itself there, so a close or a readiness event from now on wakes it).
+    pub(crate) fn is_waiting(&self, dir: Dir) -> bool {
+        self.slot(dir).is_waiting()
+    }
+
     fn slot(&self, dir: Dir) -> &PollSlot<Sleeper> {
         match dir {
             Dir::Read => &self.rg,

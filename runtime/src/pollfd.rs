@@ -245,6 +245,17 @@ impl PollFd {
         f(self.fd)
     }
 
+    /// Test support, not API: whether a goroutine or a plain thread waits now for the fd to
+    /// become readable (`read`) or writable: it has published itself in the descriptor's wait
+    /// slot, so a readiness event, a deadline change or `close` from now on wakes it. Tests
+    /// wait on it instead of sleeping to let an operation block (a plain thread blocks in
+    /// `poll(2)`, where `runtime::__test::is_parked` cannot see it).
+    #[doc(hidden)]
+    pub fn __is_waiting(&self, read: bool) -> bool {
+        self.pd
+            .is_waiting(if read { Dir::Read } else { Dir::Write })
+    }
+
     /// Waits until the fd may be readable (returns at once if readiness is pending), or the
     /// read deadline passes, or the fd is closed.
     pub fn wait_readable(&self) -> io::Result<()> {

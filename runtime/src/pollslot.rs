@@ -230,8 +230,7 @@ impl<S> PollSlot<S> {
         }
     }
 
-    /// Whether a sleeper is published (for tests and dumps).
-    #[cfg(test)]
+    /// Whether a sleeper is published (for tests: `PollFd::__is_waiting`).
     pub(crate) fn is_waiting(&self) -> bool {
         self.state.load(Ordering::SeqCst) == WAITING
     }

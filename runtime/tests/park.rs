@@ -109,7 +109,8 @@ fn park_until_returns_early_when_unparked() {
         runtime::block_on(|| {
             let me = Waiter::current();
             runtime::go(move || {
-                runtime::sleep(Duration::from_millis(5));
+                // Once it has parked: the unpark wakes it, not a token it finds first.
+                wait_until(|| runtime::__test::is_parked(&me, WaitReason::Timer));
                 me.unpark();
             });
             let t = Instant::now();

@@ -51,8 +51,11 @@ fn many_sleepers_all_wake() {
 #[test]
 fn a_timer_added_while_every_m_sleeps_still_fires() {
     watchdog(60, || {
-        // Let every M go idle, then add a timer from a plain thread.
-        std::thread::sleep(Duration::from_millis(50));
+        // Wait until every M has gone idle, then add a timer from a plain thread.
+        common::wait_until(|| {
+            let s = runtime::sched_stats();
+            s.idle_procs == s.gomaxprocs && s.spinning_threads == 0
+        });
         let (tx, rx) = std::sync::mpsc::channel();
         let t = Instant::now();
         let _timer = runtime::after_func(Duration::from_millis(15), move || {

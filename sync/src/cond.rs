@@ -133,6 +133,15 @@ impl Cond {
         }
     }
 
+    /// Test support, not API: how many goroutines and threads are queued now, waiting for a
+    /// signal (taken out of the queue by the `signal` or `broadcast` that wakes them). Tests
+    /// wait on it instead of sleeping to let a waiter block, and check with it that a signal
+    /// took exactly one waiter out.
+    #[doc(hidden)]
+    pub fn __queued(&self) -> usize {
+        self.list().len()
+    }
+
     /// Wakes one waiting goroutine or thread, the one waiting longest, if any.
     pub fn signal(&self) {
         // No waiters since the last notification: nothing to do, without the lock.

@@ -1,6 +1,7 @@
 //! Loom models of the sync core: the [`crate::Mutex`] state word (normal and starvation mode,
 //! `try_lock`), the runtime semaphore ([`crate::sema`]) on its own, the [`crate::WaitGroup`]
-//! counter/waiter handoff and the [`crate::RwMutex`] reader/writer handshake.
+//! counter/waiter handoff and the [`crate::RwMutex`] reader/writer handshake, on the shared
+//! reader count and through the per-P reader slots ([`crate::rslot`]).
 //!
 //! Under `--cfg loom`, [`crate::shim`] swaps in loom's atomics, a `loom::sync::Mutex` for the
 //! semaphore table's bucket lock, and a per-thread `loom::sync::Notify` for the runtime's
@@ -50,6 +51,7 @@
 //! them in an instrumented copy of the crate.
 
 use crate::loom_support::{Coverage, builder};
+use crate::rslot::{loom_probe, loom_proc};
 use crate::sema;
 use crate::shim::{AtomicU32, Ordering, loom_clock};
 use crate::{Mutex, RwMutex, WaitGroup};
@@ -736,10 +738,10 @@ impl Pair {
 /// One writer, one reader: the reader sees the old pair or the new one, never half of each.
 /// A reader inside makes the writer wait (it parks until the last reader out releases it); a
 /// reader arriving while a writer is in backs off and waits for the writer's unlock to let it
-/// in; the two announce themselves to each other in either order. Loom threads have no P, so
-/// these models cover the shared reader count (Go's algorithm, which plain threads and
-/// goroutines whose slot is taken use); the per-P reader slots of goroutines are covered by
-/// the stress tests in `tests/rwmutex.rs` and the unit tests in `rslot.rs`.
+/// in; the two announce themselves to each other in either order. Its threads play no P, so
+/// this model and the next cover the shared reader count (Go's algorithm, which plain threads
+/// and goroutines whose slot is taken use); the `loom_rwmutex_slot_*` models below have
+/// readers that play Ps and so take the per-P reader slots.
 #[test]
 fn loom_rwmutex_writer_and_reader() {
     const OLD: usize = 0;
@@ -791,6 +793,112 @@ fn loom_rwmutex_writer_and_two_readers() {
         assert_eq!(p.read(), 1, "the write was lost");
         assert!(p.lock.try_lock().is_some(), "the lock is free at the end");
         c.hit(seen as usize);
+    });
+    cov.assert_all_reached();
+}
+
+// ---------------------------------------------------------------------------------------------
+// RwMutex through the per-P reader slots (rslot.rs)
+// ---------------------------------------------------------------------------------------------
+
+/// Zeroes the path probes for an execution; returns (writer parked, reader backed out) of the
+/// one before.
+fn take_probes() -> (bool, bool) {
+    use std::sync::atomic::Ordering as StdOrdering;
+    (
+        loom_probe::WRITER_PARKED.swap(0, StdOrdering::Relaxed) != 0,
+        loom_probe::READER_BACKED_OUT.swap(0, StdOrdering::Relaxed) != 0,
+    )
+}
+
+/// Reads the pair as a goroutine on P `p` would: through its slot, when the slot is free and
+/// no writer is pending.
+fn read_on(p: &Pair, proc: usize) -> u32 {
+    loom_proc::set(Some(proc));
+    let v = p.read();
+    loom_proc::set(None);
+    v
+}
+
+/// One writer, one reader on P 0 (the slot path): a reader's claim of its slot and check for
+/// a writer race the writer's announcement and scan. The writer never gets in while the
+/// reader is inside (loom's cell; the pair is never half-written), and the reader never misses
+/// a writer that is inside (it backs out and queues on the shared count). A writer that finds
+/// the reader in its slot parks (spinning is off under loom) and the reader's release wakes
+/// it: a release that missed the parked writer is a deadlock in loom's eyes. Outcomes: the
+/// reader saw the old pair or the new one, the writer parked on the slot, the reader claimed
+/// its slot and backed out.
+#[test]
+fn loom_rwmutex_slot_reader_and_writer() {
+    let cov = Coverage::new(
+        "loom_rwmutex_slot_reader_and_writer",
+        &[
+            "reader saw the old pair",
+            "reader saw the new pair",
+            "writer parked on the slot",
+            "reader backed out",
+        ],
+    );
+    let c = cov.clone();
+    model(Some(3), move || {
+        c.execution();
+        take_probes();
+        let p = Pair::new();
+        let w = {
+            let p = p.clone();
+            spawn(move || p.write(1))
+        };
+        let seen = read_on(&p, 0);
+        w.join().expect("writer panicked");
+        assert_eq!(read_on(&p, 0), 1, "the write was lost");
+        assert!(p.lock.try_lock().is_some(), "the lock is free at the end");
+        c.hit(seen as usize);
+        let (parked, backed_out) = take_probes();
+        if parked {
+            c.hit(2);
+        }
+        if backed_out {
+            c.hit(3);
+        }
+    });
+    cov.assert_all_reached();
+}
+
+/// One writer, readers on P 0 and P 1 (two rows of the lock's column): the writer scans both
+/// rows and waits for each reader it finds; both readers inside at once is allowed, the
+/// writer with either is not (loom's cell), and every wakeup arrives (loom's deadlock check).
+#[test]
+fn loom_rwmutex_slot_two_readers_and_writer() {
+    let cov = Coverage::new(
+        "loom_rwmutex_slot_two_readers_and_writer",
+        &[
+            "both old",
+            "one old one new",
+            "both new",
+            "writer parked on a slot",
+        ],
+    );
+    let c = cov.clone();
+    model(Some(2), move || {
+        c.execution();
+        take_probes();
+        let p = Pair::new();
+        let w = {
+            let p = p.clone();
+            spawn(move || p.write(1))
+        };
+        let r = {
+            let p = p.clone();
+            spawn(move || read_on(&p, 1))
+        };
+        let seen = read_on(&p, 0) + r.join().expect("reader panicked");
+        w.join().expect("writer panicked");
+        assert_eq!(p.read(), 1, "the write was lost");
+        assert!(p.lock.try_lock().is_some(), "the lock is free at the end");
+        c.hit(seen as usize);
+        if take_probes().0 {
+            c.hit(3);
+        }
     });
     cov.assert_all_reached();
 }

@@ -343,6 +343,14 @@ impl<T: ?Sized> Mutex<T> {
         self.raw.is_locked()
     }
 
+    /// Test support, not API: how many goroutines and threads have counted themselves as
+    /// waiters for the lock (in the state word, just before they park on its semaphore).
+    /// Tests wait on it instead of sleeping to let a locker block.
+    #[doc(hidden)]
+    pub fn __waiters(&self) -> u32 {
+        self.raw.state.load(Ordering::SeqCst) >> WAITER_SHIFT
+    }
+
     /// The value, through a unique borrow: no locking needed.
     pub fn get_mut(&mut self) -> &mut T {
         self.data.get_mut()

@@ -18,11 +18,17 @@
 //!
 //! Plain threads have no P and always use the shared count.
 //!
+//! Its atomics and the parked writers' lock are the loom facade's (`runtime::__loom` through
+//! [`crate::shim`]): `std`'s, so this compiles to what it would with `std`'s directly, and
+//! loom's under `--cfg loom`, where a model's threads play Ps ([`loom_proc`]) and the barrier
+//! pair is a SeqCst fence on each side (`loom_tests.rs` has the models).
+//!
 //! # Writers waiting for a slot
 //! A release is a plain store, not an atomic exchange (which would cost the fast path as much
 //! again). A writer that finds a reader in a slot spins first; if the reader stays (it
-//! blocked inside its read section), the writer enters itself in [`PARKED`], counts itself in
-//! [`NPARKED`] and parks. A releasing reader stores 0, then loads `NPARKED`, and wakes the
+//! blocked inside its read section), the writer enters itself in `Globals::parked`, counts
+//! itself in `Globals::nparked` and parks. A releasing reader stores 0, then loads
+//! `nparked`, and wakes the
 //! writer if it is there. The store-then-load on the reader's side and the count-then-look on
 //! the writer's are a Dekker pair; the runtime's asymmetric fence orders both: a compiler
 //! fence on the reader's side ([`runtime::__sync::light_barrier`]), a process-wide barrier on the
@@ -33,42 +39,149 @@
 //! A writer's scan costs one load per row ever used (the largest GOMAXPROCS the program has
 //! run with), only for locks that some goroutine has read-locked.
 
-use crate::shim::{self, Waiter};
+use crate::shim::{self, AtomicUsize, Ordering, Waiter};
 use runtime::__kit::CachePadded;
 use runtime::WaitReason;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Slots in each P's row: one 128-byte line pair of 8-byte words.
 const SLOTS: usize = 16;
 
+/// Rows in the table: one per P. Under loom, two: a model's threads play Ps 0 and 1
+/// ([`loom_proc::set`]).
+#[cfg(not(loom))]
+const ROWS_MAX: usize = runtime::MAX_PROCS;
+#[cfg(loom)]
+const ROWS_MAX: usize = 2;
+
 /// One P's slots, alone on its cache line pair (adjacent-line prefetch pulls lines in twos).
 type Row = CachePadded<[AtomicUsize; SLOTS]>;
-
-static TABLE: [Row; runtime::MAX_PROCS] =
-    [const { CachePadded::new([const { AtomicUsize::new(0) }; SLOTS]) }; runtime::MAX_PROCS];
 
 /// A counter alone on its cache line pair: read on hot paths, written rarely.
 type Padded = CachePadded<AtomicUsize>;
 
-/// Rows that readers have used: one past the highest P index seen. A P index never exceeds
-/// the largest GOMAXPROCS the program has set, so writers scan only that many rows.
-static ROWS: Padded = CachePadded::new(AtomicUsize::new(0));
+/// The table and its bookkeeping, all of it shared by every lock. A `static` (its atomics are
+/// `std`'s through the loom facade, so [`globals`] is the static's address); under loom, a
+/// `loom::lazy_static` made afresh for each execution of a model.
+struct Globals {
+    table: [Row; ROWS_MAX],
+    /// Rows that readers have used: one past the highest P index seen. A P index never
+    /// exceeds the largest GOMAXPROCS the program has set, so writers scan only that many
+    /// rows.
+    rows: Padded,
+    /// The last lock id handed out.
+    last_id: Padded,
+    /// Writers parked on a slot, by column: `(id, waiter)`. A writer enters itself before its
+    /// last look at the slot and leaves after it saw the slot cleared, both under the lock.
+    parked: [shim::BucketLock<Vec<(usize, Waiter)>>; SLOTS],
+    /// How many writers are in `parked`: what a releasing reader looks at.
+    nparked: Padded,
+}
 
-/// The last lock id handed out.
-static LAST_ID: Padded = CachePadded::new(AtomicUsize::new(0));
+#[cfg(not(loom))]
+static GLOBALS: Globals = Globals {
+    table: [const { CachePadded::new([const { AtomicUsize::new(0) }; SLOTS]) }; ROWS_MAX],
+    rows: CachePadded::new(AtomicUsize::new(0)),
+    last_id: CachePadded::new(AtomicUsize::new(0)),
+    parked: [const { shim::BucketLock::new(Vec::new()) }; SLOTS],
+    nparked: CachePadded::new(AtomicUsize::new(0)),
+};
 
-/// Writers parked on a slot, by column: `(id, waiter)`. A writer enters itself before its
-/// last look at the slot and leaves after it saw the slot cleared, both under the lock.
-static PARKED: [Mutex<Vec<(usize, Waiter)>>; SLOTS] = [const { Mutex::new(Vec::new()) }; SLOTS];
+#[cfg(not(loom))]
+#[inline(always)]
+fn globals() -> &'static Globals {
+    &GLOBALS
+}
 
-/// How many writers are in [`PARKED`]: what a releasing reader looks at.
-static NPARKED: Padded = CachePadded::new(AtomicUsize::new(0));
+#[cfg(loom)]
+loom::lazy_static! {
+    static ref GLOBALS: Globals = Globals {
+        table: std::array::from_fn(|_| {
+            CachePadded::new(std::array::from_fn(|_| AtomicUsize::new(0)))
+        }),
+        rows: CachePadded::new(AtomicUsize::new(0)),
+        last_id: CachePadded::new(AtomicUsize::new(0)),
+        parked: std::array::from_fn(|_| shim::BucketLock::new(Vec::new())),
+        nparked: CachePadded::new(AtomicUsize::new(0)),
+    };
+}
+
+#[cfg(loom)]
+fn globals() -> &'static Globals {
+    &GLOBALS
+}
+
+/// The calling goroutine's P, if it is a goroutine.
+#[cfg(not(loom))]
+#[inline(always)]
+fn current_proc() -> Option<usize> {
+    runtime::__sync::current_proc()
+}
+
+/// Under loom, the P a model said the calling thread plays (none: a plain thread).
+#[cfg(loom)]
+fn current_proc() -> Option<usize> {
+    loom_proc::get()
+}
+
+/// Which P each thread of a loom model plays.
+#[cfg(loom)]
+pub(crate) mod loom_proc {
+    use std::cell::Cell;
+    loom::thread_local! {
+        static PROC: Cell<Option<usize>> = Cell::new(None);
+    }
+    pub(crate) fn get() -> Option<usize> {
+        PROC.with(Cell::get)
+    }
+    /// The calling thread of the model plays P `p` (`None`: a plain thread) from now on.
+    #[cfg(test)]
+    pub(crate) fn set(p: Option<usize>) {
+        PROC.with(|c| c.set(p));
+    }
+}
+
+/// What the loom models count to show that their executions reach the paths they are built
+/// for (plain `std` counters, outside the model: a model's threads share one OS thread).
+#[cfg(loom)]
+pub(crate) mod loom_probe {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    /// A writer parked on a slot (`park_until_cleared`).
+    pub(crate) static WRITER_PARKED: AtomicUsize = AtomicUsize::new(0);
+    /// A reader claimed its slot, then saw a writer pending and backed out.
+    pub(crate) static READER_BACKED_OUT: AtomicUsize = AtomicUsize::new(0);
+    pub(crate) fn hit(p: &AtomicUsize) {
+        p.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The reader's half of the asymmetric fence: a compiler fence (under loom, a SeqCst fence,
+/// the model of the pair).
+#[inline(always)]
+fn light_barrier() {
+    #[cfg(not(loom))]
+    runtime::__sync::light_barrier();
+    #[cfg(loom)]
+    shim::dekker_fence();
+}
+
+/// The parking writer's half: `membarrier(2)`; whether it paired (under loom, a SeqCst
+/// fence, always paired).
+fn heavy_barrier() -> bool {
+    #[cfg(not(loom))]
+    {
+        runtime::__sync::heavy_barrier()
+    }
+    #[cfg(loom)]
+    {
+        shim::dekker_fence();
+        true
+    }
+}
 
 /// A fresh lock id, never 0 and never handed out before (a 64-bit count does not wrap).
 pub(crate) fn new_id() -> usize {
-    LAST_ID.fetch_add(1, Ordering::Relaxed) + 1
+    globals().last_id.fetch_add(1, Ordering::Relaxed) + 1
 }
 
 /// The column of the lock with id `id` (a Fibonacci hash, so consecutive ids spread).
@@ -85,26 +198,30 @@ fn column(id: usize) -> usize {
 /// it is SeqCst: a writer that the caller's check misses therefore scans its row.
 #[inline]
 pub(crate) fn mine(id: usize) -> Option<&'static AtomicUsize> {
-    let p = runtime::__sync::current_proc()?;
+    let p = current_proc()?;
+    let g = globals();
     // SeqCst (a plain load on x86): whichever claim raised the count comes before ours in the
     // total order, and so before the scan of a writer that our check misses.
-    if p >= ROWS.load(Ordering::SeqCst) {
-        ROWS.fetch_max(p + 1, Ordering::SeqCst);
+    if p >= g.rows.load(Ordering::SeqCst) {
+        g.rows.fetch_max(p + 1, Ordering::SeqCst);
     }
-    Some(&TABLE[p][column(id)])
+    Some(&g.table[p][column(id)])
 }
 
 /// The slots readers of the lock with id `id` may hold, one per row in use.
 pub(crate) fn all(id: usize) -> impl Iterator<Item = &'static AtomicUsize> {
     let c = column(id);
-    TABLE[..ROWS.load(Ordering::SeqCst)]
+    let g = globals();
+    g.table[..g.rows.load(Ordering::SeqCst)]
         .iter()
         .map(move |r| &r[c])
 }
 
-fn parked(id: usize) -> std::sync::MutexGuard<'static, Vec<(usize, Waiter)>> {
+fn parked(id: usize) -> impl std::ops::DerefMut<Target = Vec<(usize, Waiter)>> {
     // Nothing panics while the lock is held (pushes aside): a poisoned lock's Vec is intact.
-    PARKED[column(id)].lock().unwrap_or_else(|e| e.into_inner())
+    globals().parked[column(id)]
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
 }
 
 /// Releases a slot. Returns whether a writer may be parked on it: then the caller, if a
@@ -115,8 +232,8 @@ pub(crate) fn release(slot: &AtomicUsize) -> bool {
     // Release: the read section before the writer that sees the slot empty.
     slot.store(0, Ordering::Release);
     // Pairs with the parking writer's heavy barrier (module docs).
-    runtime::__sync::light_barrier();
-    NPARKED.load(Ordering::Relaxed) != 0
+    light_barrier();
+    globals().nparked.load(Ordering::Relaxed) != 0
 }
 
 /// Wakes the writer of lock `id` parked on a slot, if there is one.
@@ -137,11 +254,11 @@ pub(crate) fn wake(id: usize) {
 #[cold]
 #[inline(never)]
 pub(crate) fn park_until_cleared(slot: &AtomicUsize, id: usize) {
-    /// Leaves [`PARKED`] and [`NPARKED`] on the way out, even by unwinding.
+    /// Leaves `parked` and `nparked` on the way out, even by unwinding.
     struct Registered(usize);
     impl Drop for Registered {
         fn drop(&mut self) {
-            NPARKED.fetch_sub(1, Ordering::Relaxed);
+            globals().nparked.fetch_sub(1, Ordering::Relaxed);
             let mut q = parked(self.0);
             // Each writer holds its lock's `w` while here: one entry per id at most.
             if let Some(i) = q.iter().position(|(k, _)| *k == self.0) {
@@ -150,10 +267,13 @@ pub(crate) fn park_until_cleared(slot: &AtomicUsize, id: usize) {
         }
     }
 
-    parked(id).push((id, Waiter::current()));
+    #[cfg(loom)]
+    loom_probe::hit(&loom_probe::WRITER_PARKED);
+    let me = Waiter::current();
+    parked(id).push((id, me));
     let _registered = Registered(id);
-    NPARKED.fetch_add(1, Ordering::SeqCst);
-    let paired = runtime::__sync::heavy_barrier();
+    globals().nparked.fetch_add(1, Ordering::SeqCst);
+    let paired = heavy_barrier();
     // Should the barrier ever fail, a reader may miss us: look again now and then.
     let mut recheck = Duration::from_micros(50);
     // Acquire: the reader's release store.
@@ -195,7 +315,7 @@ mod tests {
         for _ in 0..200 {
             SLOT.store(id, Ordering::SeqCst);
             let writer = runtime::spawn(move || park_until_cleared(&SLOT, id));
-            while NPARKED.load(Ordering::SeqCst) == 0 && !writer.is_finished() {
+            while globals().nparked.load(Ordering::SeqCst) == 0 && !writer.is_finished() {
                 std::thread::yield_now();
             }
             if release(&SLOT) {

@@ -33,12 +33,11 @@
 use crate::mutex::RawMutex;
 use crate::rslot;
 use crate::sema;
-use crate::shim::{self, AtomicI32, AtomicU32, Ordering};
+use crate::shim::{self, AtomicI32, AtomicU32, AtomicUsize, Ordering, dekker_fence};
 use runtime::WaitReason;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::AtomicUsize;
 
 /// More readers than this at once is a bug (Go's `rwmutexMaxReaders`).
 const MAX_READERS: i32 = 1 << 30;
@@ -182,11 +181,15 @@ impl<T: ?Sized> RwMutex<T> {
         {
             return None;
         }
-        // SeqCst: the claim above and this check against the writer's announcement and scan.
+        // SeqCst: the claim above and this check against the writer's announcement and scan
+        // (a Dekker pair: under loom, which models SeqCst as AcqRel, with a fence).
+        dekker_fence();
         if self.reader_count.load(Ordering::SeqCst) >= 0 {
             return Some(slot);
         }
         // A writer is pending: back out and queue behind it.
+        #[cfg(loom)]
+        rslot::loom_probe::hit(&rslot::loom_probe::READER_BACKED_OUT);
         self.slot_runlock(slot);
         None
     }
@@ -213,6 +216,9 @@ impl<T: ?Sized> RwMutex<T> {
     /// Waits until no reader holds a slot for this lock. The caller holds `w` and has made
     /// `reader_count` negative, so no reader claims a slot for good from here on.
     fn wait_for_slot_readers(&self) {
+        // The announcement before and the scan below against a reader's claim and check (a
+        // Dekker pair: under loom, with a fence).
+        dekker_fence();
         let Some(id) = self.used_slot_id() else {
             return;
         };
@@ -343,6 +349,7 @@ impl<T: ?Sized> RwMutex<T> {
             return None;
         }
         // SeqCst: the announcement above and this scan against a reader's claim and check.
+        dekker_fence();
         if self.slot_reader_inside(Ordering::SeqCst) {
             // A reader got in meanwhile: withdraw, letting in any reader that queued since.
             self.let_readers_in();
@@ -368,6 +375,16 @@ impl<T: ?Sized> RwMutex<T> {
         for _ in 0..r {
             sema::release(&self.reader_sem, false);
         }
+    }
+
+    /// Test support, not API: the readers counted on the shared reader count (not those in
+    /// slots); while a writer holds the lock or waits for it, the readers that arrived after
+    /// it and wait (or are about to park) for its unlock. Tests wait on it instead of
+    /// sleeping to let readers block.
+    #[doc(hidden)]
+    pub fn __shared_readers(&self) -> i32 {
+        let r = self.reader_count.load(Ordering::SeqCst);
+        if r < 0 { r + MAX_READERS } else { r }
     }
 
     /// The value, through a unique borrow: no locking needed.

@@ -8,9 +8,12 @@
 //! is never woken is reported as a deadlock), spinning is off, and the starvation clock is a
 //! switch the model sets ([`starving_after`]).
 
-pub(crate) use runtime::__loom::{AtomicI32, AtomicU32, AtomicU64, Ordering, dekker_fence};
+pub(crate) use runtime::__loom::{
+    AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering, dekker_fence,
+};
 
-/// A semaphore bucket's lock: a blocking one (loom's under `--cfg loom`).
+/// A semaphore bucket's lock, and the reader slots' list of parked writers: a blocking one
+/// (loom's under `--cfg loom`).
 pub(crate) use runtime::__loom::Mutex as BucketLock;
 
 #[cfg(loom)]

@@ -49,11 +49,13 @@ fn signal_wakes_exactly_one() {
             woken: AtomicUsize::new(0),
         });
         let wg = waiters(&s, 6);
-        wait_until(|| *s.m.lock() == 6); // all have taken their ticket (under the lock)
+        wait_until(|| s.c.__queued() == 6); // all have queued
         for k in 1..=6 {
             s.c.signal();
+            // The signal took its waiter out of the queue before it returned: the others
+            // are still queued, so nothing can wake them.
+            assert_eq!(s.c.__queued(), 6 - k, "a signal woke more than one");
             wait_until(|| s.woken.load(Ordering::SeqCst) == k);
-            std::thread::sleep(std::time::Duration::from_millis(5));
             assert_eq!(
                 s.woken.load(Ordering::SeqCst),
                 k,
@@ -170,7 +172,8 @@ fn a_thread_local_destructor_can_wait_for_a_goro_lock() {
                     }
                 })
             };
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            // The destructor has counted itself as the lock's waiter: it waits for it.
+            wait_until(|| m.__waiters() == 1);
             drop(held);
             t.join().unwrap();
             assert_eq!(*m.lock(), 1);

@@ -205,11 +205,13 @@ fn go_blocks_at_the_limit_until_a_task_finishes() {
         });
         let started = Arc::new(AtomicUsize::new(0));
         let (grp, s) = (group.clone(), started.clone());
-        let spawner = std::thread::spawn(move || {
+        let (spawner, watched) = common::thread_watched(move || {
             grp.go(|| Ok(())); // blocks: the one slot is taken
             s.store(1, Ordering::SeqCst);
         });
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        common::wait_until(|| {
+            watched.is_parked(runtime::WaitReason::ChanSend) || started.load(Ordering::SeqCst) == 1
+        });
         assert_eq!(
             started.load(Ordering::SeqCst),
             0,

@@ -156,8 +156,9 @@ fn many_readers_queued_behind_a_writer_all_get_in() {
                 got.fetch_add(*l.rlock(), Ordering::SeqCst);
             });
         }
-        wait_until(|| arrived.load(Ordering::SeqCst) == 500);
-        runtime::sleep(std::time::Duration::from_millis(5));
+        // Every reader has counted itself in behind the writer: each waits for its unlock.
+        wait_until(|| l.__shared_readers() == 500);
+        assert_eq!(arrived.load(Ordering::SeqCst), 500);
         let mut w = w;
         *w = 1;
         drop(w);

@@ -2,8 +2,9 @@
 //!
 //! * [`watchdog`]: no test may hang; one that overruns prints a goroutine dump (with call
 //!   stacks) and fails the process;
-//! * [`spawn_watched`] / [`thread_watched`] and [`Watched::wait_parked`]: wait until the
-//!   goroutine (or thread) a test started has actually blocked, instead of sleeping and
+//! * [`spawn_watched`] / [`thread_watched`] / [`Watched::current`] and
+//!   [`Watched::wait_parked`]: wait until the goroutine (or thread) a test started, or the
+//!   test's own thread, has actually blocked (with a deadline or without), instead of sleeping and
 //!   hoping: on a slow or loaded machine a sleep that is too short silently tests something
 //!   else (the operation had not blocked yet). Per goroutine, not a count: tests run in
 //!   parallel in one process;
@@ -57,10 +58,17 @@ pub fn watchdog<T>(secs: u64, f: impl FnOnce() -> T) -> T {
     r
 }
 
-/// Polls `cond` until it holds; the watchdog bounds how long.
+/// Polls `cond` until it holds; the watchdog bounds how long. On a goroutine it polls with
+/// `runtime::sleep`, so the P is free meanwhile for what it waits for.
 pub fn wait_until(mut cond: impl FnMut() -> bool) {
+    let poll = Duration::from_micros(200);
+    let on_goroutine = Waiter::current().is_goroutine();
     while !cond() {
-        std::thread::sleep(Duration::from_micros(200));
+        if on_goroutine {
+            runtime::sleep(poll);
+        } else {
+            std::thread::sleep(poll);
+        }
     }
 }
 
@@ -70,11 +78,22 @@ pub fn wait_until(mut cond: impl FnMut() -> bool) {
 pub struct Watched(Waiter);
 
 impl Watched {
+    /// The calling goroutine or thread: another goroutine or thread can then wait until it
+    /// has blocked (a test's main thread in a `select!` with a timeout, say).
+    pub fn current() -> Watched {
+        Watched(Waiter::current())
+    }
+
     /// Waits until it is parked: a goroutine with `reason` (as `stack_dump` would show it), a
-    /// plain thread blocked in goro with no deadline (`reason` is not checked: threads record
-    /// none). The watchdog bounds how long.
+    /// plain thread blocked in goro, with a deadline or without (`reason` is not checked:
+    /// threads record none). The watchdog bounds how long.
     pub fn wait_parked(&self, reason: WaitReason) {
-        wait_until(|| runtime::__test::is_parked(&self.0, reason));
+        wait_until(|| self.is_parked(reason));
+    }
+
+    /// Whether it is parked now (see [`Watched::wait_parked`]).
+    pub fn is_parked(&self, reason: WaitReason) -> bool {
+        runtime::__test::is_parked(&self.0, reason)
     }
 }
 
