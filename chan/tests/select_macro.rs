@@ -36,12 +36,14 @@ thread_local! {
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours.
+        // SAFETY: our caller upholds GlobalAlloc::alloc's contract (a valid, non-zero-size
+        // layout), which is System.alloc's.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
+        // SAFETY: `ptr` came from our alloc, which is System.alloc, with this `layout` (our
+        // caller's contract), so System.dealloc may free it.
         unsafe { System.dealloc(ptr, layout) }
     }
 }

@@ -722,7 +722,8 @@ impl Pair {
         let _w = self.lock.lock();
         // SAFETY: see the `Sync` impl.
         self.pair.with_mut(|p| unsafe { (*p).0 = v });
-        // SAFETY: as above.
+        // SAFETY: the write lock is held (`_w`), so this is the only access to the pair (the
+        // `Sync` impl's argument); loom checks it.
         self.pair.with_mut(|p| unsafe { (*p).1 = v });
     }
     /// Reads the pair under the read lock; it is never half-written.

@@ -80,7 +80,9 @@ pub struct RwMutex<T: ?Sized> {
 // SAFETY: writers get `&mut T` one at a time (T: Send to move between their threads); readers
 // share `&T` across threads at once (T: Sync).
 unsafe impl<T: ?Sized + Send> Send for RwMutex<T> {}
-// SAFETY: as above.
+// SAFETY: sharing the lock lets writers take `&mut T` one at a time from any thread (T: Send)
+// and readers hold `&T` on several threads at once (T: Sync); the lock's protocol keeps the
+// two apart.
 unsafe impl<T: ?Sized + Send + Sync> Sync for RwMutex<T> {}
 
 impl<T> RwMutex<T> {
@@ -426,7 +428,7 @@ pub struct RwMutexReadGuard<'a, T: ?Sized> {
 
 // SAFETY: a read guard only gives `&T`: sending or sharing it needs T: Sync.
 unsafe impl<T: ?Sized + Sync> Send for RwMutexReadGuard<'_, T> {}
-// SAFETY: as above.
+// SAFETY: a shared read guard gives `&T` to every thread holding `&guard`: T: Sync.
 unsafe impl<T: ?Sized + Sync> Sync for RwMutexReadGuard<'_, T> {}
 
 impl<T: ?Sized> Deref for RwMutexReadGuard<'_, T> {
@@ -461,7 +463,7 @@ pub struct RwMutexWriteGuard<'a, T: ?Sized> {
 
 // SAFETY: the guard gives `&mut T` wherever it goes (T: Send) and `&T` to sharers (T: Sync).
 unsafe impl<T: ?Sized + Send> Send for RwMutexWriteGuard<'_, T> {}
-// SAFETY: as above.
+// SAFETY: a shared write guard only gives `&T` (`&mut` needs the guard itself): T: Sync.
 unsafe impl<T: ?Sized + Sync> Sync for RwMutexWriteGuard<'_, T> {}
 
 impl<T: ?Sized> Deref for RwMutexWriteGuard<'_, T> {
