@@ -6,8 +6,8 @@
 //! pages a goroutine touches become resident, so a 256 KiB stack costs one page while shallow.
 //! Goroutine stacks come from arenas that start with a record area: one [`RECORD_BYTES`]
 //! place per slot, where the G that owns the slot lives ([`StackPool::get_with_record`]), so
-//! a new goroutine allocates nothing and its record costs 136 bytes rather than a 144-byte
-//! malloc chunk and an owner-table entry. `iter::pull` producers' stacks come from arenas
+//! a new goroutine allocates nothing and its record costs 120 bytes rather than a malloc
+//! chunk and an owner-table entry. `iter::pull` producers' stacks come from arenas
 //! without one ([`StackPool::get`]).
 //!
 //! # Guards
@@ -59,9 +59,9 @@ const MAX_ARENA_SLOTS: usize = 1024;
 
 /// Bytes reserved per slot for the record of the goroutine that owns the stack (the G
 /// records of an arena's slots sit together in front of its first slot: no allocation per
-/// new goroutine, and 136 bytes instead of a 144-byte malloc chunk). 136 is
-/// `size_of::<G>()` on x86_64 and aarch64 (`g.rs` checks at compile time that a G fits).
-pub(crate) const RECORD_BYTES: usize = 136;
+/// new goroutine, and 120 bytes instead of a malloc chunk). 120 is `size_of::<G>()` on
+/// x86_64 and aarch64 (`g.rs` checks at compile time that a G fits).
+pub(crate) const RECORD_BYTES: usize = 120;
 
 /// The most arenas the overflow handler can search (an arena table it reads lock-free).
 /// 4096 arenas of 1024 slots: four million stacks.
@@ -462,7 +462,7 @@ fn madvise_pages(pages: &[usize], advice: libc::c_int) -> bool {
 /// goroutine's closure and first frames go) and the record area, in three syscalls where
 /// the kernel allows. This takes the guard syscall and the first-touch page faults off the
 /// spawn path; the cost is the top pages and records of slots not yet used (at most one
-/// arena's worth, 4 MiB + 136 KiB).
+/// arena's worth, 4 MiB + 120 KiB).
 ///
 /// # Safety
 /// `[base, base + n*slot)` must be a fresh arena of ours with no slot handed out, and
