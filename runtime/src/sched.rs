@@ -397,8 +397,11 @@ fn gfput_global_checked(gs: Vec<&'static G>) {
 static UNCHECKED: Mutex<Vec<&'static G>> = Mutex::new(Vec::new());
 static NUNCHECKED: AtomicUsize = AtomicUsize::new(0);
 
-/// Picked: one `process_madvise` call per 32 first exits costs ~0.1 us each on the
-/// development VM, and a deep first incarnation pins at most 32 x 220 KiB meanwhile.
+/// Picked on the development VM (AMD EPYC Zen 3, 2 vCPUs, shared): W8 (100k goroutines that
+/// all exit) took a median 380 ms with batches of 32, 359 with 64, 362 with 256 (12
+/// alternating rounds, within the noise of each other), but with 64 a burst of deep
+/// goroutines could still pin 64 x 220 KiB when its joiner looks (tests/stack_memory.rs
+/// failed once in four); 32 keeps that under the test's margin.
 const UNCHECKED_BATCH: usize = 32;
 
 /// If `g` (just dead) is in its first incarnation, holds it for a batched deep-stack check
