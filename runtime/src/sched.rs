@@ -336,18 +336,7 @@ pub(crate) fn gfget_global() -> Option<&'static G> {
 /// Returns a dead G to `p`'s free list (LIFO), spilling the older half to the global list
 /// when full. `g` is dead and owned by the caller.
 pub(crate) fn gfput(p: POwner<'_>, g: &'static G) {
-    if let Some(batch) = hold_if_fresh(g) {
-        for g in batch {
-            gfput_checked(p, g);
-        }
-        return;
-    }
     g.stack.release_deep();
-    gfput_checked(p, g);
-}
-
-/// [`gfput`] after the deep-stack check.
-fn gfput_checked(p: POwner<'_>, g: &'static G) {
     g.freed_at
         .store(crate::clock::coarse_nanos(), Ordering::Relaxed);
     if p.gfree_push(g) < GFREE_LOCAL_MAX {
@@ -361,85 +350,12 @@ fn gfput_checked(p: POwner<'_>, g: &'static G) {
 
 /// Returns a dead G to the global free list (an M that lost its P to sysmon).
 pub(crate) fn gfput_global(g: &'static G) {
-    let batch = match hold_if_fresh(g) {
-        Some(batch) => batch,
-        None => {
-            g.stack.release_deep();
-            vec![g]
-        }
-    };
-    gfput_global_checked(batch);
-}
-
-/// [`gfput_global`] after the deep-stack check.
-fn gfput_global_checked(gs: Vec<&'static G>) {
-    let now = crate::clock::coarse_nanos();
-    for g in &gs {
-        g.freed_at.store(now, Ordering::Relaxed);
-    }
+    g.stack.release_deep();
+    g.freed_at
+        .store(crate::clock::coarse_nanos(), Ordering::Relaxed);
     let mut global = lock(&SCHED.gfree);
-    global.warm.extend(gs);
+    global.warm.push(g);
     SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
-}
-
-/// Dead Gs in their first incarnation, waiting for their deep-stack check (at most
-/// `UNCHECKED_BATCH`; not in any free list, so not reusable meanwhile).
-///
-/// `Stack::release_deep` reads a boundary page below the shallow top region. A brand-new
-/// stack has never mapped it, so the read takes a page fault (1.5-3 us on the development VM,
-/// AMD EPYC Zen 3, 2 vCPUs, Linux 6.18, shared); mapping it to the zero page for every new
-/// slot when its arena is prepared (`MADV_POPULATE_READ`, ~1 us a slot in one call) put that
-/// cost on every spawn, exiting or not (W10's million goroutines never exit while timed).
-/// Instead a dying first incarnation waits here, and every `UNCHECKED_BATCH` of them have
-/// their boundaries mapped in one call and checked ([`crate::stack::release_deep_batch`]):
-/// the same cost per exit as before, none for goroutines that have not exited. A partial
-/// batch is checked by the next scavenge pass (an M about to sleep, or sysmon).
-static UNCHECKED: Mutex<Vec<&'static G>> = Mutex::new(Vec::new());
-static NUNCHECKED: AtomicUsize = AtomicUsize::new(0);
-
-/// Picked on the development VM (AMD EPYC Zen 3, 2 vCPUs, shared): W8 (100k goroutines that
-/// all exit) took a median 380 ms with batches of 32, 359 with 64, 362 with 256 (12
-/// alternating rounds, within the noise of each other), but with 64 a burst of deep
-/// goroutines could still pin 64 x 220 KiB when its joiner looks (tests/stack_memory.rs
-/// failed once in four); 32 keeps that under the test's margin.
-const UNCHECKED_BATCH: usize = 32;
-
-/// If `g` (just dead) is in its first incarnation, holds it for a batched deep-stack check
-/// and returns `Some`: empty, or a full batch, checked, for the caller to free. `None`: check
-/// and free `g` as usual.
-fn hold_if_fresh(g: &'static G) -> Option<Vec<&'static G>> {
-    if g.park.generation() > 1 {
-        return None;
-    }
-    let batch = {
-        let mut u = lock(&UNCHECKED);
-        u.push(g);
-        if u.len() < UNCHECKED_BATCH {
-            NUNCHECKED.store(u.len(), Ordering::Relaxed);
-            return Some(Vec::new());
-        }
-        NUNCHECKED.store(0, Ordering::Relaxed);
-        std::mem::take(&mut *u)
-    };
-    crate::stack::release_deep_batch(batch.iter().map(|g| &g.stack));
-    Some(batch)
-}
-
-/// Checks and frees the held first incarnations now (a scavenge pass).
-fn flush_unchecked() {
-    if NUNCHECKED.load(Ordering::Relaxed) == 0 {
-        return;
-    }
-    let batch = {
-        let mut u = lock(&UNCHECKED);
-        NUNCHECKED.store(0, Ordering::Relaxed);
-        std::mem::take(&mut *u)
-    };
-    if batch.is_empty() {
-        return;
-    }
-    crate::stack::release_deep_batch(batch.iter().map(|g| &g.stack));
-    gfput_global_checked(batch);
 }
 
 /// Moves `p`'s free Gs to the global list (a retiring P).
@@ -453,7 +369,6 @@ pub(crate) fn gfpurge(p: POwner<'_>) {
 /// SCAVENGE_AGE_NS, a paced batch per pass (called by Ms about to sleep; at most one pass
 /// every SCAVENGE_AGE_NS / 20).
 pub(crate) fn scavenge_stacks() {
-    flush_unchecked();
     if SCHED.ngfree.load(Ordering::Relaxed) <= GFREE_WARM_MAX {
         return;
     }

@@ -23,11 +23,8 @@
 //! A stack that went deep keeps those pages resident after its goroutine ends. Before a dead
 //! G's stack is reused, [`Stack::release_deep`] looks at the boundary page below the "shallow"
 //! top region and, if the goroutine wrote there, returns everything below that boundary with
-//! `MADV_DONTNEED` (one syscall, only for goroutines that went deep). A goroutine stack's
-//! first check waits for a batch of them ([`release_deep_batch`]: the boundaries are mapped
-//! in one call rather than by a page fault each, and only for goroutines that exit). Stacks
-//! parked in the global free list beyond its warm cap are released entirely
-//! ([`Stack::release_all`]).
+//! `MADV_DONTNEED` (one syscall, only for goroutines that went deep). Stacks parked in the
+//! global free list beyond its warm cap are released entirely ([`Stack::release_all`]).
 //!
 //! Arena memory is never unmapped and slots are never handed out twice: a stack belongs to
 //! its G record for good, and G records are recycled (see [`crate::g`]). The overflow handler
@@ -154,10 +151,6 @@ impl Stack {
         }
     }
 
-    fn boundary(&self) -> Option<usize> {
-        (self.size() > SHALLOW + PAGE).then(|| self.top as usize - SHALLOW - PAGE)
-    }
-
     /// Returns the whole pages of `[lo, hi)` to the OS (they read back as zero).
     ///
     /// # Safety
@@ -177,18 +170,6 @@ impl Stack {
     pub(crate) fn release_all(&self) {
         // SAFETY: the whole usable range belongs to our arena and no goroutine runs on it.
         unsafe { dontneed(self.bottom, self.size()) };
-    }
-}
-
-/// [`Stack::release_deep`] for several stacks, none with a goroutine running on it, whose
-/// boundary pages may never have been mapped: they are mapped to the zero page in one call
-/// first (where the kernel allows), so the checks take no page faults.
-pub(crate) fn release_deep_batch<'a>(stacks: impl Iterator<Item = &'a Stack> + Clone) {
-    let boundaries: Vec<usize> = stacks.clone().filter_map(Stack::boundary).collect();
-    // Best effort: without it each check maps its page with a read fault.
-    let _ = madvise_pages(&boundaries, MADV_POPULATE_READ);
-    for s in stacks {
-        s.release_deep();
     }
 }
 
@@ -512,11 +493,9 @@ unsafe fn prepare_arena(base: usize, n: usize, slot: usize, records: usize) -> i
             )
         };
     }
-    if records == 0 && slot > SHALLOW + 2 * PAGE {
+    if slot > SHALLOW + 2 * PAGE {
         // Map each release_deep boundary page to the shared zero page (a read populate costs
-        // no memory), so a new stack's first release does not take a read fault there.
-        // Goroutine stacks' boundaries are mapped at their first exit instead, a batch at a
-        // time (`release_deep_batch`), so goroutines that never exit do not pay for it.
+        // no memory), so a new goroutine's first exit does not take a read fault there.
         let boundaries: Vec<usize> = (0..n)
             .map(|i| base + (i + 1) * slot - SHALLOW - PAGE)
             .collect();
