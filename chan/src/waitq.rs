@@ -182,6 +182,15 @@ pub(crate) struct WaitQueue {
 
 impl WaitQueue {
     pub(crate) fn push(&mut self, e: Entry) {
+        if self.entries.capacity() == 0 {
+            // Most queues only ever hold one waiter at a time (a goroutine blocked on its own
+            // channel): room for exactly one is a 24-byte allocation, where the first
+            // `push_back` would reserve four (96 bytes, a 112-byte malloc chunk). W10 (a
+            // million goroutines each parked on its own channel) measured 4,498 -> ~4,420
+            // bytes per goroutine on the development VM (AMD EPYC Zen 3, Linux 6.18). A
+            // second waiter grows the queue as usual (to four).
+            self.entries.reserve_exact(1);
+        }
         self.entries.push_back(e);
     }
 

@@ -235,9 +235,18 @@ unsafe impl Send for G {}
 static ALLGS: Mutex<Vec<&'static G>> = Mutex::new(Vec::new());
 
 impl G {
-    /// Allocates a new G record with a fresh stack and registers it in `allgs`.
-    pub(crate) fn new(stack: Stack) -> &'static G {
-        let g: &'static G = Box::leak(Box::new(G {
+    /// Writes a new G record with a fresh stack at `place` (the record place reserved with
+    /// the stack, [`crate::stack::StackPool::get_with_record`]) and registers it in `allgs`.
+    ///
+    /// # Safety
+    /// `place` must be valid for writes of [`crate::stack::RECORD_BYTES`] bytes, 8-aligned,
+    /// hold nothing, and never be written, freed or unmapped by anybody else afterwards.
+    pub(crate) unsafe fn new_at(stack: Stack, place: *mut u8) -> &'static G {
+        const {
+            assert!(std::mem::size_of::<G>() <= crate::stack::RECORD_BYTES);
+            assert!(std::mem::align_of::<G>() <= 8);
+        }
+        let record = G {
             goid: AtomicU64::new(0),
             status: AtomicU32::new(Status::Idle as u32),
             park: ParkState::new(),
@@ -253,7 +262,14 @@ impl G {
             timer_seq: AtomicU64::new(0),
             locals: UnsafeCell::new(crate::local::LocalMap::new()),
             locked: AtomicBool::new(false),
-        }));
+        };
+        let place = place.cast::<G>();
+        // SAFETY: per the contract `place` is ours for good, large and aligned enough (checked
+        // above at compile time), so the written record lives for the rest of the process.
+        let g: &'static G = unsafe {
+            place.write(record);
+            &*place
+        };
         crate::stack::set_owner(&g.stack, g as *const G as *mut ());
         ALLGS.lock().unwrap_or_else(|e| e.into_inner()).push(g);
         g
@@ -320,9 +336,10 @@ pub(crate) fn for_each_g(mut f: impl FnMut(&'static G)) {
 #[cfg(test)]
 mod tests {
     /// One G record per goroutine: a million parked goroutines (W10) pay for every byte.
-    /// 136 bytes is a 144-byte malloc chunk; grow it only on purpose.
+    /// Records sit in their stack arena's record area, `stack::RECORD_BYTES` (120) each;
+    /// grow it only on purpose.
     #[test]
     fn the_g_record_stays_small() {
-        assert!(std::mem::size_of::<super::G>() <= 136);
+        assert!(std::mem::size_of::<super::G>() <= 120);
     }
 }

@@ -9,15 +9,27 @@ use std::any::Any;
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Values of one goroutine (or thread), indexed by key.
+type Slots = Vec<Option<Box<dyn Any + Send>>>;
+
+/// Values of one goroutine (or thread), indexed by key. Boxed, allocated on first use: the
+/// map is one word of every G record (which a million parked goroutines pay for), and few
+/// goroutines use goroutine-locals.
 #[derive(Default)]
 pub(crate) struct LocalMap {
-    slots: Vec<Option<Box<dyn Any + Send>>>,
+    slots: Option<Box<Slots>>,
 }
 
 impl LocalMap {
     pub(crate) const fn new() -> LocalMap {
-        LocalMap { slots: Vec::new() }
+        LocalMap { slots: None }
+    }
+
+    fn slots(&self) -> &[Option<Box<dyn Any + Send>>] {
+        self.slots.as_deref().map_or(&[], |v| v.as_slice())
+    }
+
+    fn slots_mut(&mut self) -> &mut Slots {
+        self.slots.get_or_insert_with(Box::default)
     }
 }
 
@@ -72,18 +84,16 @@ impl<T: Send + 'static> LocalKey<T> {
         // borrow, and `f` gets a pointer into the value's Box, which a Vec reallocation does
         // not move and which is only dropped when the goroutine ends.
         unsafe {
-            let slots: &Vec<_> = &(*map).slots;
-            let present = slots.get(idx).is_some_and(|s| s.is_some());
+            let present = (*map).slots().get(idx).is_some_and(|s| s.is_some());
             if !present {
                 let v: Box<dyn Any + Send> = Box::new((self.init)());
-                let slots = &mut (*map).slots;
+                let slots = (*map).slots_mut();
                 if slots.len() <= idx {
                     slots.resize_with(idx + 1, || None);
                 }
                 slots[idx] = Some(v);
             }
-            let slots: &Vec<_> = &(*map).slots;
-            let v: *const T = slots[idx]
+            let v: *const T = (*map).slots()[idx]
                 .as_ref()
                 .and_then(|b| b.downcast_ref::<T>())
                 .expect("goroutine_local: slot holds another type")
@@ -99,7 +109,7 @@ pub(crate) fn drop_locals(g: &crate::g::G) {
     for _ in 0..4 {
         // SAFETY: called on the goroutine itself as it ends: we are the map's only user.
         let map = unsafe { std::mem::take(&mut *g.locals.get()) };
-        if map.slots.is_empty() {
+        if map.slots().is_empty() {
             return;
         }
         drop(map);

@@ -142,8 +142,9 @@ fn newproc_on<F: FnOnce() + Send>(
 
 /// A brand-new G with a fresh stack (Go's malg).
 pub(crate) fn malg() -> &'static G {
-    match SCHED.stacks.get() {
-        Ok(stack) => G::new(stack),
+    match SCHED.stacks.get_with_record() {
+        // SAFETY: `record` is the unused, never-freed place reserved with the stack.
+        Ok((stack, record)) => unsafe { G::new_at(stack, record) },
         Err(e) => {
             diag!(
                 "goro: cannot allocate a goroutine stack: {e} ({} goroutines)",

@@ -4,6 +4,11 @@
 //! An arena is one anonymous `MAP_NORESERVE` mapping split into equal slots. Each slot is
 //! `[guard page][usable stack ...........top]`; stacks grow down towards their guard. Only the
 //! pages a goroutine touches become resident, so a 256 KiB stack costs one page while shallow.
+//! Goroutine stacks come from arenas that start with a record area: one [`RECORD_BYTES`]
+//! place per slot, where the G that owns the slot lives ([`StackPool::get_with_record`]), so
+//! a new goroutine allocates nothing and its record costs 120 bytes rather than a malloc
+//! chunk and an owner-table entry. `iter::pull` producers' stacks come from arenas
+//! without one ([`StackPool::get`]).
 //!
 //! # Guards
 //! On Linux 6.13+ guards are installed with `madvise(MADV_GUARD_INSTALL)` (a whole arena's
@@ -51,6 +56,12 @@ pub const MIN_STACK_SIZE: usize = 64 * 1024;
 /// to `MAX_ARENA_SLOTS`, so a million stacks take about a thousand mappings.
 const FIRST_ARENA_SLOTS: usize = 64;
 const MAX_ARENA_SLOTS: usize = 1024;
+
+/// Bytes reserved per slot for the record of the goroutine that owns the stack (the G
+/// records of an arena's slots sit together in front of its first slot: no allocation per
+/// new goroutine, and 120 bytes instead of a malloc chunk). 120 is `size_of::<G>()` on
+/// x86_64 and aarch64 (`g.rs` checks at compile time that a G fits).
+pub(crate) const RECORD_BYTES: usize = 120;
 
 /// The most arenas the overflow handler can search (an arena table it reads lock-free).
 /// 4096 arenas of 1024 slots: four million stacks.
@@ -181,7 +192,11 @@ struct ArenaInfo {
     base: AtomicUsize,
     len: AtomicUsize,
     slot: AtomicUsize,
-    /// Per-slot owner G pointers, so a guard hit can name its goroutine.
+    /// An arena of goroutine stacks: its record area, where slot `i`'s G lives at
+    /// `records + i * RECORD_BYTES` (the owner a guard hit names); 0 for an arena of plain
+    /// stacks, whose owners are in `owners`.
+    records: AtomicUsize,
+    /// Plain stacks' per-slot owner G pointers, so a guard hit can name its goroutine.
     owners: AtomicPtr<AtomicPtr<()>>,
 }
 
@@ -190,13 +205,15 @@ const EMPTY_ARENA: ArenaInfo = ArenaInfo {
     base: AtomicUsize::new(0),
     len: AtomicUsize::new(0),
     slot: AtomicUsize::new(0),
+    records: AtomicUsize::new(0),
     owners: AtomicPtr::new(ptr::null_mut()),
 };
 static ARENAS: [ArenaInfo; MAX_ARENAS] = [EMPTY_ARENA; MAX_ARENAS];
 static NARENAS: AtomicUsize = AtomicUsize::new(0);
 
-/// If `addr` is in the guard page of a goroutine stack, the owner recorded for that slot
-/// (via [`set_owner`]) and the stack's usable size. Async-signal-safe: atomics only.
+/// If `addr` is in the guard page of a goroutine stack, the owner of that slot (the G in its
+/// record place, or what [`set_owner`] recorded) and the stack's usable size.
+/// Async-signal-safe: atomics only.
 pub(crate) fn guard_hit(addr: usize) -> Option<(*mut (), usize)> {
     let n = NARENAS.load(Ordering::Acquire);
     for a in &ARENAS[..n] {
@@ -210,6 +227,11 @@ pub(crate) fn guard_hit(addr: usize) -> Option<(*mut (), usize)> {
         if addr - base - idx * slot >= PAGE {
             return None; // Inside a stack, not its guard.
         }
+        let records = a.records.load(Ordering::Relaxed);
+        if records != 0 {
+            // A stack that overflowed has run, so its G was written there before.
+            return Some(((records + idx * RECORD_BYTES) as *mut (), slot - PAGE));
+        }
         let owners = a.owners.load(Ordering::Relaxed);
         // SAFETY: `owners` has len/slot elements and idx < len/slot.
         let owner = unsafe { (*owners.add(idx)).load(Ordering::Relaxed) };
@@ -218,15 +240,22 @@ pub(crate) fn guard_hit(addr: usize) -> Option<(*mut (), usize)> {
     None
 }
 
-/// Records which G owns `stack`, for the overflow report.
+/// Records which G owns `stack`, for the overflow report. A no-op for a stack handed out
+/// with a record place ([`StackPool::get_with_record`]): its owner is the G written there.
 pub(crate) fn set_owner(stack: &Stack, owner: *mut ()) {
-    // SAFETY: `stack.owner` points into an owner table leaked by `map_arena`.
+    if stack.owner.is_null() {
+        return;
+    }
+    // SAFETY: a non-null `stack.owner` points into an owner table leaked by `map_arena`.
     unsafe { (*stack.owner).store(owner, Ordering::Relaxed) };
 }
 
 /// The process-wide supply of stacks of one size.
 pub(crate) struct StackPool {
-    inner: Mutex<PoolInner>,
+    /// Stacks with a record place each (goroutines), and plain ones (`iter::pull`
+    /// producers), from arenas of their own kind.
+    with_records: Mutex<PoolInner>,
+    plain: Mutex<PoolInner>,
     size: AtomicUsize,
 }
 
@@ -239,16 +268,23 @@ struct PoolInner {
     arena: usize,
 }
 
+impl PoolInner {
+    const fn new() -> PoolInner {
+        PoolInner {
+            next: 0,
+            end: 0,
+            arena_slots: FIRST_ARENA_SLOTS,
+            arena: 0,
+        }
+    }
+}
+
 impl StackPool {
     /// A pool of stacks of [`DEFAULT_STACK_SIZE`] until [`StackPool::set_size`].
     pub(crate) const fn new() -> StackPool {
         StackPool {
-            inner: Mutex::new(PoolInner {
-                next: 0,
-                end: 0,
-                arena_slots: FIRST_ARENA_SLOTS,
-                arena: 0,
-            }),
+            with_records: Mutex::new(PoolInner::new()),
+            plain: Mutex::new(PoolInner::new()),
             size: AtomicUsize::new(DEFAULT_STACK_SIZE),
         }
     }
@@ -269,15 +305,32 @@ impl StackPool {
         self.size() + PAGE
     }
 
-    /// A fresh guarded stack.
+    /// A fresh guarded stack, whose owner [`set_owner`] records.
     pub(crate) fn get(&self) -> io::Result<Stack> {
-        let mut p = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        self.take(false).map(|(stack, _)| stack)
+    }
+
+    /// A fresh guarded stack and the place reserved for its G: [`RECORD_BYTES`] bytes,
+    /// 8-aligned, zeroed, never handed out again, never unmapped and never released to the
+    /// OS. The overflow handler takes whatever is written there for the stack's owner G.
+    pub(crate) fn get_with_record(&self) -> io::Result<(Stack, *mut u8)> {
+        self.take(true)
+    }
+
+    fn take(&self, with_record: bool) -> io::Result<(Stack, *mut u8)> {
+        let pool = if with_record {
+            &self.with_records
+        } else {
+            &self.plain
+        };
+        let mut p = pool.lock().unwrap_or_else(|e| e.into_inner());
         let slot = self.slot_size();
         if p.next == p.end {
             let n = p.arena_slots;
-            let (base, idx) = map_arena(n, slot)?;
-            // SAFETY: a fresh arena of `n` slots of `slot` bytes, none handed out yet.
-            unsafe { prepare_arena(base, n, slot)? };
+            let (base, idx) = map_arena(n, slot, with_record)?;
+            // SAFETY: a fresh arena of `n` slots of `slot` bytes (with its record area, if
+            // any), none handed out yet.
+            unsafe { prepare_arena(base, n, slot, ARENAS[idx].records.load(Ordering::Relaxed))? };
             p.arena = idx;
             p.next = base;
             p.end = base + n * slot;
@@ -286,26 +339,42 @@ impl StackPool {
         let at = p.next;
         p.next += slot;
         let a = &ARENAS[p.arena];
-        let index = (at - a.base.load(Ordering::Relaxed)) / slot;
-        // SAFETY: the owner table has one entry per slot of the arena and `index` is a slot.
-        let owner = unsafe { a.owners.load(Ordering::Relaxed).add(index) } as *const AtomicPtr<()>;
         drop(p);
+        let index = (at - a.base.load(Ordering::Relaxed)) / slot;
+        let records = a.records.load(Ordering::Relaxed);
+        let (owner, record) = if records != 0 {
+            (ptr::null(), (records + index * RECORD_BYTES) as *mut u8)
+        } else {
+            // SAFETY: the owner table has one entry per slot of the arena and `index` is a
+            // slot.
+            let owner = unsafe { a.owners.load(Ordering::Relaxed).add(index) };
+            (owner as *const AtomicPtr<()>, ptr::null_mut())
+        };
         let guard = at as *mut u8;
-        Ok(Stack {
+        let stack = Stack {
             // SAFETY: inside the slot.
             bottom: unsafe { guard.add(PAGE) },
             // SAFETY: one past the slot's end, still inside or at the end of the arena.
             top: unsafe { guard.add(slot) },
             owner,
-        })
+        };
+        Ok((stack, record))
     }
 }
 
-/// Maps an arena of `slots` slots; returns its base and its index in ARENAS.
-fn map_arena(slots: usize, slot: usize) -> io::Result<(usize, usize)> {
-    let len = slots * slot;
+/// Bytes of an arena's record area (whole pages, so the first slot's guard is aligned).
+fn records_len(slots: usize) -> usize {
+    (slots * RECORD_BYTES).next_multiple_of(PAGE)
+}
+
+/// Maps an arena of `slots` slots, after a record area if `with_records`, else with an
+/// owner table; returns the first slot's address and the arena's index in ARENAS.
+fn map_arena(slots: usize, slot: usize, with_records: bool) -> io::Result<(usize, usize)> {
+    static REGISTER: Mutex<()> = Mutex::new(());
+    let rlen = if with_records { records_len(slots) } else { 0 };
+    let len = rlen + slots * slot;
     // SAFETY: a fresh anonymous private mapping; no existing memory is affected.
-    let base = unsafe {
+    let start = unsafe {
         libc::mmap(
             ptr::null_mut(),
             len,
@@ -315,25 +384,35 @@ fn map_arena(slots: usize, slot: usize) -> io::Result<(usize, usize)> {
             0,
         )
     };
-    if base == libc::MAP_FAILED {
+    if start == libc::MAP_FAILED {
         return Err(io::Error::last_os_error());
     }
-    let owners: Box<[AtomicPtr<()>]> = (0..slots)
-        .map(|_| AtomicPtr::new(ptr::null_mut()))
-        .collect();
-    let idx = NARENAS.load(Ordering::Relaxed); // Only grown under the pool lock.
+    let owners: *mut AtomicPtr<()> = if with_records {
+        ptr::null_mut()
+    } else {
+        let owners: Box<[AtomicPtr<()>]> = (0..slots)
+            .map(|_| AtomicPtr::new(ptr::null_mut()))
+            .collect();
+        Box::leak(owners).as_mut_ptr()
+    };
+    let _r = REGISTER.lock().unwrap_or_else(|e| e.into_inner());
+    let idx = NARENAS.load(Ordering::Relaxed); // Only grown under REGISTER.
     if idx == MAX_ARENAS {
         return Err(io::Error::other("goro: too many stack arenas"));
     }
     let a = &ARENAS[idx];
-    a.base.store(base as usize, Ordering::Relaxed);
-    a.len.store(len, Ordering::Relaxed);
+    let base = start as usize + rlen;
+    a.base.store(base, Ordering::Relaxed);
+    a.len.store(slots * slot, Ordering::Relaxed);
     a.slot.store(slot, Ordering::Relaxed);
-    a.owners
-        .store(Box::leak(owners).as_mut_ptr(), Ordering::Relaxed);
+    a.records.store(
+        if with_records { start as usize } else { 0 },
+        Ordering::Relaxed,
+    );
+    a.owners.store(owners, Ordering::Relaxed);
     // Release: the handler sees a complete entry once it sees the new count.
     NARENAS.store(idx + 1, Ordering::Release);
-    Ok((base as usize, idx))
+    Ok((base, idx))
 }
 
 /// Linux's `MADV_POPULATE_READ` / `MADV_POPULATE_WRITE` (5.14+).
@@ -380,13 +459,15 @@ fn madvise_pages(pages: &[usize], advice: libc::c_int) -> bool {
 }
 
 /// Installs every slot's guard page and pre-faults every slot's top page (where a new
-/// goroutine's closure and first frames go), in two syscalls where the kernel allows. This
-/// takes the guard syscall and the first-touch page fault off the spawn path; the cost is
-/// the top pages of slots not yet used (at most one arena's worth, 4 MiB).
+/// goroutine's closure and first frames go) and the record area, in three syscalls where
+/// the kernel allows. This takes the guard syscall and the first-touch page faults off the
+/// spawn path; the cost is the top pages and records of slots not yet used (at most one
+/// arena's worth, 4 MiB + 120 KiB).
 ///
 /// # Safety
-/// `[base, base + n*slot)` must be a fresh arena of ours with no slot handed out.
-unsafe fn prepare_arena(base: usize, n: usize, slot: usize) -> io::Result<()> {
+/// `[base, base + n*slot)` must be a fresh arena of ours with no slot handed out, and
+/// `records` its record area (0: none), no record handed out either.
+unsafe fn prepare_arena(base: usize, n: usize, slot: usize, records: usize) -> io::Result<()> {
     let guards: Vec<usize> = (0..n).map(|i| base + i * slot).collect();
     if GUARD_MODE.load(Ordering::Relaxed) == MODE_MPROTECT
         || !madvise_pages(&guards, MADV_GUARD_INSTALL)
@@ -401,6 +482,17 @@ unsafe fn prepare_arena(base: usize, n: usize, slot: usize) -> io::Result<()> {
     let tops: Vec<usize> = (0..n).map(|i| base + (i + 1) * slot - PAGE).collect();
     // Best effort: without it the pages fault in on first use, as usual.
     let _ = madvise_pages(&tops, MADV_POPULATE_WRITE);
+    if records != 0 {
+        // SAFETY: the record area is ours and unused; populating zeroed pages changes
+        // nothing they hold.
+        let _ = unsafe {
+            libc::madvise(
+                records as *mut libc::c_void,
+                records_len(n),
+                MADV_POPULATE_WRITE,
+            )
+        };
+    }
     if slot > SHALLOW + 2 * PAGE {
         // Map each release_deep boundary page to the shared zero page (a read populate costs
         // no memory), so a new goroutine's first exit does not take a read fault there.
@@ -465,6 +557,36 @@ mod tests {
         assert!(guard_hit(a.bottom as usize - 1).is_some());
         assert!(guard_hit(a.bottom as usize).is_none());
         assert!(guard_mode().is_some());
+    }
+
+    #[test]
+    fn a_guard_hit_names_the_record_of_a_stack_handed_out_with_one() {
+        let pool = StackPool::new();
+        let (a, ra) = pool.get_with_record().unwrap();
+        let (b, rb) = pool.get_with_record().unwrap();
+        assert_eq!(ra as usize % 8, 0);
+        assert_eq!(rb as usize - ra as usize, RECORD_BYTES);
+        // SAFETY: the record places are ours, RECORD_BYTES each.
+        unsafe {
+            ra.write_bytes(0xa5, RECORD_BYTES);
+            rb.write_bytes(0x5a, RECORD_BYTES);
+            assert_eq!(
+                ra.add(RECORD_BYTES - 1).read(),
+                0xa5,
+                "records do not overlap"
+            );
+        }
+        assert_eq!(
+            guard_hit(a.bottom as usize - 1).map(|h| h.0),
+            Some(ra.cast())
+        );
+        assert_eq!(
+            guard_hit(b.bottom as usize - PAGE).map(|h| h.0),
+            Some(rb.cast())
+        );
+        assert!(guard_hit(b.bottom as usize).is_none());
+        // SAFETY: the top of the usable range is inside the stack.
+        unsafe { a.top.sub(1).write(1) };
     }
 
     #[test]
