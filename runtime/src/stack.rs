@@ -524,7 +524,8 @@ unsafe fn install_guard(page: *mut u8) -> io::Result<()> {
         }
         GUARD_MODE.store(MODE_MPROTECT, Ordering::Relaxed);
     }
-    // SAFETY: as above; PROT_NONE on our own unused page.
+    // SAFETY: per the contract the page is ours and unused; PROT_NONE makes any access to it
+    // raise SIGSEGV, which is the point.
     let r = unsafe { libc::mprotect(page.cast(), PAGE, libc::PROT_NONE) };
     if r != 0 {
         let e = io::Error::last_os_error();
