@@ -256,14 +256,40 @@ unsafe extern "C" fn trampoline() {
 mod arch {
     use super::{Context, Transfer};
 
+    /// Saves MXCSR and the x87 control word in the frame's first slot.
+    macro_rules! fp_save {
+        () => {
+            "stmxcsr [rsp]\nfnstcw [rsp + 0x04]"
+        };
+    }
+
+    /// Each context keeps its own control state, but reloading it is slow: only where it
+    /// differs from the outgoing context's (RAX is the outgoing frame, RSP the incoming one).
+    macro_rules! fp_load {
+        () => {
+            concat!(
+                "mov ecx, [rax]\n",
+                "cmp ecx, [rsp]\n",
+                "je 2f\n",
+                "ldmxcsr [rsp]\n",
+                "2:\n",
+                "mov cx, [rax + 0x04]\n",
+                "cmp cx, [rsp + 0x04]\n",
+                "je 3f\n",
+                "fldcw [rsp + 0x04]\n",
+                "3:"
+            )
+        };
+    }
+
     /// One x86-64 switch: `$fp_save` and `$fp_load` keep the floating-point control state
     /// (or not), `$resume` may name the resume point, `$end` leaves (RSP then points at the
     /// return address, with the CFA at RSP + 8).
     macro_rules! switch {
         ($(#[$doc:meta])* $name:ident,
-         fp_save: [$($fp_save:literal),*],
+         fp_save: [$($fp_save:expr),*],
          resume: [$($resume:literal),*],
-         fp_load: [$($fp_load:literal),*],
+         fp_load: [$($fp_load:expr),*],
          end: [$($end:literal),*]) => {
             $(#[$doc])*
             ///
@@ -325,46 +351,22 @@ mod arch {
         /// Saves and loads the floating-point control state, ends in `ret`; the resume point
         /// ([`super::resume_pc`]) is in this one.
         jump_ret,
-        fp_save: ["stmxcsr [rsp]", "fnstcw [rsp + 0x04]"],
+        fp_save: [fp_save!()],
         resume: [
             ".globl goro_rt_switch_resume",
             ".hidden goro_rt_switch_resume",
             "goro_rt_switch_resume:"
         ],
-        // Each context keeps its own control state, but reloading it is slow: only where it
-        // differs from the outgoing context's (RAX is the outgoing frame).
-        fp_load: [
-            "mov ecx, [rax]",
-            "cmp ecx, [rsp]",
-            "je 2f",
-            "ldmxcsr [rsp]",
-            "2:",
-            "mov cx, [rax + 0x04]",
-            "cmp cx, [rsp + 0x04]",
-            "je 3f",
-            "fldcw [rsp + 0x04]",
-            "3:"
-        ],
+        fp_load: [fp_load!()],
         end: ["ret"]
     );
 
     switch!(
         /// As [`jump_ret`], ending in an indirect jump.
         jump_jmp,
-        fp_save: ["stmxcsr [rsp]", "fnstcw [rsp + 0x04]"],
+        fp_save: [fp_save!()],
         resume: [],
-        fp_load: [
-            "mov ecx, [rax]",
-            "cmp ecx, [rsp]",
-            "je 2f",
-            "ldmxcsr [rsp]",
-            "2:",
-            "mov cx, [rax + 0x04]",
-            "cmp cx, [rsp + 0x04]",
-            "je 3f",
-            "fldcw [rsp + 0x04]",
-            "3:"
-        ],
+        fp_load: [fp_load!()],
         end: [
             "pop r8",
             ".cfi_adjust_cfa_offset -8",
