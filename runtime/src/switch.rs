@@ -199,11 +199,10 @@ pub(crate) unsafe fn jump_light(to: Context, data: usize) -> Transfer {
 /// The address a suspended context continues at inside its switch, for an unwinder that
 /// starts a walk from a saved stack pointer (see the module docs): the rules of the switch's
 /// unwind information there describe the saved frame. Every switch saves the same frame, so
-/// one place serves for contexts saved by any of them.
-#[cfg_attr(
-    not(all(target_arch = "x86_64", target_os = "linux")),
-    allow(dead_code)
-)] // The unwinder's platform.
+/// one place serves for contexts saved by any of them. The label is a hidden global symbol
+/// (`goro_rt_switch_resume`): two copies of this crate in one binary would clash at link time,
+/// which is the loud failure wanted (their runtimes could not share goroutines anyway).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // The unwinder's platforms.
 pub(crate) fn resume_pc() -> usize {
     // SAFETY: only the symbol's address is taken; it is a code label, never read as data.
     unsafe extern "C" {
