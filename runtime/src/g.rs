@@ -221,6 +221,8 @@ pub(crate) struct G {
     /// Wired to an M by `lock_os_thread` (which M: `lockosthread`'s table; one byte here,
     /// in what was padding, keeps the record at its size).
     pub(crate) locked: AtomicBool,
+    /// Whether the stack's deep pages are known to be given back (one byte, in padding too).
+    pub(crate) deep: crate::stack::DeepCheck,
 }
 
 // SAFETY: the cells are only touched by the G's current owner (see the type's docs); every
@@ -262,6 +264,7 @@ impl G {
             timer_seq: AtomicU64::new(0),
             locals: UnsafeCell::new(crate::local::LocalMap::new()),
             locked: AtomicBool::new(false),
+            deep: crate::stack::DeepCheck::new(),
         };
         let place = place.cast::<G>();
         // SAFETY: per the contract `place` is ours for good, large and aligned enough (checked

@@ -227,6 +227,16 @@ impl<'a> POwner<'a> {
         unsafe { &*self.p.gfree.get() }.len()
     }
 
+    /// Makes the looks the local free Gs' stacks owe ([`crate::stack::DeepCheck`]); the
+    /// Gs stay in the list.
+    pub(crate) fn gfree_check_deep(self) {
+        // SAFETY: as in `gfree_pop`; the loop calls only `DeepCheck::check`, which never
+        // reaches a free list.
+        for &g in unsafe { &*self.p.gfree.get() }.iter() {
+            g.deep.check(&g.stack);
+        }
+    }
+
     /// Moves the `n` oldest free Gs (all if `n` is larger) to the end of `into`.
     pub(crate) fn gfree_move_oldest(self, n: usize, into: &mut Vec<&'static G>) {
         // SAFETY: as in `gfree_pop` (`into` is another list: extending it runs no code of

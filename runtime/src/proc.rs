@@ -178,7 +178,9 @@ pub(crate) fn find_runnable(rt: &mut Rt) -> Option<&'static G> {
             }
         }
 
-        // Nothing: give the P back.
+        // Nothing: give the P back, first making the looks its unchecked dead Gs owe (off
+        // the spawn and exit paths: see `stack::DeepCheck`).
+        sched::check_local_free(p);
         let mut idle = sched::lock_idle();
         if SCHED.runqsize.load(Ordering::SeqCst) > 0 {
             drop(idle);

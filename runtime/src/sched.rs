@@ -105,6 +105,7 @@ pub(crate) static SCHED: Sched = Sched {
     runqsize: Line::new(AtomicUsize::new(0)),
     gfree: Line::new(Mutex::new(GFree {
         warm: Vec::new(),
+        unchecked: Vec::new(),
         cold: Vec::new(),
     })),
     ngfree: Line::new(AtomicUsize::new(0)),
@@ -145,10 +146,7 @@ pub(crate) fn ensure_init() {
         // the start, and a failure to map or guard stacks shows up here) and warms the
         // free list for the first spawn.
         let g = crate::spawn::malg();
-        let mut free = lock(&SCHED.gfree);
-        free.warm.push(g);
-        SCHED.ngfree.store(gfree_len(&free), Ordering::Relaxed);
-        drop(free);
+        lock(&SCHED.gfree).put([g]);
         crate::debug::on_init();
         crate::sysmon::start();
     });
@@ -266,13 +264,16 @@ pub(crate) fn runqput(p: POwner<'_>, g: &'static G, next: bool) {
 
 // ---- free Gs -------------------------------------------------------------------------
 //
-// Dead Gs keep their stacks. The global list has two parts: `warm` (a LIFO, so the most
-// recently used, still-resident stacks are reused first) and `cold` (stacks already returned
-// to the OS). Nothing on the spawn/exit path makes a syscall: when an M runs out of work it
-// scavenges, moving warm Gs beyond GFREE_WARM_MAX that have been free for SCAVENGE_AGE to
-// `cold` and releasing their stacks. (Go frees idle stacks in the background too, at GC.)
-// The age matters: releasing stacks in the middle of a spawn burst only to fault them in
-// again a moment later costs page clears and TLB-shootdown IPIs on every core.
+// Dead Gs keep their stacks. The global list has three parts: `warm` (a LIFO, so the most
+// recently used, still-resident stacks are reused first), `unchecked` (dead Gs whose stacks
+// may hold deep pages: nobody has looked yet, see `stack::DeepCheck`) and `cold` (stacks
+// already returned to the OS). Nothing on the spawn/exit path makes a syscall or takes a
+// fault for an old G: when an M runs out of work it looks at its P's unchecked Gs and
+// scavenges (as sysmon does), checking unchecked Gs while the warm part has room, and
+// moving warm or unchecked Gs beyond GFREE_WARM_MAX that have been free for SCAVENGE_AGE to
+// `cold`, releasing their stacks. (Go frees idle stacks in the background too, at GC.) The
+// age matters: releasing stacks in the middle of a spawn burst only to fault them in again a
+// moment later costs page clears and TLB-shootdown IPIs on every core.
 
 /// How long a free G must have been unused before its stack is released. Measured: at
 /// 200 ms, criterion's back-to-back spawn batches kept releasing stacks the next batch
@@ -285,21 +286,52 @@ const SCAVENGE_AGE_NS: u64 = 1_000_000_000;
 /// burst of a million decays in a few seconds without a storm of IPIs in one pass.
 const SCAVENGE_MIN_BATCH: usize = 256;
 
+/// Unchecked Gs looked at per pass (each look may be a read fault, ~2 us under KVM): a pass
+/// holds nobody up for long.
+const CHECK_BATCH: usize = 256;
+
 /// Coarse time of the last scavenge pass.
 static LAST_SCAVENGE: AtomicU64 = AtomicU64::new(0);
+
+/// `unchecked.len()`, readable without the lock (written under it).
+static NUNCHECKED: AtomicUsize = AtomicUsize::new(0);
 
 pub(crate) struct GFree {
     /// Most recently freed last.
     warm: Vec<&'static G>,
+    /// Most recently freed last; every one's `deep` owes a look.
+    unchecked: Vec<&'static G>,
     cold: Vec<&'static G>,
 }
 
-fn gfree_len(f: &GFree) -> usize {
-    f.warm.len() + f.cold.len()
-}
+impl GFree {
+    /// Adds dead Gs (oldest first), each to the part its stack's state says.
+    fn put(&mut self, gs: impl IntoIterator<Item = &'static G>) {
+        for g in gs {
+            if g.deep.is_unchecked() {
+                self.unchecked.push(g);
+            } else {
+                self.warm.push(g);
+            }
+        }
+        self.counted();
+    }
 
-fn gfree_pop(f: &mut GFree) -> Option<&'static G> {
-    f.warm.pop().or_else(|| f.cold.pop())
+    fn pop(&mut self) -> Option<&'static G> {
+        self.warm
+            .pop()
+            .or_else(|| self.unchecked.pop())
+            .or_else(|| self.cold.pop())
+    }
+
+    /// Publishes the lengths (after every change, under the lock).
+    fn counted(&self) {
+        SCHED.ngfree.store(
+            self.warm.len() + self.unchecked.len() + self.cold.len(),
+            Ordering::Relaxed,
+        );
+        NUNCHECKED.store(self.unchecked.len(), Ordering::Relaxed);
+    }
 }
 
 /// A dead G for reuse, from `p`'s free list or the global one; `None` if both are empty.
@@ -310,14 +342,14 @@ pub(crate) fn gfget(p: POwner<'_>) -> Option<&'static G> {
     if SCHED.ngfree.load(Ordering::Relaxed) > 0 {
         let mut global = lock(&SCHED.gfree);
         while p.gfree_len() < GFREE_LOCAL_MAX / 2 {
-            match gfree_pop(&mut global) {
+            match global.pop() {
                 Some(g) => {
                     p.gfree_push(g);
                 }
                 None => break,
             }
         }
-        SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
+        global.counted();
     }
     p.gfree_pop()
 }
@@ -328,47 +360,53 @@ pub(crate) fn gfget_global() -> Option<&'static G> {
         return None;
     }
     let mut global = lock(&SCHED.gfree);
-    let g = gfree_pop(&mut global);
-    SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
+    let g = global.pop();
+    global.counted();
     g
 }
 
 /// Returns a dead G to `p`'s free list (LIFO), spilling the older half to the global list
 /// when full. `g` is dead and owned by the caller.
 pub(crate) fn gfput(p: POwner<'_>, g: &'static G) {
-    g.stack.release_deep();
+    g.deep.exited(&g.stack);
     g.freed_at
         .store(crate::clock::coarse_nanos(), Ordering::Relaxed);
     if p.gfree_push(g) < GFREE_LOCAL_MAX {
         return;
     }
     // Keep the hottest half (the end) locally, hand the older half over.
-    let mut global = lock(&SCHED.gfree);
-    p.gfree_move_oldest(GFREE_LOCAL_MAX / 2, &mut global.warm);
-    SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
+    let mut spill = Vec::with_capacity(GFREE_LOCAL_MAX / 2);
+    p.gfree_move_oldest(GFREE_LOCAL_MAX / 2, &mut spill);
+    lock(&SCHED.gfree).put(spill);
 }
 
 /// Returns a dead G to the global free list (an M that lost its P to sysmon).
 pub(crate) fn gfput_global(g: &'static G) {
-    g.stack.release_deep();
+    g.deep.exited(&g.stack);
     g.freed_at
         .store(crate::clock::coarse_nanos(), Ordering::Relaxed);
-    let mut global = lock(&SCHED.gfree);
-    global.warm.push(g);
-    SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
+    lock(&SCHED.gfree).put([g]);
 }
 
 /// Moves `p`'s free Gs to the global list (a retiring P).
 pub(crate) fn gfpurge(p: POwner<'_>) {
-    let mut global = lock(&SCHED.gfree);
-    p.gfree_move_oldest(usize::MAX, &mut global.warm);
-    SCHED.ngfree.store(gfree_len(&global), Ordering::Relaxed);
+    let mut all = Vec::new();
+    p.gfree_move_oldest(usize::MAX, &mut all);
+    lock(&SCHED.gfree).put(all);
+}
+
+/// Makes the looks `p`'s unchecked free Gs owe (its M is about to give the P up: no
+/// goroutine is waiting for it). Each may be a read fault; at most GFREE_LOCAL_MAX of them.
+pub(crate) fn check_local_free(p: POwner<'_>) {
+    p.gfree_check_deep();
 }
 
 /// Releases the stacks of warm free Gs beyond the cap that have been unused for
-/// SCAVENGE_AGE_NS, a paced batch per pass (called by Ms about to sleep; at most one pass
+/// SCAVENGE_AGE_NS, a paced batch per pass, and looks at unchecked ones while the warm part
+/// has room for them (called by Ms about to sleep and by sysmon; at most one release pass
 /// every SCAVENGE_AGE_NS / 20).
 pub(crate) fn scavenge_stacks() {
+    check_global_free();
     if SCHED.ngfree.load(Ordering::Relaxed) <= GFREE_WARM_MAX {
         return;
     }
@@ -381,27 +419,63 @@ pub(crate) fn scavenge_stacks() {
     {
         return;
     }
-    // The oldest are at the front of `warm`.
+    // The oldest are at the front of each part; unchecked Gs go first (they may pin deep
+    // pages), then warm ones.
     let surplus: Vec<&'static G> = {
         let mut global = lock(&SCHED.gfree);
-        let surplus = global.warm.len().saturating_sub(GFREE_WARM_MAX);
+        let surplus = (global.warm.len() + global.unchecked.len()).saturating_sub(GFREE_WARM_MAX);
         let n = surplus.min((surplus / 8).max(SCAVENGE_MIN_BATCH));
-        global.warm.drain(..n).collect()
+        let from_unchecked = n.min(global.unchecked.len());
+        let mut taken: Vec<_> = global.unchecked.drain(..from_unchecked).collect();
+        taken.extend(global.warm.drain(..n - from_unchecked));
+        global.counted();
+        taken
     };
     let (mut keep, mut released) = (Vec::new(), Vec::new());
     for g in surplus {
         if now.saturating_sub(g.freed_at.load(Ordering::Relaxed)) >= SCAVENGE_AGE_NS {
             g.stack.release_all();
+            g.deep.released_all();
             released.push(g);
         } else {
             keep.push(g);
         }
     }
     let mut global = lock(&SCHED.gfree);
-    // Still-young ones go back to the cold end of `warm`.
-    keep.append(&mut global.warm);
-    global.warm = keep;
+    // Still-young ones go back to the cold ends of their parts.
+    let (mut young_unchecked, mut young_warm): (Vec<_>, Vec<_>) =
+        keep.into_iter().partition(|g| g.deep.is_unchecked());
+    young_unchecked.append(&mut global.unchecked);
+    global.unchecked = young_unchecked;
+    young_warm.append(&mut global.warm);
+    global.warm = young_warm;
     global.cold.append(&mut released);
+    global.counted();
+}
+
+/// Looks at up to CHECK_BATCH of the newest unchecked free Gs in the global list, if the
+/// warm part has room for them (beyond it they are surplus, released whole when old).
+fn check_global_free() {
+    if NUNCHECKED.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let batch: Vec<&'static G> = {
+        let mut global = lock(&SCHED.gfree);
+        let room = GFREE_WARM_MAX.saturating_sub(global.warm.len());
+        let n = room.min(CHECK_BATCH).min(global.unchecked.len());
+        let from = global.unchecked.len() - n;
+        let batch = global.unchecked.split_off(from);
+        global.counted();
+        batch
+    };
+    if batch.is_empty() {
+        return;
+    }
+    // Owned now (out of every list): nothing runs on these stacks.
+    for g in &batch {
+        g.deep.check(&g.stack);
+    }
+    lock(&SCHED.gfree).put(batch);
 }
 
 // ---- waking Ms ---------------------------------------------------------------------------

@@ -146,6 +146,7 @@ fn trim_owned(g: &'static G, now: u64, age: u64) -> bool {
     // that we own: frames that have returned, which nothing may point into, and nothing runs
     // on the stack until we end the trim.
     unsafe { g.stack.release_range(bottom, sp - MARGIN) };
+    g.deep.released_range(&g.stack, bottom, sp - MARGIN);
     TRIMMED.fetch_add(1, Ordering::Relaxed);
     true
 }
