@@ -424,7 +424,8 @@ pub(crate) fn with_p<R>(f: impl FnOnce(Option<POwner<'_>>) -> R) -> R {
 
 /// A goroutine that sysmon judged a hog yields here, as Go's preempted goroutine does: one
 /// whose M lost its P (so that it gets one back instead of running on without), or one that
-/// sysmon asked to give way while it spawned in a loop. Called only from `go`/`spawn`, where a
+/// sysmon asked to give way while it spawned in a loop; and a spawner that outran its
+/// children (`spawn::newproc_on`). Called only from `go`/`spawn`, where a
 /// goroutine may switch without surprising its caller (never inside `ready`, which runs
 /// under callers' locks). Not on g0, in a syscall or while unwinding.
 pub(crate) fn preempt_point() {

@@ -82,6 +82,9 @@ pub(crate) struct P {
     goid_end: Cell<u64>,
     /// Dead Gs for reuse, most recently freed last (LIFO: hot stacks first). Owner only.
     gfree: UnsafeCell<Vec<&'static G>>,
+    /// Some G pushed on `gfree` since the last [`POwner::gfree_check_deep`] owed a look (it
+    /// may have been reused or spilled since). Owner only.
+    gfree_unchecked: Cell<bool>,
 }
 
 // SAFETY: the Cell/UnsafeCell fields are private to this file and touched only through a
@@ -112,6 +115,7 @@ impl P {
             goid_next: Cell::new(0),
             goid_end: Cell::new(0),
             gfree: UnsafeCell::new(Vec::with_capacity(GFREE_LOCAL_MAX)),
+            gfree_unchecked: Cell::new(false),
         }
     }
 }
@@ -227,23 +231,31 @@ impl<'a> POwner<'a> {
         unsafe { &*self.p.gfree.get() }.len()
     }
 
-    /// Makes the looks the local free Gs' stacks owe ([`crate::stack::DeepCheck`]); the
-    /// Gs stay in the list.
-    pub(crate) fn gfree_check_deep(self) {
-        // SAFETY: as in `gfree_pop`; the loop calls only `DeepCheck::check`, which never
-        // reaches a free list.
-        for &g in unsafe { &*self.p.gfree.get() }.iter() {
-            g.deep.check(&g.stack);
-        }
+    /// Records that a G pushed on the local free list owes a look.
+    #[inline]
+    pub(crate) fn gfree_mark_unchecked(self) {
+        self.p.gfree_unchecked.set(true);
     }
 
-    /// Moves the `n` oldest free Gs (all if `n` is larger) to the end of `into`.
-    pub(crate) fn gfree_move_oldest(self, n: usize, into: &mut Vec<&'static G>) {
-        // SAFETY: as in `gfree_pop` (`into` is another list: extending it runs no code of
-        // ours).
+    /// Makes the looks the local free Gs' stacks owe ([`crate::stack::DeepCheck`]); the
+    /// Gs stay in the list. Free (one flag) when no G owed one since the last call.
+    pub(crate) fn gfree_check_deep(self) {
+        if !self.p.gfree_unchecked.replace(false) {
+            return;
+        }
+        // SAFETY: as in `gfree_pop`; `check_many` only reads the Gs' stacks and states and
+        // never reaches a free list.
+        let local = unsafe { &*self.p.gfree.get() };
+        crate::stack::DeepCheck::check_many(local.iter().map(|g| (&g.deep, &g.stack)));
+    }
+
+    /// Moves the `n` oldest free Gs (all if `n` is larger) to the global list `into`.
+    pub(crate) fn gfree_move_oldest(self, n: usize, into: &mut crate::sched::GFree) {
+        // SAFETY: as in `gfree_pop` (`into` is another list: `GFree::put` files the Gs there
+        // and reaches no P).
         let local = unsafe { &mut *self.p.gfree.get() };
         let n = n.min(local.len());
-        into.extend(local.drain(..n));
+        into.put(local.drain(..n));
     }
 
     /// Owner only: counts a scheduling event (schedtick++).

@@ -306,7 +306,7 @@ pub(crate) struct GFree {
 
 impl GFree {
     /// Adds dead Gs (oldest first), each to the part its stack's state says.
-    fn put(&mut self, gs: impl IntoIterator<Item = &'static G>) {
+    pub(crate) fn put(&mut self, gs: impl IntoIterator<Item = &'static G>) {
         for g in gs {
             if g.deep.is_unchecked() {
                 self.unchecked.push(g);
@@ -368,16 +368,16 @@ pub(crate) fn gfget_global() -> Option<&'static G> {
 /// Returns a dead G to `p`'s free list (LIFO), spilling the older half to the global list
 /// when full. `g` is dead and owned by the caller.
 pub(crate) fn gfput(p: POwner<'_>, g: &'static G) {
-    g.deep.exited(&g.stack);
+    if g.deep.exited(&g.stack) {
+        p.gfree_mark_unchecked();
+    }
     g.freed_at
         .store(crate::clock::coarse_nanos(), Ordering::Relaxed);
     if p.gfree_push(g) < GFREE_LOCAL_MAX {
         return;
     }
     // Keep the hottest half (the end) locally, hand the older half over.
-    let mut spill = Vec::with_capacity(GFREE_LOCAL_MAX / 2);
-    p.gfree_move_oldest(GFREE_LOCAL_MAX / 2, &mut spill);
-    lock(&SCHED.gfree).put(spill);
+    p.gfree_move_oldest(GFREE_LOCAL_MAX / 2, &mut lock(&SCHED.gfree));
 }
 
 /// Returns a dead G to the global free list (an M that lost its P to sysmon).
@@ -390,9 +390,7 @@ pub(crate) fn gfput_global(g: &'static G) {
 
 /// Moves `p`'s free Gs to the global list (a retiring P).
 pub(crate) fn gfpurge(p: POwner<'_>) {
-    let mut all = Vec::new();
-    p.gfree_move_oldest(usize::MAX, &mut all);
-    lock(&SCHED.gfree).put(all);
+    p.gfree_move_oldest(usize::MAX, &mut lock(&SCHED.gfree));
 }
 
 /// Makes the looks `p`'s unchecked free Gs owe (its M is about to give the P up: no
@@ -472,9 +470,7 @@ fn check_global_free() {
         return;
     }
     // Owned now (out of every list): nothing runs on these stacks.
-    for g in &batch {
-        g.deep.check(&g.stack);
-    }
+    crate::stack::DeepCheck::check_many(batch.iter().map(|g| (&g.deep, &g.stack)));
     lock(&SCHED.gfree).put(batch);
 }
 

@@ -94,27 +94,43 @@ pub(crate) unsafe fn newproc_unchecked<F: FnOnce() + Send>(f: F, loc: &'static L
     }
 }
 
+/// A spawner that had to make a brand-new G while at least this many goroutines wait in its
+/// P's queue yields to them ([`newproc_on`]).
+const OUTRUN_QUEUE: usize = 32;
+
 fn newproc_inline<F: FnOnce() + Send>(f: F, loc: &'static Location<'static>) {
     sched::ensure_init();
-    let (p_less, asked) = m::with_p_preemptible(move |p| {
-        newproc_on(p, f, loc);
-        p.is_none()
+    let ((p_less, outran), asked) = m::with_p_preemptible(move |p| {
+        let outran = newproc_on(p, f, loc);
+        (p.is_none(), outran)
     });
     sched::wakep();
-    if p_less || asked {
+    if p_less || asked || outran {
         m::preempt_point();
     }
 }
 
 /// Queues a new G for `f` on `p` (held by the caller through `with_p`), or globally.
+///
+/// Returns true if the spawner has outrun its children: no dead G was free, so this one is
+/// brand-new (a fresh stack: page-table and page work in the kernel, several microseconds
+/// where reusing a G costs nothing), while [`OUTRUN_QUEUE`] or more spawned goroutines
+/// still wait to start on this P. The spawner then yields behind them (as a goroutine
+/// sysmon preempts at a spawn does), so a loop of `go` whose goroutines end quickly reuses
+/// their Gs instead of growing the arenas by as many stacks as it can outrun (W1: a
+/// million short goroutines made ~50,000 new Gs). Go has no such cost to avoid: its new
+/// goroutines' 2 KiB stacks come from reused heap memory.
 fn newproc_on<F: FnOnce() + Send>(
     p: Option<crate::p::POwner<'_>>,
     f: F,
     loc: &'static Location<'static>,
-) {
+) -> bool {
     match p {
         Some(p) => {
-            let g = sched::gfget(p).unwrap_or_else(malg);
+            let (g, fresh) = match sched::gfget(p) {
+                Some(g) => (g, false),
+                None => (malg(), true),
+            };
             // SAFETY: g is dead and ours.
             unsafe { prepare(g, f, loc) };
             g.goid.store(p.next_goid(), Ordering::Relaxed);
@@ -123,6 +139,7 @@ fn newproc_on<F: FnOnce() + Send>(
             // The new G runs next on this P (Go's newproc), its spawner keeps running until
             // it blocks.
             sched::runqput(p, g, true);
+            fresh && p.runq().len() > OUTRUN_QUEUE
         }
         None => {
             let g = sched::gfget_global().unwrap_or_else(malg);
@@ -136,6 +153,7 @@ fn newproc_on<F: FnOnce() + Send>(
             g.set_status(Status::Runnable);
             sched::globrunqput(g);
             fence(Ordering::SeqCst);
+            false
         }
     }
 }
