@@ -238,11 +238,19 @@ impl<'a> POwner<'a> {
     }
 
     /// Makes the looks the local free Gs' stacks owe ([`crate::stack::DeepCheck`]); the
-    /// Gs stay in the list. Free (one flag) when no G owed one since the last call.
+    /// Gs stay in the list. One load when no G owed one since the last call (this is on
+    /// every idle transition of an M).
+    #[inline(always)]
     pub(crate) fn gfree_check_deep(self) {
-        if !self.p.gfree_unchecked.replace(false) {
-            return;
+        if self.p.gfree_unchecked.get() {
+            self.gfree_check_deep_slow();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn gfree_check_deep_slow(self) {
+        self.p.gfree_unchecked.set(false);
         // SAFETY: as in `gfree_pop`; `check_many` only reads the Gs' stacks and states and
         // never reaches a free list.
         let local = unsafe { &*self.p.gfree.get() };

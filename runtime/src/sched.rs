@@ -395,6 +395,7 @@ pub(crate) fn gfpurge(p: POwner<'_>) {
 
 /// Makes the looks `p`'s unchecked free Gs owe (its M is about to give the P up: no
 /// goroutine is waiting for it). Each may be a read fault; at most GFREE_LOCAL_MAX of them.
+#[inline(always)]
 pub(crate) fn check_local_free(p: POwner<'_>) {
     p.gfree_check_deep();
 }
