@@ -144,6 +144,10 @@ pub struct SchedStats {
     /// Stacks of long-parked goroutines that sysmon has trimmed since the start (the pages
     /// below their stack pointer returned to the OS; see `GORO_DEBUG=stacktrim`).
     pub stacks_trimmed: u64,
+    /// G records ever made, each with its own stack (Go's `allglen`): dead ones are reused,
+    /// so this is the most goroutines that were alive or waiting to start at once, plus
+    /// the free ones.
+    pub goroutine_records: usize,
 }
 
 /// The scheduler's current state (see [`SchedStats`]).
@@ -169,6 +173,7 @@ pub fn sched_stats() -> SchedStats {
         runqueue: SCHED.runqsize.load(Ordering::Relaxed),
         local_runqueues: local,
         stacks_trimmed: crate::stacktrim::trimmed(),
+        goroutine_records: crate::g::gs_window(0, 0).1,
     }
 }
 

@@ -104,3 +104,33 @@ fn a_sleeping_goroutine_wakes_while_another_yields_in_a_loop() {
         });
     });
 }
+
+#[test]
+fn a_spawning_loop_reuses_its_finished_childrens_goroutines() {
+    // On one P a loop of `go` runs on until it blocks; without a limit every child would
+    // wait to start, each with a brand-new G and stack. A spawner that has to make a new G
+    // while 32 or more children wait yields to them, so their Gs are free again for reuse.
+    one_proc();
+    watchdog(60, || {
+        const N: usize = 100_000;
+        let before = runtime::sched_stats().goroutine_records;
+        let done = runtime::block_on(|| {
+            let done: &'static AtomicU32 = Box::leak(Box::new(AtomicU32::new(0)));
+            for _ in 0..N {
+                runtime::go(move || {
+                    done.fetch_add(1, Ordering::Relaxed);
+                });
+            }
+            while done.load(Ordering::Relaxed) < N as u32 {
+                runtime::gosched();
+            }
+            done.load(Ordering::Relaxed)
+        });
+        assert_eq!(done, N as u32);
+        let made = runtime::sched_stats().goroutine_records - before;
+        assert!(
+            made < 1_000,
+            "{N} short goroutines spawned in a loop made {made} new G records"
+        );
+    });
+}
