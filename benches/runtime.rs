@@ -1,4 +1,5 @@
-//! criterion benches of the runtime's hot paths: spawn (W1's shape), the gosched context
+//! criterion benches of the runtime's hot paths: spawn (W1's shape; also through `scope` and
+//! with join handles), the gosched context
 //! switch between two goroutines on one P, a park/unpark ping-pong, and a short sleep.
 //!
 //! Run: `cargo bench --bench runtime`. Cross-system comparisons live in benches/compare.
@@ -27,6 +28,41 @@ fn spawn_batch(n: usize) -> Duration {
             runtime::park(WaitReason::WaitGroupWait);
         }
         t0.elapsed()
+    })
+}
+
+/// [`spawn_batch`] through `runtime::scope`: `n` scoped goroutines that each bump a counter;
+/// the scope's end waits for them (issue 22: must cost what `go` + a counter does, within
+/// 10%).
+fn scope_batch(n: usize) -> Duration {
+    runtime::block_on(move || {
+        let count = AtomicUsize::new(0);
+        let t0 = Instant::now();
+        runtime::scope(|s| {
+            for _ in 0..n {
+                s.go(|| {
+                    count.fetch_add(1, Ordering::Relaxed);
+                });
+            }
+        });
+        let d = t0.elapsed();
+        assert_eq!(count.load(Ordering::Relaxed), n);
+        d
+    })
+}
+
+/// [`spawn_batch`] with a join handle per goroutine, joined in order.
+fn join_batch(n: usize) -> Duration {
+    runtime::block_on(move || {
+        let t0 = Instant::now();
+        let hs: Vec<_> = (0..n).map(|i| runtime::spawn(move || i)).collect();
+        let mut sum = 0;
+        for h in hs {
+            sum += h.join().unwrap();
+        }
+        let d = t0.elapsed();
+        assert_eq!(sum, n * (n - 1) / 2);
+        d
     })
 }
 
@@ -115,6 +151,12 @@ fn benches(c: &mut Criterion) {
             let n = iters as usize;
             spawn_batch(n.max(1))
         })
+    });
+    g.bench_function("spawn in a scope (per goroutine)", |b| {
+        b.iter_custom(|iters| scope_batch((iters as usize).max(1)))
+    });
+    g.bench_function("spawn and join (per goroutine)", |b| {
+        b.iter_custom(|iters| join_batch((iters as usize).max(1)))
     });
     g.finish();
 }
