@@ -35,8 +35,11 @@
 //! # The migration contract
 //! A goroutine may resume on a different OS thread after any park point: a channel operation,
 //! a goro lock (or a goro `Mutex` unlock in starvation mode, which yields to the waiter it hands
-//! the lock to), [`sleep`], [`gosched`], [`JoinHandle::join`]; and an [`iter::pull`]
-//! producer's `yield_`, whose frames travel with the `Pull`. Therefore, across a park point,
+//! the lock to), [`sleep`], [`gosched`], [`JoinHandle::join`]; a spawn ([`go()`], [`spawn`], a
+//! [`Scope`]'s), where a spawner yields when sysmon asks it to or when it has outrun the
+//! goroutines it started (32 of them waiting and none finished to reuse); and an
+//! [`iter::pull`] producer's `yield_`, whose frames travel with the `Pull`. Therefore, across
+//! a park point,
 //! do **not** hold:
 //! * a `thread_local!` borrow (use [`goroutine_local!`] instead);
 //! * a value tied to its thread, such as `rand::ThreadRng` or a `!Send` handle;

@@ -344,6 +344,9 @@ pub(crate) fn gfget(p: POwner<'_>) -> Option<&'static G> {
         while p.gfree_len() < GFREE_LOCAL_MAX / 2 {
             match global.pop() {
                 Some(g) => {
+                    if g.deep.is_unchecked() {
+                        p.gfree_mark_unchecked();
+                    }
                     p.gfree_push(g);
                 }
                 None => break,
