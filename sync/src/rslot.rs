@@ -150,6 +150,9 @@ pub(crate) mod loom_probe {
     pub(crate) static WRITER_PARKED: AtomicUsize = AtomicUsize::new(0);
     /// A reader claimed its slot, then saw a writer pending and backed out.
     pub(crate) static READER_BACKED_OUT: AtomicUsize = AtomicUsize::new(0);
+    /// A mutex unlock in starvation mode found the lock taken by a newcomer before it could
+    /// reserve it for the first waiter (`mutex.rs`, `unlock_slow`).
+    pub(crate) static MUTEX_RESERVATION_BEATEN: AtomicUsize = AtomicUsize::new(0);
     pub(crate) fn hit(p: &AtomicUsize) {
         p.fetch_add(1, Ordering::Relaxed);
     }
