@@ -38,7 +38,9 @@ use crate::p::{GFREE_LOCAL_MAX, P, P_DEAD, P_IDLE, P_RUNNING, POwner};
 use crate::stack::StackPool;
 use std::collections::VecDeque;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+};
 use std::sync::{Mutex, MutexGuard, Once};
 
 /// The most Ps `gomaxprocs` accepts.
@@ -293,8 +295,10 @@ const CHECK_BATCH: usize = 256;
 /// Coarse time of the last scavenge pass.
 static LAST_SCAVENGE: AtomicU64 = AtomicU64::new(0);
 
-/// `unchecked.len()`, readable without the lock (written under it).
-static NUNCHECKED: AtomicUsize = AtomicUsize::new(0);
+/// Whether a look pass has work: unchecked Gs and room for them in the warm part. Readable
+/// without the lock (written under it), so sysmon's frequent scavenge calls take the lock
+/// only then.
+static CHECKABLE: AtomicBool = AtomicBool::new(false);
 
 pub(crate) struct GFree {
     /// Most recently freed last.
@@ -330,7 +334,10 @@ impl GFree {
             self.warm.len() + self.unchecked.len() + self.cold.len(),
             Ordering::Relaxed,
         );
-        NUNCHECKED.store(self.unchecked.len(), Ordering::Relaxed);
+        CHECKABLE.store(
+            !self.unchecked.is_empty() && self.warm.len() < GFREE_WARM_MAX,
+            Ordering::Relaxed,
+        );
     }
 }
 
@@ -458,7 +465,7 @@ pub(crate) fn scavenge_stacks() {
 /// Looks at up to CHECK_BATCH of the newest unchecked free Gs in the global list, if the
 /// warm part has room for them (beyond it they are surplus, released whole when old).
 fn check_global_free() {
-    if NUNCHECKED.load(Ordering::Relaxed) == 0 {
+    if !CHECKABLE.load(Ordering::Relaxed) {
         return;
     }
     let batch: Vec<&'static G> = {
