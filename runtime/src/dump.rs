@@ -8,6 +8,7 @@ use crate::unwind::{self, Symbolizer, Unwinder, Walk};
 use std::fmt::Write;
 use std::ptr;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 /// The number of goroutines that exist now (Go's `runtime.NumGoroutine`): started and not
 /// yet finished, whether running, runnable or parked.
@@ -75,6 +76,8 @@ pub fn stack_dump() -> String {
     let me = crate::m::current_g();
     let mut unwinder = Unwinder::new();
     let mut names = Symbolizer::default();
+    // How long the whole dump may wait for parked goroutines caught mid-park or mid-trim.
+    let patience = Instant::now() + DUMP_PATIENCE;
     for (id, g) in gs {
         let state = match g.status() {
             Status::Running => format!("running on M{}", g.mid.load(Ordering::Relaxed)),
@@ -109,7 +112,7 @@ pub fn stack_dump() -> String {
             Ok(unwind::walk_current())
         } else {
             match g.status() {
-                Status::Waiting => parked_stack(g, &mut unwinder),
+                Status::Waiting => parked_stack(g, &mut unwinder, patience),
                 Status::Runnable => Err("runnable"),
                 Status::Syscall => Err("in a syscall"),
                 _ => Err("running"),
@@ -125,23 +128,38 @@ pub fn stack_dump() -> String {
     out
 }
 
+/// How long one dump waits, in all, for parked goroutines whose park word is held for a
+/// moment (see [`parked_stack`]). A G between its switch and its park's commit is held only
+/// by its M's few instructions on g0, but on a loaded machine the kernel may deschedule that
+/// thread for milliseconds; a dump is for a person, so it waits rather than print a stack
+/// as busy, up to this bound (so a dump of many such goroutines stays quick).
+const DUMP_PATIENCE: Duration = Duration::from_millis(500);
+
 /// The frames of the parked `g`, walked while we own it. Err: why there are none.
-fn parked_stack(g: &'static G, unwinder: &mut Unwinder) -> Result<Walk, &'static str> {
+fn parked_stack(
+    g: &'static G,
+    unwinder: &mut Unwinder,
+    patience: Instant,
+) -> Result<Walk, &'static str> {
     // Own the parked G as sysmon's stack trim does (PARKED -> TRIMMING): until we give it
     // back nobody can make it runnable, so nothing runs on its stack while we read it. The
     // park word may be held for a moment by a trim or another dump, or the G may be between
-    // its switch and the park's commit: retry briefly.
-    let mut tries = 0;
+    // its switch and the park's commit: spin briefly, then sleep in short steps until the
+    // dump's patience runs out.
+    let mut tries = 0u32;
     let backoff = crate::kit::Backoff::new();
     while !g.park.begin_trim() {
         tries += 1;
         if g.status() != Status::Waiting {
             return Err("no longer parked");
         }
-        if tries > 64 {
+        if tries <= 64 {
+            backoff.snooze();
+        } else if Instant::now() < patience {
+            std::thread::sleep(Duration::from_micros(100));
+        } else {
             return Err("stack busy");
         }
-        backoff.snooze();
     }
     // Given back however we leave (a G left owned could never be woken).
     struct Owned(&'static G);
