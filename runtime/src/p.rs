@@ -2,7 +2,8 @@
 //!
 //! A P owns a local run queue, a free list of dead Gs, a cache of goroutine ids and a timer
 //! heap. Exactly one M holds a P at a time; the owner-only fields live in `Cell`s and are
-//! touched only by that M. P handovers go through the scheduler lock or an M's `nextp`
+//! touched only by that M (or, for the free-G list's deferred looks, by whoever holds a P in
+//! transit to the idle list: [`P::gfree_check_deep_in_transit`]). P handovers go through the scheduler lock or an M's `nextp`
 //! (release/acquire), which orders one owner's accesses before the next's.
 //!
 //! # Ownership in the types: [`POwner`]
@@ -88,14 +89,44 @@ pub(crate) struct P {
 }
 
 // SAFETY: the Cell/UnsafeCell fields are private to this file and touched only through a
-// `POwner`, which exists only on the thread of the M holding this P (see the module docs);
-// all other fields are atomics or internally synchronized.
+// `POwner`, which exists only on the thread of the M holding this P (see the module docs),
+// or by the one thread holding the P in transit (`gfree_check_deep_in_transit`, whose
+// contract orders it after the last owner); all other fields are atomics or internally
+// synchronized.
 unsafe impl Sync for P {}
 // SAFETY: Ps are static records never moved between threads by value; the Cell fields
 // travel only under a `POwner`, on the owning M's thread, as for Sync.
 unsafe impl Send for P {}
 
 impl P {
+    /// [`POwner::gfree_check_deep`] for a P no M holds, on its way to the idle list
+    /// (`sched::handoffp`: taken from a syscall or a hog by sysmon, or given up by a locked
+    /// M). Its M will not make the looks when it runs out of work, and an idle P may stay idle
+    /// for good, keeping its dead Gs' deep pages.
+    ///
+    /// # Safety
+    /// The caller holds `self` in transit: no M holds it, it is in no idle list or `nextp`,
+    /// and its last owner's accesses to its owner-only fields happen before this call (the
+    /// handover's acquire: the `P_SYSCALL` CAS, the retake's or `releasep`'s ordering).
+    /// Nobody else can reach those fields until the caller hands the P on.
+    pub(crate) unsafe fn gfree_check_deep_in_transit(&self) {
+        if self.gfree_unchecked.get() {
+            // SAFETY: per the contract we are the P's only holder, as an owner is.
+            unsafe { self.gfree_check_deep_owned() }
+        }
+    }
+
+    /// # Safety
+    /// The caller is the P's owner ([`POwner`]) or holds it in transit
+    /// ([`P::gfree_check_deep_in_transit`]).
+    unsafe fn gfree_check_deep_owned(&self) {
+        self.gfree_unchecked.set(false);
+        // SAFETY: per the contract nobody else touches the list meanwhile; `check_many` only
+        // reads the Gs' stacks and states and never reaches a free list.
+        let local = unsafe { &*self.gfree.get() };
+        crate::stack::DeepCheck::check_many(local.iter().map(|g| (&g.deep, &g.stack)));
+    }
+
     pub(crate) fn new(id: usize) -> P {
         P {
             id,
@@ -250,11 +281,8 @@ impl<'a> POwner<'a> {
     #[cold]
     #[inline(never)]
     fn gfree_check_deep_slow(self) {
-        self.p.gfree_unchecked.set(false);
-        // SAFETY: as in `gfree_pop`; `check_many` only reads the Gs' stacks and states and
-        // never reaches a free list.
-        let local = unsafe { &*self.p.gfree.get() };
-        crate::stack::DeepCheck::check_many(local.iter().map(|g| (&g.deep, &g.stack)));
+        // SAFETY: the token proves we are the P's owner.
+        unsafe { self.p.gfree_check_deep_owned() }
     }
 
     /// Moves the `n` oldest free Gs (all if `n` is larger) to the global list `into`.

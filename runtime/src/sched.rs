@@ -290,7 +290,11 @@ const SCAVENGE_MIN_BATCH: usize = 256;
 
 /// Unchecked Gs looked at per pass (each look may be a read fault, ~2 us under KVM): a pass
 /// holds nobody up for long.
-const CHECK_BATCH: usize = 256;
+const CHECK_PER_PASS: usize = 256;
+
+/// Unchecked Gs taken off the global list at once for a look: while they are out of it a
+/// spawn cannot reuse them (it would make a brand-new G instead), so a few at a time.
+const CHECK_BATCH: usize = 32;
 
 /// Coarse time of the last scavenge pass.
 static LAST_SCAVENGE: AtomicU64 = AtomicU64::new(0);
@@ -462,27 +466,29 @@ pub(crate) fn scavenge_stacks() {
     global.counted();
 }
 
-/// Looks at up to CHECK_BATCH of the newest unchecked free Gs in the global list, if the
-/// warm part has room for them (beyond it they are surplus, released whole when old).
+/// Looks at up to CHECK_PER_PASS of the newest unchecked free Gs in the global list, a
+/// CHECK_BATCH at a time, while the warm part has room for them (beyond it they are surplus,
+/// released whole when old).
 fn check_global_free() {
-    if !CHECKABLE.load(Ordering::Relaxed) {
-        return;
+    let mut looked = 0;
+    while looked < CHECK_PER_PASS && CHECKABLE.load(Ordering::Relaxed) {
+        let batch: Vec<&'static G> = {
+            let mut global = lock(&SCHED.gfree);
+            let room = GFREE_WARM_MAX.saturating_sub(global.warm.len());
+            let n = room.min(CHECK_BATCH).min(global.unchecked.len());
+            let from = global.unchecked.len() - n;
+            let batch = global.unchecked.split_off(from);
+            global.counted();
+            batch
+        };
+        if batch.is_empty() {
+            return;
+        }
+        looked += batch.len();
+        // Owned now (out of every list): nothing runs on these stacks.
+        crate::stack::DeepCheck::check_many(batch.iter().map(|g| (&g.deep, &g.stack)));
+        lock(&SCHED.gfree).put(batch);
     }
-    let batch: Vec<&'static G> = {
-        let mut global = lock(&SCHED.gfree);
-        let room = GFREE_WARM_MAX.saturating_sub(global.warm.len());
-        let n = room.min(CHECK_BATCH).min(global.unchecked.len());
-        let from = global.unchecked.len() - n;
-        let batch = global.unchecked.split_off(from);
-        global.counted();
-        batch
-    };
-    if batch.is_empty() {
-        return;
-    }
-    // Owned now (out of every list): nothing runs on these stacks.
-    crate::stack::DeepCheck::check_many(batch.iter().map(|g| (&g.deep, &g.stack)));
-    lock(&SCHED.gfree).put(batch);
 }
 
 // ---- waking Ms ---------------------------------------------------------------------------
@@ -559,6 +565,12 @@ pub(crate) fn handoffp(p: &'static P) {
         startm(Some(p), true);
         return;
     }
+    // Going idle, perhaps for good: make the looks its dead Gs owe now (no M will make them
+    // on running out of work), outside the idle lock.
+    // SAFETY: our caller holds `p` in transit to here (handoffp's contract: taken with an
+    // acquiring CAS from P_SYSCALL, retaken, or released by its M), and nobody else reaches
+    // it until `startm` or `pidleput` below.
+    unsafe { p.gfree_check_deep_in_transit() };
     let mut idle = lock_idle();
     if SCHED.runqsize.load(Ordering::SeqCst) > 0 {
         drop(idle);

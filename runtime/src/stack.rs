@@ -30,8 +30,9 @@
 //! after an earlier look) and a read fault where it is not, as on a brand-new goroutine
 //! stack. A goroutine's [`DeepCheck`] says which: a dead G whose look would fault is put on
 //! the free lists *unchecked* (reusable at once: its next goroutine simply uses the pages),
-//! and the look is made off the spawn and exit paths, by an M going idle for its P's list and
-//! by the scavenger for the global one ([`crate::sched`]). A fresh goroutine so costs one
+//! and the look is made off the spawn and exit paths, by an M going idle (or whoever puts a
+//! P in the idle list) for its P's list and by the scavenger for the global one
+//! ([`crate::sched`]), or at the exit of the G's next life if it is reused first. A fresh goroutine so costs one
 //! page (its top) and a guard, not also a mapping of its boundary page (1.2 us of kernel time
 //! per goroutine on a KVM guest, a third of a new goroutine's cost there).
 //!
@@ -222,7 +223,11 @@ impl DeepCheck {
     }
 
     /// At a goroutine's exit, before its G goes on a free list: releases the deep pages now
-    /// where looking is cheap. Returns true if the look was deferred (the G is unchecked).
+    /// where looking is cheap, or where the G was reused since its look was deferred (a P
+    /// that never runs out of work never makes the deferred looks, and its hot Gs would
+    /// otherwise keep a deep life's pages for good: the look is paid once per G, at its second
+    /// life's exit, not by every brand-new goroutine). Returns true if the look was deferred
+    /// (the G is unchecked).
     #[inline]
     pub(crate) fn exited(&self, stack: &Stack) -> bool {
         match self.0.load(Ordering::Relaxed) {
@@ -233,6 +238,10 @@ impl DeepCheck {
                 false
             }
             _ if !stack.has_boundary() => false,
+            UNCHECKED => {
+                self.check(stack);
+                false
+            }
             _ => {
                 self.0.store(UNCHECKED, Ordering::Relaxed);
                 true
@@ -280,11 +289,12 @@ impl DeepCheck {
     }
 
     /// Pages of the live stack in `[lo, hi)` were given back (a trim); if that took the
-    /// boundary page, looking may fault again.
+    /// boundary page, looking may fault again: the stack is as a brand-new one, whose
+    /// goroutine's exit defers the look.
     pub(crate) fn released_range(&self, stack: &Stack, lo: usize, hi: usize) {
         let b = stack.boundary();
-        if stack.has_boundary() && lo <= b && b < hi && self.0.load(Ordering::Relaxed) == MAPPED {
-            self.0.store(UNCHECKED, Ordering::Relaxed);
+        if stack.has_boundary() && lo <= b && b < hi {
+            self.0.store(CLEAN, Ordering::Relaxed);
         }
     }
 }
@@ -744,6 +754,21 @@ mod tests {
             assert!(!d.exited(&s), "mapped again");
             d.released_range(&s, s.bottom as usize, s.top as usize - SHALLOW);
             assert!(d.exited(&s));
+            d.check(&s);
+            // A G reused while its look was still owed (a P that never idles): its second
+            // exit looks inline, so a deep first life's pages do not stay for good.
+            s.release_all();
+            d.released_all();
+            deep.write(9);
+            boundary.write(2);
+            assert!(d.exited(&s), "first life: deferred");
+            assert_eq!(deep.read(), 9);
+            assert!(
+                !d.exited(&s),
+                "second life without a look: looked at inline"
+            );
+            assert!(!d.is_unchecked());
+            assert_eq!(deep.read(), 0, "the deep first life's pages went back");
         }
     }
 
