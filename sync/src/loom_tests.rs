@@ -159,6 +159,11 @@ fn finish_mutex(g: &Guarded<Mutex<()>>, handles: Vec<thread::JoinHandle<()>>) ->
         h.join().expect("a locker panicked");
     }
     assert!(!g.lock.is_locked(), "locked after every holder unlocked");
+    assert_eq!(
+        g.lock.__waiters(),
+        0,
+        "a waiter still counted after every locker finished"
+    );
     let held = g.lock.try_lock();
     assert!(
         held.is_some(),
