@@ -2,44 +2,9 @@
 //! (Its own test binary: it reads the process's RSS, which other tests would disturb.)
 
 mod common;
+use common::deep::{Rendezvous, go_deep};
 use common::{rss_bytes, watchdog};
-use runtime::{WaitReason, Waiter};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-
-/// A rendezvous for goroutines: everyone parks until `n` have arrived.
-struct Rendezvous {
-    n: usize,
-    arrived: AtomicUsize,
-    waiters: Mutex<Vec<Waiter>>,
-}
-
-impl Rendezvous {
-    fn arrive(&self) {
-        self.waiters.lock().unwrap().push(Waiter::current());
-        if self.arrived.fetch_add(1, Ordering::SeqCst) + 1 == self.n {
-            for w in self.waiters.lock().unwrap().iter() {
-                w.unpark();
-            }
-        }
-        while self.arrived.load(Ordering::SeqCst) < self.n {
-            runtime::park(WaitReason::Park);
-        }
-    }
-}
-
-/// Uses about `kib` KiB of stack, writing every page, and meets the others at the bottom.
-#[inline(never)]
-fn go_deep(kib: usize, at_bottom: &Rendezvous) -> u64 {
-    let mut frame = [1u8; 1024];
-    std::hint::black_box(&mut frame);
-    if kib <= 1 {
-        at_bottom.arrive();
-        frame[7] as u64
-    } else {
-        go_deep(kib - 1, at_bottom) + frame[3] as u64
-    }
-}
+use std::sync::atomic::Ordering;
 
 #[test]
 fn a_burst_of_deep_goroutines_does_not_pin_its_stack_pages() {
@@ -47,11 +12,7 @@ fn a_burst_of_deep_goroutines_does_not_pin_its_stack_pages() {
         const N: usize = 128;
         const DEEP_KIB: usize = 160; // well past the 32 KiB kept resident
         let before = rss_bytes();
-        let peak_rv = Arc::new(Rendezvous {
-            n: N + 1,
-            arrived: AtomicUsize::new(0),
-            waiters: Mutex::new(Vec::new()),
-        });
+        let peak_rv = Rendezvous::new(N + 1);
         // All N are deep at the same time (distinct G records and stacks), then all finish.
         let hs: Vec<_> = (0..N)
             .map(|_| {

@@ -4,58 +4,16 @@
 //! process's RSS, which other tests would disturb, and sets GOMAXPROCS to 2.)
 
 mod common;
+use common::deep::{Rendezvous, go_deep};
 use common::{rss_bytes, watchdog};
-use runtime::{WaitReason, Waiter};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Goroutines that all go deep at once, so each has its own G and stack.
 const N: usize = 48;
 /// Stack each goes deep by, well past the 32 KiB a dead G keeps resident.
 const DEEP_KIB: usize = 160;
-
-/// A rendezvous for goroutines: everyone parks until `n` have arrived.
-struct Rendezvous {
-    n: usize,
-    arrived: AtomicUsize,
-    waiters: Mutex<Vec<Waiter>>,
-}
-
-impl Rendezvous {
-    fn new(n: usize) -> Arc<Rendezvous> {
-        Arc::new(Rendezvous {
-            n,
-            arrived: AtomicUsize::new(0),
-            waiters: Mutex::new(Vec::new()),
-        })
-    }
-
-    fn arrive(&self) {
-        self.waiters.lock().unwrap().push(Waiter::current());
-        if self.arrived.fetch_add(1, Ordering::SeqCst) + 1 == self.n {
-            for w in self.waiters.lock().unwrap().iter() {
-                w.unpark();
-            }
-        }
-        while self.arrived.load(Ordering::SeqCst) < self.n {
-            runtime::park(WaitReason::Park);
-        }
-    }
-}
-
-/// Uses about `kib` KiB of stack, writing every page, and meets the others at the bottom.
-#[inline(never)]
-fn go_deep(kib: usize, at_bottom: &Rendezvous) -> u64 {
-    let mut frame = [1u8; 1024];
-    std::hint::black_box(&mut frame);
-    if kib <= 1 {
-        at_bottom.arrive();
-        frame[7] as u64
-    } else {
-        go_deep(kib - 1, at_bottom) + frame[3] as u64
-    }
-}
 
 /// Runs `n` goroutines doing `f` and waits for them without ever parking (the calling
 /// goroutine stays runnable, so the P never runs out of work).

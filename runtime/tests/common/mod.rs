@@ -4,3 +4,5 @@
 #![allow(unused_imports, dead_code)]
 
 pub use test_support::{Watched, rss_bytes, spawn_watched, thread_watched, wait_until, watchdog};
+
+pub mod deep;
