@@ -3,8 +3,9 @@
 //! A P owns a local run queue, a free list of dead Gs, a cache of goroutine ids and a timer
 //! heap. Exactly one M holds a P at a time; the owner-only fields live in `Cell`s and are
 //! touched only by that M (or, for the free-G list's deferred looks, by whoever holds a P in
-//! transit to the idle list: [`P::gfree_check_deep_in_transit`]). P handovers go through the scheduler lock or an M's `nextp`
-//! (release/acquire), which orders one owner's accesses before the next's.
+//! transit to the idle list: [`P::gfree_check_deep_in_transit`]). P handovers go through the
+//! scheduler lock or an M's `nextp` (release/acquire), which orders one owner's accesses
+//! before the next's.
 //!
 //! # Ownership in the types: [`POwner`]
 //! The owner-only state (the run queue's producer side, `runnext`'s streak, the previous and

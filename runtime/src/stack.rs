@@ -32,9 +32,10 @@
 //! the free lists *unchecked* (reusable at once: its next goroutine simply uses the pages),
 //! and the look is made off the spawn and exit paths, by an M going idle (or whoever puts a
 //! P in the idle list) for its P's list and by the scavenger for the global one
-//! ([`crate::sched`]), or at the exit of the G's next life if it is reused first. A fresh goroutine so costs one
-//! page (its top) and a guard, not also a mapping of its boundary page (1.2 us of kernel time
-//! per goroutine on a KVM guest, a third of a new goroutine's cost there).
+//! ([`crate::sched`]), or at the exit of the G's next life if it is reused first. A fresh
+//! goroutine so costs one page (its top) and a guard, not also a mapping of its boundary page
+//! (1.2 us of kernel time per goroutine on a KVM guest, a third of a new goroutine's cost
+//! there).
 //!
 //! Arena memory is never unmapped and slots are never handed out twice: a stack belongs to
 //! its G record for good, and G records are recycled (see [`crate::g`]). The overflow handler
